@@ -1,0 +1,1 @@
+"""Neuromorphic hardware targets: constraints, quantisation, fit checks and cost."""

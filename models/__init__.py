@@ -1,0 +1,1 @@
+"""Model zoo: functions that return seeded, parametrised spikecore graphs."""

@@ -1,0 +1,74 @@
+"""The error hierarchy of spikecore.
+
+Every error a user can provoke is a :class:`SpikecoreError`. Messages say *which*
+node or parameter, *what* was expected and *what to do*; several problems found at
+once are listed together rather than reported one per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SpikecoreError(Exception):
+    """Base class of every error spikecore raises on purpose."""
+
+
+class GraphError(SpikecoreError):
+    """A graph (or a file holding one) is malformed or inconsistent.
+
+    ``problems`` lists every problem found, one line each.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        self.problems = list(problems)
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class NIRFileError(GraphError):
+    """A NIR file cannot be read: not HDF5, truncated, unknown node type, bad shapes."""
+
+
+class DialectError(GraphError):
+    """A foreign NIR file lacks the semantics needed to simulate it, or names an unknown
+    dialect."""
+
+
+class UnsupportedError(SpikecoreError):
+    """A backend (or a hardware target) cannot lower some nodes or parameters.
+
+    ``problems`` lists every unsupported node/parameter at once.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        self.problems = list(problems)
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class UnavailableError(SpikecoreError):
+    """A backend cannot run on this machine; the message carries the reason and the fix."""
+
+
+class BackendProcessError(SpikecoreError):
+    """A backend's worker process failed, hung or was killed.
+
+    Carries the command that was run and the tail of its standard error.
+    """
+
+    def __init__(self, message: str, command: Sequence[str] = (), stderr_tail: str = ""):
+        self.command = list(command)
+        self.stderr_tail = stderr_tail
+        parts = [message]
+        if self.command:
+            parts.append("command: " + " ".join(self.command))
+        if stderr_tail:
+            parts.append("stderr (tail):\n" + stderr_tail)
+        super().__init__("\n".join(parts))
+
+
+class InputError(SpikecoreError):
+    """Input arrays given to ``simulate`` do not match the graph's Input nodes."""

@@ -1,0 +1,527 @@
+"""The backend-neutral network graph.
+
+A :class:`Graph` is a set of named nodes (NIR primitives, or nested ``Graph`` objects),
+a list of :class:`Edge` objects each carrying a delay in steps, and a
+:class:`~spikecore.semantics.Semantics` record. Node order is always derived from the
+edges (never from dict order), so a graph read from a file, whose nodes ``nir.read``
+returns alphabetically, behaves exactly like the graph that was written.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import primitives as P
+from .errors import GraphError
+from .semantics import Semantics
+
+NESTING_SEPARATOR = "."
+
+
+class GraphWarning(UserWarning):
+    """A graph is valid but probably not what was meant (e.g. dt >= a time constant)."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A directed connection. ``delay_steps``: steps between send and receive (>= 0)."""
+
+    source: str
+    target: str
+    delay_steps: int = 0
+
+    @classmethod
+    def coerce(cls, e: Edge | tuple) -> Edge:
+        if isinstance(e, Edge):
+            return e
+        if isinstance(e, (tuple, list)) and len(e) in (2, 3):
+            return cls(*e)
+        raise GraphError(
+            f"edge {e!r}: expected Edge(source, target, delay_steps) or a (source, target"
+            "[, delay_steps]) tuple"
+        )
+
+
+class Graph:
+    """A spiking network: nodes, delayed edges and the semantics to simulate it.
+
+    Args:
+        nodes: name -> NIR primitive (``nir.LIF(...)``...) or nested ``Graph``. Names may
+            not contain ``"."`` (reserved for addressing nodes inside nested graphs).
+        edges: ``Edge`` objects or ``(source, target)`` / ``(source, target, delay_steps)``
+            tuples. Edges into a nested graph address its Input node (``"sub"`` when it
+            has exactly one, else ``"sub.in_name"``); edges out of it its Output node.
+        semantics: how to simulate; nested graphs may leave it ``None`` (inherited).
+        name: used in messages and reports.
+        metadata: free-form, kept through NIR round trips (str/number/array values).
+    """
+
+    def __init__(
+        self,
+        nodes: Mapping[str, object],
+        edges: Iterable[Edge | tuple] = (),
+        semantics: Semantics | None = None,
+        name: str = "graph",
+        metadata: Mapping | None = None,
+    ):
+        if not isinstance(nodes, Mapping):
+            raise GraphError(f"graph {name!r}: 'nodes' must be a mapping name -> node")
+        self.nodes: dict[str, object] = dict(nodes)
+        self.edges: list[Edge] = [Edge.coerce(e) for e in edges]
+        if semantics is not None and not isinstance(semantics, Semantics):
+            raise GraphError(f"graph {name!r}: 'semantics' must be a spikecore.Semantics")
+        self.semantics = semantics
+        self.name = name
+        self.metadata = dict(metadata or {})
+
+    # ----------------------------------------------------------------- basics
+    def __repr__(self) -> str:
+        sem = self.semantics.describe() if self.semantics else "no semantics"
+        return f"Graph({self.name!r}, {len(self.nodes)} nodes, {len(self.edges)} edges; {sem})"
+
+    def copy(self) -> Graph:
+        return copy.deepcopy(self)
+
+    def with_semantics(self, semantics: Semantics | None = None, **changes) -> Graph:
+        """A copy with new semantics (or the current one with fields changed)."""
+        g = self.copy()
+        base = semantics or self.semantics
+        if base is None:
+            if "dt" not in changes:
+                raise GraphError(f"graph {self.name!r} has no semantics: give dt=...")
+            base = Semantics(**changes)
+        elif changes:
+            base = base.replace(**changes)
+        g.semantics = base
+        return g
+
+    @property
+    def input_names(self) -> list[str]:
+        return sorted(n for n, v in self.nodes.items() if isinstance(v, P.Input))
+
+    @property
+    def output_names(self) -> list[str]:
+        return sorted(n for n, v in self.nodes.items() if isinstance(v, P.Output))
+
+    def incoming(self, name: str) -> list[Edge]:
+        return [e for e in self.edges if e.target == name]
+
+    def outgoing(self, name: str) -> list[Edge]:
+        return [e for e in self.edges if e.source == name]
+
+    def is_flat(self) -> bool:
+        return not any(isinstance(v, Graph) for v in self.nodes.values())
+
+    def subgraph_items(self) -> Iterator[tuple[str, Graph]]:
+        for n, v in self.nodes.items():
+            if isinstance(v, Graph):
+                yield n, v
+
+    # -------------------------------------------------------------- flattening
+    def flatten(self) -> Graph:
+        """An equivalent graph without nested graphs.
+
+        Inner nodes are renamed ``"sub.node"``. Inner Input/Output nodes disappear: the
+        edges through them are joined and their delays added.
+        """
+        if self.is_flat():
+            return self
+        nodes: dict[str, object] = {}
+        edges: list[Edge] = []
+        entry: dict[str, dict[str, list[tuple[str, int]]]] = {}  # sub -> in -> targets
+        exit_: dict[str, dict[str, list[tuple[str, int]]]] = {}  # sub -> out -> sources
+        for n, v in self.nodes.items():
+            if not isinstance(v, Graph):
+                nodes[n] = v
+                continue
+            inner = v.flatten()
+            ins = set(inner.input_names)
+            outs = set(inner.output_names)
+            entry[n] = {i: [] for i in ins}
+            exit_[n] = {o: [] for o in outs}
+            for m, w in inner.nodes.items():
+                if m not in ins and m not in outs:
+                    nodes[f"{n}{NESTING_SEPARATOR}{m}"] = w
+            for e in inner.edges:
+                src_in, dst_out = e.source in ins, e.target in outs
+                s = f"{n}{NESTING_SEPARATOR}{e.source}"
+                t = f"{n}{NESTING_SEPARATOR}{e.target}"
+                if src_in and dst_out:
+                    raise GraphError(
+                        f"nested graph {n!r}: edge {e.source!r} -> {e.target!r} joins an "
+                        "Input directly to an Output; spikecore cannot flatten a pass-through"
+                    )
+                if src_in:
+                    entry[n][e.source].append((t, e.delay_steps))
+                elif dst_out:
+                    exit_[n][e.target].append((s, e.delay_steps))
+                else:
+                    edges.append(Edge(s, t, e.delay_steps))
+
+        def resolve(name: str, table: dict, role: str) -> list[tuple[str, int]]:
+            if name in self.nodes and not isinstance(self.nodes[name], Graph):
+                return [(name, 0)]
+            sub, _, port = name.partition(NESTING_SEPARATOR)
+            if sub not in table:
+                raise GraphError(f"graph {self.name!r}: edge endpoint {name!r} is not a node")
+            ports = table[sub]
+            if not port:
+                if len(ports) != 1:
+                    raise GraphError(
+                        f"graph {self.name!r}: nested graph {sub!r} has {len(ports)} {role} "
+                        f"nodes {sorted(ports)}; address one as '{sub}.<name>'"
+                    )
+                port = next(iter(ports))
+            if port not in ports:
+                raise GraphError(
+                    f"graph {self.name!r}: {name!r} is not an {role} of nested graph {sub!r}; "
+                    f"its {role}s: {sorted(ports)}"
+                )
+            return ports[port]
+
+        for e in self.edges:
+            for s, ds in resolve(e.source, exit_, "Output"):
+                for t, dt_ in resolve(e.target, entry, "Input"):
+                    edges.append(Edge(s, t, e.delay_steps + ds + dt_))
+        return Graph(nodes, edges, self.semantics, self.name, self.metadata)
+
+    # ------------------------------------------------------------ ordering
+    def topological_order(self) -> list[str]:
+        """Evaluation order within one step of the flattened graph.
+
+        Kahn's algorithm over delay-0 edges; ties are broken by node name, so the order
+        depends only on the edges and the names. Raises :class:`GraphError` naming the
+        nodes of a zero-delay cycle.
+        """
+        g = self.flatten()
+        indeg = {n: 0 for n in g.nodes}
+        succ: dict[str, list[str]] = {n: [] for n in g.nodes}
+        for e in g.edges:
+            if e.delay_steps == 0 and e.source in indeg and e.target in indeg:
+                indeg[e.target] += 1
+                succ[e.source].append(e.target)
+        ready = [n for n, d in indeg.items() if d == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            n = heapq.heappop(ready)
+            order.append(n)
+            for m in succ[n]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    heapq.heappush(ready, m)
+        if len(order) != len(g.nodes):
+            cycles = zero_delay_cycles(g)
+            raise GraphError(
+                f"graph {self.name!r} has no evaluation order:",
+                [_cycle_message(c) for c in cycles],
+            )
+        return order
+
+    # ------------------------------------------------------------ shapes
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Output shape of every node of the flattened graph (raises on the first
+        inconsistency; :meth:`validate` lists them all)."""
+        shapes, problems = _infer_shapes(self.flatten())
+        if problems:
+            raise GraphError(f"graph {self.name!r}: shapes are inconsistent:", problems)
+        return shapes
+
+    # ------------------------------------------------------------ validation
+    def problems(self) -> tuple[list[str], list[str]]:
+        """``(errors, warnings)`` found in the graph, every one of them."""
+        return _check(self)
+
+    def validate(self, *, require_semantics: bool = True) -> Graph:
+        """Raise one :class:`GraphError` listing every problem; emit warnings.
+
+        Returns the graph, so ``g = Graph(...).validate()`` reads naturally.
+        """
+        errors, warns = _check(self, require_semantics=require_semantics)
+        for w in warns:
+            warnings.warn(f"graph {self.name!r}: {w}", GraphWarning, stacklevel=2)
+        if errors:
+            raise GraphError(f"graph {self.name!r} is invalid ({len(errors)} problem(s)):", errors)
+        return self
+
+
+# ====================================================================== checks
+def zero_delay_cycles(g: Graph) -> list[list[str]]:
+    """Every strongly connected component of the delay-0 subgraph that forms a cycle,
+    each returned as a closed node path (first node repeated last)."""
+    succ: dict[str, list[str]] = {n: [] for n in g.nodes}
+    for e in g.edges:
+        if e.delay_steps == 0 and e.source in succ and e.target in succ:
+            succ[e.source].append(e.target)
+    for s in succ.values():
+        s.sort()
+    # Tarjan, iterative (graphs from files can be deep).
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    comps: list[list[str]] = []
+    counter = 0
+    for root in sorted(succ):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack.add(v)
+            recurse = False
+            for j in range(i, len(succ[v])):
+                w = succ[v][j]
+                if w not in index:
+                    work.append((v, j + 1))
+                    work.append((w, 0))
+                    recurse = True
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if recurse:
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in succ[v]:
+                    comps.append(_cycle_path(sorted(comp), succ))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return comps
+
+
+def _cycle_path(comp: list[str], succ: dict[str, list[str]]) -> list[str]:
+    members = set(comp)
+    start = comp[0]
+    # BFS back to start inside the component gives a shortest closed path.
+    prev: dict[str, str] = {}
+    frontier = [start]
+    seen = {start}
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in succ[v]:
+                if w == start:
+                    path = [v]
+                    while path[-1] != start:
+                        path.append(prev[path[-1]])
+                    return [*reversed(path), start]
+                if w in members and w not in seen:
+                    seen.add(w)
+                    prev[w] = v
+                    nxt.append(w)
+        frontier = nxt
+    return [*comp, comp[0]]
+
+
+def _cycle_message(path: list[str]) -> str:
+    return (
+        "zero-delay cycle " + " -> ".join(repr(p) for p in path)
+        + ": every cycle needs an edge with delay_steps >= 1 (e.g. read with recurrent_delay=1)"
+    )
+
+
+def _infer_shapes(g: Graph) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    problems: list[str] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    incoming: dict[str, list[Edge]] = {n: [] for n in g.nodes}
+    for e in g.edges:
+        if e.target in incoming and e.source in g.nodes:
+            incoming[e.target].append(e)
+    # Sources first; then iterate to a fixed point so back edges need no special care.
+    pending = set(g.nodes)
+    progress = True
+    while pending and progress:
+        progress = False
+        for n in sorted(pending):
+            node = g.nodes[n]
+            spec = P.spec_of(node)
+            if spec is None:
+                pending.discard(n)
+                progress = True
+                continue
+            ins = incoming[n]
+            known = [shapes[e.source] for e in ins if e.source in shapes]
+            if ins and not known:
+                # Wait for a predecessor, unless every one of them is waiting on us.
+                continue
+            in_shape = known[0] if known else None
+            for e in ins:
+                s = shapes.get(e.source)
+                if s is not None and s != in_shape:
+                    problems.append(
+                        f"node {n!r} ({P.type_name(node)}): inputs disagree in shape: "
+                        f"{ins[0].source!r} gives {in_shape}, {e.source!r} gives {s}"
+                    )
+            try:
+                shapes[n] = spec.output_shape(node, in_shape)
+            except (P.ShapeError, ValueError, TypeError, IndexError) as exc:
+                src = f" (from {ins[0].source!r})" if ins else ""
+                problems.append(f"node {n!r} ({P.type_name(node)}): shape mismatch{src}: {exc}")
+            pending.discard(n)
+            progress = True
+    for n in sorted(pending):
+        # Nodes only reachable through a cycle with no entry point: try standalone.
+        node = g.nodes[n]
+        try:
+            shapes[n] = P.spec_of(node).output_shape(node, None)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            problems.append(f"node {n!r} ({P.type_name(node)}): shape unknown: {exc}")
+    return shapes, problems
+
+
+def _finite_problems(name: str, node: object, spec: P.PrimitiveSpec) -> list[str]:
+    out = []
+    for p in spec.array_params:
+        v = getattr(node, p, None)
+        if v is None:
+            continue
+        try:
+            arr = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            out.append(f"node {name!r} ({P.type_name(node)}): parameter {p!r} is not numeric")
+            continue
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+            out.append(
+                f"node {name!r} ({P.type_name(node)}): parameter {p!r} has {bad} NaN/inf "
+                "value(s); every parameter must be finite"
+            )
+    return out
+
+
+def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], list[str]]:
+    errors: list[str] = []
+    warns: list[str] = []
+    if require_semantics and graph.semantics is None:
+        errors.append(
+            "no semantics: set Semantics(dt=...) (spikecore.read(..., dialect=...) sets it "
+            "for foreign files)"
+        )
+    for n, v in graph.nodes.items():
+        if not isinstance(n, str) or not n:
+            errors.append(f"node name {n!r}: expected a non-empty string")
+        elif NESTING_SEPARATOR in n:
+            errors.append(f"node name {n!r}: '{NESTING_SEPARATOR}' is reserved for nested graphs")
+        if isinstance(v, Graph):
+            sub_err, sub_warn = _check(v, require_semantics=False)
+            errors += [f"in nested graph {n!r}: {p}" for p in sub_err]
+            warns += [f"in nested graph {n!r}: {p}" for p in sub_warn]
+            if v.semantics is not None and graph.semantics is not None and \
+                    v.semantics != graph.semantics:
+                errors.append(
+                    f"nested graph {n!r} has semantics ({v.semantics.describe()}) different "
+                    f"from its parent ({graph.semantics.describe()}); set it to None or match"
+                )
+        elif P.spec_of(v) is None:
+            known = ", ".join(sorted(t.__name__ for t in P.SPECS))
+            errors.append(f"node {n!r}: unknown primitive type {type(v).__name__}; known: {known}")
+
+    seen: set[tuple[str, str]] = set()
+    for e in graph.edges:
+        for end in (e.source, e.target):
+            base = end.partition(NESTING_SEPARATOR)[0]
+            if end not in graph.nodes and not isinstance(graph.nodes.get(base), Graph):
+                errors.append(
+                    f"edge {e.source!r} -> {e.target!r}: {end!r} is not a node "
+                    f"(nodes: {', '.join(sorted(graph.nodes))})"
+                )
+        if (e.source, e.target) in seen:
+            errors.append(f"edge {e.source!r} -> {e.target!r} appears more than once")
+        seen.add((e.source, e.target))
+        if not isinstance(e.delay_steps, (int, np.integer)) or isinstance(e.delay_steps, bool) \
+                or e.delay_steps < 0:
+            errors.append(
+                f"edge {e.source!r} -> {e.target!r}: delay_steps={e.delay_steps!r}, expected "
+                "an integer >= 0"
+            )
+        if isinstance(graph.nodes.get(e.target), P.Input):
+            errors.append(f"edge {e.source!r} -> {e.target!r}: an Input node takes no edges")
+        if isinstance(graph.nodes.get(e.source), P.Output):
+            errors.append(f"edge {e.source!r} -> {e.target!r}: an Output node sends no edges")
+    if errors:
+        return errors, warns
+
+    try:
+        flat = graph.flatten()
+    except GraphError as exc:
+        return errors + [str(exc)], warns
+
+    dt = graph.semantics.dt if graph.semantics else None
+    for n, node in flat.nodes.items():
+        spec = P.spec_of(node)
+        errors += _finite_problems(n, node, spec)
+        for p in spec.time_constants:
+            tau = np.asarray(getattr(node, p), dtype=np.float64)
+            finite = tau[np.isfinite(tau)]
+            if finite.size and np.any(finite <= 0):
+                errors.append(
+                    f"node {n!r} ({P.type_name(node)}): time constant {p!r} has "
+                    f"non-positive value(s) (min {finite.min():g}); expected seconds > 0"
+                )
+            elif dt is not None and finite.size and np.any(finite <= dt):
+                warns.append(
+                    f"node {n!r} ({P.type_name(node)}): dt={dt:g} s is not smaller than "
+                    f"{p}={finite.min():g} s; the discrete update will be far from the ODE"
+                )
+        if isinstance(node, P.Delay) and dt is not None:
+            d = np.asarray(node.delay, dtype=np.float64)
+            if np.all(np.isfinite(d)):
+                steps = d / dt
+                if np.any(d < 0):
+                    errors.append(f"node {n!r} (Delay): negative delay")
+                elif not np.allclose(steps, np.round(steps), rtol=0, atol=1e-6):
+                    errors.append(
+                        f"node {n!r} (Delay): delay {d.ravel()[:3]} s is not a multiple of "
+                        f"dt={dt:g} s; choose delays in whole steps"
+                    )
+    for cycle in zero_delay_cycles(flat):
+        errors.append(_cycle_message(cycle))
+    _, shape_problems = _infer_shapes(flat)
+    errors += shape_problems
+    sources = {e.source for e in flat.edges}
+    targets = {e.target for e in flat.edges}
+    for n, node in flat.nodes.items():
+        if not isinstance(node, P.Input) and n not in targets:
+            warns.append(f"node {n!r} ({P.type_name(node)}) receives no edge; its input is 0")
+        if not isinstance(node, P.Output) and n not in sources and not isinstance(node, P.Input):
+            spec = P.spec_of(node)
+            if spec.kind != "stateful":
+                warns.append(f"node {n!r} ({P.type_name(node)}) sends no edge")
+    if not flat.input_names and graph.semantics is not None:
+        warns.append("graph has no Input node")
+    return errors, warns
+
+
+def delay_steps_of(node: P.Delay, dt: float) -> np.ndarray:
+    """Per-element delay of a NIR Delay node in whole steps."""
+    return np.round(np.asarray(node.delay, dtype=np.float64) / dt).astype(np.int64)
+
+
+def total_neurons(graph: Graph) -> int:
+    """Number of state-carrying elements (neurons) of the flattened graph."""
+    flat = graph.flatten()
+    shapes = flat.shapes()
+    return sum(
+        int(math.prod(shapes[n]))
+        for n, v in flat.nodes.items()
+        if P.spec_of(v) is not None and P.spec_of(v).states
+    )

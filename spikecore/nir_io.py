@@ -1,0 +1,375 @@
+"""Reading and writing NIR: lossless for spikecore graphs, dialect-driven for foreign ones.
+
+spikecore stores what NIR cannot say (semantics, per-edge delays, the graph's name) as
+one JSON string under the NIR graph metadata key ``"spikecore"``. Plain NIR readers
+ignore it; spikecore reads it back exactly. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import nir
+import numpy as np
+
+from . import primitives as P
+from .dialects import EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
+from .errors import DialectError, GraphError, NIRFileError
+from .graph import Edge, Graph
+from .semantics import Semantics
+
+METADATA_KEY = "spikecore"
+FORMAT = "spikecore-nir/1"
+_NIR_TYPES = {name: getattr(nir, name) for name in (
+    "Input", "Output", "Affine", "Linear", "Scale", "Threshold", "Delay", "Flatten",
+    "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "I", "IF", "LI", "LIF", "CubaLI",
+    "CubaLIF",
+)}
+
+
+# ============================================================== graph <-> NIR objects
+def _plain(value: Any) -> Any:
+    """Torch tensors (Norse exports them) and numpy scalars to numpy arrays/py values."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _normalised(node: P.NIRNode) -> P.NIRNode:
+    node = copy.deepcopy(node)
+    for f in dataclasses.fields(node):
+        if f.name in ("input_type", "output_type", "metadata"):
+            continue
+        v = getattr(node, f.name, None)
+        pv = _plain(v)
+        if pv is not v:
+            setattr(node, f.name, pv)
+    return node
+
+
+def _back_edges(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Edges closing a cycle in a depth-first search from the Input nodes (names sorted),
+    then from any node not yet visited. Deterministic for a given set of names/edges."""
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for s, t in edges:
+        if s in succ and t in succ:
+            succ[s].append(t)
+    for v in succ.values():
+        v.sort()
+    roots = sorted(n for n, v in nodes.items() if isinstance(v, nir.Input))
+    roots += sorted(n for n in nodes if n not in roots)
+    state: dict[str, int] = {}  # 1 on stack, 2 done
+    back: set[tuple[str, str]] = set()
+    for root in roots:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(succ[root]))]
+        while stack:
+            v, it = stack[-1]
+            advanced = False
+            for w in it:
+                if state.get(w) == 1:
+                    back.add((v, w))
+                elif w not in state:
+                    state[w] = 1
+                    stack.append((w, iter(succ[w])))
+                    advanced = True
+                    break
+            if not advanced:
+                state[v] = 2
+                stack.pop()
+    return back
+
+
+def _read_meta(metadata: Any) -> dict | None:
+    if not isinstance(metadata, Mapping) or METADATA_KEY not in metadata:
+        return None
+    raw = metadata[METADATA_KEY]
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf8")
+    if isinstance(raw, np.ndarray) and raw.shape == ():
+        raw = raw.item()
+        raw = raw.decode("utf8") if isinstance(raw, bytes) else raw
+    try:
+        meta = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"metadata '{METADATA_KEY}' is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise GraphError(
+            f"metadata '{METADATA_KEY}' has format {meta.get('format') if isinstance(meta, dict) else meta!r}, "
+            f"expected {FORMAT!r}; written by a newer spikecore?"
+        )
+    return meta
+
+
+def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_delay: int,
+             name: str) -> Graph:
+    meta = _read_meta(nir_graph.metadata)
+    nodes: dict[str, Any] = {}
+    for n, node in nir_graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            nodes[n] = _convert(node, None, recurrent_delay, n)
+        else:
+            nodes[n] = _normalised(node)
+    raw_edges = [(str(s), str(t)) for s, t in nir_graph.edges]
+    if meta is not None:
+        delays = {(s, t): int(d) for s, t, d in meta.get("edge_delays", [])}
+        name = meta.get("name", name)
+    else:
+        delays = {e: recurrent_delay for e in _back_edges(nir_graph.nodes, raw_edges)}
+    edges = [Edge(s, t, delays.get((s, t), 0)) for s, t in raw_edges]
+    user_meta = {k: v for k, v in (nir_graph.metadata or {}).items() if k != METADATA_KEY}
+    return Graph(nodes, edges, semantics, name=name, metadata=user_meta)
+
+
+def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | None = None,
+             recurrent_delay: int = 1, name: str = "graph", **overrides: Any) -> Graph:
+    """A spikecore :class:`Graph` from an in-memory ``nir.NIRGraph``.
+
+    A graph written by spikecore carries its semantics and edge delays; ``dt`` and
+    ``overrides`` (Semantics fields) may still change them. A foreign graph needs a
+    ``dialect`` (see :mod:`spikecore.dialects`); its cycles get ``recurrent_delay`` steps on
+    their back edges (0 is refused by validation, naming the cycle).
+    """
+    if not isinstance(nir_graph, nir.NIRGraph):
+        raise GraphError(f"expected a nir.NIRGraph, got {type(nir_graph).__name__}")
+    if isinstance(recurrent_delay, bool) or not isinstance(recurrent_delay, (int, np.integer)) \
+            or recurrent_delay < 0:
+        raise GraphError(f"recurrent_delay={recurrent_delay!r}: expected an integer >= 0 (steps)")
+    meta = _read_meta(nir_graph.metadata)
+    if meta is not None:
+        if dialect is not None:
+            raise DialectError(
+                f"graph was written by spikecore and carries its semantics "
+                f"({Semantics.from_dict(meta['semantics']).describe() if meta.get('semantics') else 'none'}); "
+                f"dialect={dialect!r} would contradict it. Drop dialect=, or change single "
+                "choices with dt=... / integrator=... / reset=..."
+            )
+        semantics = Semantics.from_dict(meta["semantics"]) if meta.get("semantics") else None
+        changes = dict(overrides)
+        if dt is not None:
+            changes["dt"] = dt
+        if changes:
+            if semantics is None:
+                semantics = Semantics(**changes)
+            else:
+                semantics = semantics.replace(**changes)
+    elif dialect == EXPLICIT:
+        missing = [k for k in REQUIRED_EXPLICIT if (dt if k == "dt" else overrides.get(k)) is None]
+        if missing:
+            raise DialectError(
+                "dialect='explicit' needs every choice stated; missing: " + ", ".join(missing),
+                choices_message(),
+            )
+        semantics = Semantics(dt=dt, **overrides)
+    elif dialect is not None:
+        d = get_dialect(dialect)
+        semantics = d.semantics(dt, **overrides)
+        if d.rewrite is not None:
+            nir_graph = d.rewrite(nir_graph)
+    else:
+        raise DialectError(
+            "this NIR graph has no spikecore metadata, so nothing says how to simulate it "
+            "(NIR carries no dt, integrator or reset mode). Choose:",
+            choices_message(),
+        )
+    return _convert(nir_graph, semantics, int(recurrent_delay), name)
+
+
+def to_nir(graph: Graph) -> nir.NIRGraph:
+    """The graph as a ``nir.NIRGraph`` (semantics and delays in metadata).
+
+    Conv and Flatten nodes get their input shapes filled in, so the file is
+    self-describing for other NIR readers too.
+    """
+    return _to_nir(graph, top=True)
+
+
+def _to_nir(graph: Graph, top: bool) -> nir.NIRGraph:
+    errors, _ = graph.problems() if top else ([], [])
+    errors = [e for e in errors if not e.startswith("no semantics")]
+    if errors:
+        raise GraphError(f"graph {graph.name!r} cannot be written:", errors)
+    try:
+        local_shapes = _local_shapes(graph)
+    except GraphError:
+        local_shapes = {}
+    nodes: dict[str, Any] = {}
+    for n, node in graph.nodes.items():
+        if isinstance(node, Graph):
+            nodes[n] = _to_nir(node, top=False)
+            continue
+        node = copy.deepcopy(node)
+        in_shape = local_shapes.get(("in", n))
+        if isinstance(node, (nir.Conv1d, nir.Conv2d)) and node.input_shape is None and in_shape:
+            spatial = in_shape[1:]
+            node = type(node)(input_shape=spatial[0] if isinstance(node, nir.Conv1d) else spatial,
+                              weight=node.weight, stride=node.stride, padding=node.padding,
+                              dilation=node.dilation, groups=node.groups, bias=node.bias,
+                              metadata=node.metadata)
+        if isinstance(node, nir.Flatten) and node.input_type.get("input") is None and in_shape:
+            node = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=node.start_dim,
+                               end_dim=node.end_dim, metadata=node.metadata)
+        nodes[n] = node
+    meta = {
+        "format": FORMAT,
+        "name": graph.name,
+        "semantics": graph.semantics.to_dict() if graph.semantics else None,
+        "edge_delays": [[e.source, e.target, int(e.delay_steps)] for e in graph.edges
+                        if e.delay_steps],
+    }
+    metadata = {**graph.metadata, METADATA_KEY: json.dumps(meta, sort_keys=True)}
+    return nir.NIRGraph(nodes=nodes, edges=[(e.source, e.target) for e in graph.edges],
+                        metadata=metadata, type_check=False)
+
+
+def _local_shapes(graph: Graph) -> dict[tuple[str, str], tuple[int, ...]]:
+    """Input shape of each top-level node of ``graph`` (nested graphs' own nodes are
+    handled when they are written)."""
+    flat = graph.flatten()
+    shapes = flat.shapes()
+    out: dict[tuple[str, str], tuple[int, ...]] = {}
+    for e in flat.edges:
+        out.setdefault(("in", e.target), shapes[e.source])
+    return out
+
+
+# ====================================================================== files
+def write(graph: Graph, path: str | os.PathLike) -> Path:
+    """Write ``graph`` to a NIR (HDF5) file, atomically: an existing file is replaced only
+    once the new one is complete."""
+    path = Path(path)
+    nir_graph = to_nir(graph)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise NIRFileError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        nir.write(tmp, nir_graph)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, (OSError, TypeError, ValueError)):
+            raise NIRFileError(f"cannot write {str(path)!r}: {exc}") from exc
+        raise
+    return path
+
+
+def _decode(x: Any) -> Any:
+    if isinstance(x, bytes):
+        return x.decode("utf8")
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return np.vectorize(_decode, otypes=[object])(x)
+    return x
+
+
+def _node_from_dict(d: dict, where: str, path: str) -> Any:
+    t = _decode(d.get("type"))
+    if isinstance(t, np.ndarray):
+        t = t.item() if t.shape == () else None
+    if t == "NIRGraph":
+        return _graph_from_dict(d, where, path)
+    if t not in _NIR_TYPES:
+        raise NIRFileError(
+            f"{path}: node {where!r} has unknown type {t!r}; spikecore reads NIR 1.0 types: "
+            + ", ".join(sorted([*_NIR_TYPES, "NIRGraph"]))
+        )
+    d = {k: _decode(v) for k, v in d.items()}
+    if "metadata" in d and not isinstance(d["metadata"], dict):
+        d.pop("metadata")
+    try:
+        node = nir.dict2NIRNode(dict(d))
+    except TypeError as exc:
+        raise NIRFileError(f"{path}: node {where!r} ({t}): {exc}; the file may be from an "
+                           "older NIR version or damaged") from exc
+    except (AssertionError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        detail = str(exc) or f"{type(exc).__name__} in nir"
+        raise NIRFileError(f"{path}: node {where!r} ({t}) is malformed: {detail}") from exc
+    return node
+
+
+def _graph_from_dict(d: dict, where: str, path: str) -> nir.NIRGraph:
+    nodes_d = d.get("nodes")
+    if not isinstance(nodes_d, dict):
+        raise NIRFileError(f"{path}: graph {where!r} has no 'nodes' group")
+    nodes = {}
+    for name, nd in nodes_d.items():
+        if not isinstance(nd, dict):
+            raise NIRFileError(f"{path}: node {name!r} of {where!r} is not a group")
+        nodes[name] = _node_from_dict(nd, name if where == "<root>" else f"{where}.{name}", path)
+    raw = d.get("edges", np.zeros((0, 2), dtype=object))
+    raw = np.asarray(_decode(raw), dtype=object)
+    if raw.size == 0:
+        raw = raw.reshape(0, 2)
+    if raw.ndim != 2 or raw.shape[1] != 2:
+        raise NIRFileError(f"{path}: graph {where!r}: 'edges' has shape {raw.shape}, expected (n, 2)")
+    edges = [(str(_decode(s)), str(_decode(t))) for s, t in raw]
+    metadata = d.get("metadata", {})
+    metadata = {k: _decode(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
+    """Read a NIR file into a ``nir.NIRGraph`` without nir's type inference (which adds
+    nodes and does not reach nested graphs); every failure is a :class:`NIRFileError`."""
+    from nir.serialization import hdf2dict
+
+    p = str(path)
+    if not os.path.exists(p):
+        raise NIRFileError(f"{p}: no such file")
+    if os.path.isdir(p):
+        raise NIRFileError(f"{p}: is a directory, expected a NIR file")
+    try:
+        is_hdf5 = h5py.is_hdf5(p)
+    except OSError as exc:
+        raise NIRFileError(f"{p}: cannot open: {exc}") from exc
+    if not is_hdf5:
+        raise NIRFileError(f"{p}: not an HDF5 file, so not a NIR file")
+    try:
+        with h5py.File(p, "r") as f:
+            if "node" not in f:
+                raise NIRFileError(f"{p}: HDF5 file without a 'node' group; not a NIR file")
+            data = hdf2dict(f["node"])
+    except NIRFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types for damaged files
+        raise NIRFileError(f"{p}: cannot read (truncated or damaged HDF5?): {exc}") from exc
+    t = _decode(data.get("type"))
+    if t != "NIRGraph":
+        raise NIRFileError(f"{p}: root node has type {t!r}, expected 'NIRGraph'")
+    return _graph_from_dict(data, "<root>", p)
+
+
+def read(path: str | os.PathLike, dialect: str | None = None, dt: float | None = None,
+         recurrent_delay: int = 1, **overrides: Any) -> Graph:
+    """Read a NIR file into a validated :class:`Graph`.
+
+    Args:
+        path: the ``.nir`` file.
+        dialect: how a foreign file is meant (``"norse"``, ``"snntorch"``, ...,
+            ``"explicit"``); not needed for files written by spikecore.
+        dt: step in seconds (overrides the dialect default or the stored one).
+        recurrent_delay: steps given to the back edge of each cycle of a foreign file.
+        overrides: Semantics fields (``integrator=``, ``reset=``, ...).
+    """
+    nir_graph = read_nir(path)
+    name = Path(path).stem
+    try:
+        graph = from_nir(nir_graph, dialect=dialect, dt=dt, recurrent_delay=recurrent_delay,
+                         name=name, **overrides)
+        graph.validate()
+    except GraphError as exc:
+        new = type(exc)(f"{os.fspath(path)}: {exc}")
+        new.problems = exc.problems
+        raise new from exc
+    return graph

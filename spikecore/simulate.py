@@ -1,0 +1,227 @@
+"""``simulate`` and ``available_backends``: the one entry point to every engine."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import primitives as P
+from .backends.base import BACKENDS, Availability, RecordPlan, get_backend
+from .errors import InputError, SpikecoreError, UnavailableError, UnsupportedError
+from .graph import Graph
+from .result import Result
+
+#: Default cap on the memory a run may need for inputs and recordings (bytes); change with
+#: the environment variable SPIKECORE_MAX_BYTES.
+DEFAULT_MAX_BYTES = 8 * 2**30
+RECORDABLE = ("spikes", "v", "i")
+
+
+def _to_numpy(x: Any, where: str) -> np.ndarray:
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # noqa: BLE001 - any conversion failure is the user's input
+        raise InputError(f"{where}: cannot convert {type(x).__name__} to an array: {exc}") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputError(f"{where}: expected numbers or booleans, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{where}: contains NaN or inf; inputs must be finite")
+    return arr
+
+
+def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
+                     ) -> tuple[dict[str, np.ndarray], int]:
+    """Inputs as ``name -> float64 [batch, steps, *shape]`` and the number of steps.
+
+    Accepts one array (graph with one Input) of shape ``[batch, steps, *shape]`` or
+    ``[steps, *shape]``, or a dict by Input name. ``steps`` longer than the inputs pads
+    with zeros; shorter truncates.
+    """
+    shapes = graph.shapes()
+    names = graph.input_names
+    if inputs is None:
+        inputs = {}
+    if not isinstance(inputs, Mapping):
+        if len(names) != 1:
+            raise InputError(
+                f"graph {graph.name!r} has {len(names)} Input nodes {names}: pass a dict "
+                "{input name: array}"
+            )
+        inputs = {names[0]: inputs}
+    unknown = sorted(set(inputs) - set(names))
+    missing = sorted(set(names) - set(inputs))
+    if unknown or missing:
+        raise InputError(
+            f"graph {graph.name!r}: inputs do not match its Input nodes {names}"
+            + (f"; unknown: {unknown}" if unknown else "")
+            + (f"; missing: {missing}" if missing else "")
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for name in names:
+        shape = shapes[name]
+        arr = _to_numpy(inputs[name], f"input {name!r}")
+        if arr.ndim == len(shape) + 1:
+            arr = arr[None]
+        if arr.ndim != len(shape) + 2 or tuple(arr.shape[2:]) != tuple(shape):
+            raise InputError(
+                f"input {name!r}: got shape {arr.shape}, expected [batch, steps, "
+                f"{', '.join(map(str, shape))}] or [steps, {', '.join(map(str, shape))}]"
+            )
+        if arr.shape[0] < 1:
+            raise InputError(f"input {name!r}: batch size is 0")
+        arrays[name] = arr
+    batches = {a.shape[0] for a in arrays.values()}
+    if len(batches) > 1:
+        raise InputError(f"inputs disagree in batch size: { {k: v.shape[0] for k, v in arrays.items()} }")
+    lengths = {a.shape[1] for a in arrays.values()}
+    if steps is None:
+        if not arrays:
+            raise InputError(f"graph {graph.name!r} has no Input node: give steps=...")
+        if len(lengths) > 1:
+            raise InputError(f"inputs disagree in length: { {k: v.shape[1] for k, v in arrays.items()} }; give steps=...")
+        steps = lengths.pop()
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise InputError(f"steps={steps!r}: expected a positive integer")
+    steps = int(steps)
+    for name, a in arrays.items():
+        if a.shape[1] < steps:
+            pad = np.zeros((a.shape[0], steps - a.shape[1], *a.shape[2:]))
+            arrays[name] = np.concatenate([a, pad], axis=1)
+        elif a.shape[1] > steps:
+            arrays[name] = a[:, :steps]
+    if not arrays:
+        arrays = {}
+    return arrays, steps
+
+
+def record_plan(graph: Graph, record: Iterable[str] | str | None) -> dict[str, tuple[str, ...]]:
+    """Which names to record per node. ``record`` entries: ``"spikes"``, a state name
+    (``"v"``, ``"i"``: every node that has it), or ``"node:name"`` for one node."""
+    if record is None:
+        record = ()
+    if isinstance(record, str):
+        record = (record,)
+    plan: dict[str, list[str]] = {}
+    problems = []
+    for item in record:
+        if not isinstance(item, str):
+            problems.append(f"{item!r}: expected a string")
+            continue
+        node_name, sep, what = item.rpartition(":")
+        targets = [node_name] if sep else list(graph.nodes)
+        if sep and node_name not in graph.nodes:
+            problems.append(f"{item!r}: no node {node_name!r} (nodes: {', '.join(sorted(graph.nodes))})")
+            continue
+        matched = False
+        for n in targets:
+            spec = P.spec_of(graph.nodes[n])
+            has = ("spikes",) if spec.spiking else ()
+            has += spec.states
+            if what in has:
+                plan.setdefault(n, [])
+                if what not in plan[n]:
+                    plan[n].append(what)
+                matched = True
+            elif sep:
+                problems.append(f"{item!r}: node {n!r} ({P.type_name(graph.nodes[n])}) has "
+                                f"no {what!r}; it has {list(has) or 'nothing to record'}")
+        if not sep and what not in RECORDABLE:
+            problems.append(f"{item!r}: expected one of {RECORDABLE} or 'node:name'")
+        elif not sep and not matched:
+            pass  # e.g. "i" in a graph without CubaLIF: nothing to record, not an error
+    if problems:
+        raise InputError("cannot record:\n" + "\n".join(f"  - {p}" for p in problems))
+    return {n: tuple(v) for n, v in plan.items()}
+
+
+def estimate_bytes(graph: Graph, batch: int, steps: int, plan: RecordPlan) -> int:
+    shapes = graph.shapes()
+    per_step = 0
+    for n, node in graph.nodes.items():
+        size = math.prod(shapes[n])
+        per_step += 8 * size  # one float64 value per element and step for the run itself
+        per_step += 8 * size * len(plan.get(n, ()))
+        if isinstance(node, P.Output):
+            per_step += 8 * size
+    return batch * steps * per_step
+
+
+def available_backends() -> dict[str, Availability]:
+    """Every known backend with whether it runs here, why not, and how to fix it.
+
+    Availability is proven by running each engine (the Lava check starts the sidecar).
+    """
+    out = {}
+    for name in BACKENDS:
+        try:
+            out[name] = get_backend(name).availability()
+        except UnavailableError as exc:
+            out[name] = Availability(name, False, reason=str(exc),
+                                     fix="install spikecore with its dependencies")
+    return out
+
+
+def prepare(graph: Graph, backend: str, options: Mapping[str, Any]):
+    """Validate, flatten and check ``graph`` for ``backend``; returns (flat graph, backend)."""
+    if not isinstance(graph, Graph):
+        raise SpikecoreError(
+            f"expected a spikecore.Graph, got {type(graph).__name__}; use spikecore.read(path) "
+            "or spikecore.from_nir(nir_graph, dialect=...)"
+        )
+    graph.validate()
+    flat = graph.flatten()
+    impl = get_backend(backend)
+    avail = impl.availability()
+    if not avail.available:
+        raise UnavailableError(f"backend {backend!r} is unavailable: {avail.reason}\n  fix: {avail.fix}")
+    problems = [p for p in impl.check(flat, **options) if p]
+    if problems:
+        raise UnsupportedError(
+            f"backend {backend!r} cannot lower {len(problems)} item(s) of graph {graph.name!r}:",
+            problems,
+        )
+    return flat, impl
+
+
+def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: int | None = None,
+             record: Iterable[str] | str = ("spikes",), **backend_options: Any) -> Result:
+    """Run ``graph`` on one backend and return its :class:`Result`.
+
+    Args:
+        graph: a validated-on-the-fly spikecore graph with semantics.
+        inputs: ``[batch, steps, *shape]`` or ``[steps, *shape]`` for a graph with one
+            Input, else a dict by Input name (numpy arrays or torch tensors).
+        backend: ``"brian2"``, ``"norse"`` or ``"lava"``.
+        steps: number of steps (default: length of the inputs; required without inputs).
+        record: ``"spikes"``, state names (``"v"``, ``"i"``) or ``"node:name"`` entries.
+        backend_options: passed to the backend (e.g. ``mode="continuous"`` for Brian2,
+            ``arithmetic="fixed_pt"`` for Lava, ``dtype=torch.float32`` for Norse).
+    """
+    flat, impl = prepare(graph, backend, backend_options)
+    arrays, steps = normalize_inputs(flat, inputs, steps)
+    plan = record_plan(flat, record)
+    batch = next(iter(arrays.values())).shape[0] if arrays else 1
+    limit = int(os.environ.get("SPIKECORE_MAX_BYTES", DEFAULT_MAX_BYTES))
+    need = estimate_bytes(flat, batch, steps, plan)
+    if need > limit:
+        raise SpikecoreError(
+            f"graph {graph.name!r}: this run needs about {need / 2**30:.1f} GiB for inputs and "
+            f"recordings (batch {batch}, {steps} steps), above the limit of "
+            f"{limit / 2**30:.1f} GiB; record less, run fewer steps or smaller batches, or "
+            "raise SPIKECORE_MAX_BYTES"
+        )
+    t0 = time.perf_counter()
+    result = impl.run(flat, arrays, steps, plan, **backend_options)
+    if not result.wall_time:
+        result.wall_time = time.perf_counter() - t0
+    result.dt = float(flat.semantics.dt)
+    result.backend = result.backend or backend
+    return result
