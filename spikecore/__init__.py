@@ -36,3 +36,22 @@ __all__ = [
     "available_backends", "compare", "from_nir", "primitives", "read", "register_dialect",
     "simulate", "to_nir", "write",
 ]
+
+
+def to_torch(graph, *args, **kwargs):
+    """The graph as a stateful, batched ``torch.nn.Module`` (see
+    :func:`spikecore.backends.norse_.to_torch`)."""
+    from .backends.norse_ import to_torch as _to_torch
+
+    return _to_torch(graph, *args, **kwargs)
+
+
+def from_torch(module, *args, **kwargs):
+    """A graph from a module made by :func:`to_torch` (trained parameters written back
+    losslessly; see :func:`spikecore.backends.norse_.from_torch`)."""
+    from .backends.norse_ import from_torch as _from_torch
+
+    return _from_torch(module, *args, **kwargs)
+
+
+__all__ += ["from_torch", "to_torch"]

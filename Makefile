@@ -1,0 +1,38 @@
+# The two commands: `make demo` and `make test`. Both set up what they need, idempotently:
+# the main virtualenv (.venv, Python 3.11, CPU torch) and the Lava sidecar (Python 3.10).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.spikecore-installed
+
+.PHONY: demo test setup lava-sidecar lint bench clean
+
+demo: setup
+	$(BIN)/spikecore demo
+
+test: setup
+	$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+
+setup: $(STAMP) lava-sidecar
+
+# constraints.txt pins torch to the CPU build (2.13.0); anything else pulls CUDA wheels.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+# Creates $(VENV)/lava-sidecar (Python 3.10 + lava-nc) when a Python 3.10 exists; otherwise
+# prints why Lava will be unavailable and how to fix it, and succeeds.
+lava-sidecar: $(STAMP)
+	$(BIN)/python -m spikecore.backends.lava_sidecar setup
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
