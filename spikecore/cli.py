@@ -1,0 +1,286 @@
+"""The ``spikecore`` command: info, run, compare, convert, demo.
+
+Every failure the user can cause ends in one ``error: ...`` message and exit status 2;
+``compare`` exits 1 when a tolerance fails, so it can gate a user's own CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXIT_OK, EXIT_TOLERANCE, EXIT_ERROR = 0, 1, 2
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _semantics_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = {}
+    for field in ("integrator", "reset", "input_meaning", "update_order"):
+        value = getattr(args, field, None)
+        if value is not None:
+            out[field] = value
+    return out
+
+
+def _load(args: argparse.Namespace):
+    import spikecore as sc
+
+    return sc.read(args.model, dialect=args.dialect, dt=args.dt,
+                   recurrent_delay=args.recurrent_delay, **_semantics_overrides(args))
+
+
+def _inputs(args: argparse.Namespace, graph) -> tuple[Any, int | None]:
+    """Inputs from --input (.npy for one Input, .npz by Input name), else seeded Poisson
+    spikes at --rate Hz for --steps steps."""
+    from .errors import InputError
+
+    if args.input:
+        path = Path(args.input)
+        if not path.is_file():
+            raise InputError(f"--input {str(path)!r}: no such file")
+        try:
+            if path.suffix == ".npz":
+                with np.load(path, allow_pickle=False) as f:
+                    return {k: f[k] for k in f.files}, args.steps
+            return np.load(path, allow_pickle=False), args.steps
+        except (ValueError, OSError) as exc:
+            raise InputError(f"--input {str(path)!r}: not a readable .npy/.npz file: {exc}") from exc
+    steps = args.steps or 1000
+    shapes = graph.flatten().shapes()
+    rng = np.random.default_rng(args.seed)
+    p = args.rate * graph.semantics.dt
+    data = {n: (rng.random((1, steps, *shapes[n])) < p).astype(np.float64)
+            for n in graph.flatten().input_names}
+    return data, steps
+
+
+def _record(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(s.strip() for s in args.record.split(",") if s.strip())
+
+
+def save_result_npz(result, path: str | os.PathLike) -> Path:
+    """Write a Result to .npz atomically (keys ``spikes/<node>``, ``traces/<node>/<state>``,
+    ``outputs/<node>``, ``dt``)."""
+    path = Path(path)
+    arrays = {"dt": np.array(result.dt), "backend": np.array(result.backend)}
+    for n, a in result.spikes.items():
+        arrays[f"spikes/{n}"] = a
+    for n, states in result.traces.items():
+        for s, a in states.items():
+            arrays[f"traces/{n}/{s}"] = a
+    for n, a in result.outputs.items():
+        arrays[f"outputs/{n}"] = a
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=directory)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------- commands
+def cmd_info(args: argparse.Namespace) -> int:
+    import spikecore as sc
+    from .dialects import DIALECTS
+
+    avail = sc.available_backends()
+    info = {
+        "spikecore": sc.__version__,
+        "python": platform.python_version(),
+        "backends": {k: v.as_dict() for k, v in avail.items()},
+        "dialects": {k: d.description for k, d in sorted(DIALECTS.items())},
+    }
+    if args.matrix:
+        from .support import support_matrix
+
+        info["matrix"] = support_matrix()
+    if args.json:
+        _print_json(info)
+        return EXIT_OK
+    print(f"spikecore {info['spikecore']} on Python {info['python']}")
+    print("backends:")
+    for name, a in avail.items():
+        state = f"available ({a.version})" if a.available else "UNAVAILABLE"
+        print(f"  {name:7s} {state}")
+        if a.reason:
+            print(f"          {a.reason}")
+        if not a.available and a.fix:
+            print(f"          fix: {a.fix}")
+    print("dialects: " + ", ".join(sorted(DIALECTS)) + ", explicit")
+    if args.matrix:
+        from .support import format_matrix
+
+        print(format_matrix(info["matrix"]))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import spikecore as sc
+
+    graph = _load(args)
+    inputs, steps = _inputs(args, graph)
+    result = sc.simulate(graph, inputs, backend=args.backend, steps=steps, record=_record(args))
+    if args.out:
+        save_result_npz(result, args.out)
+    summary = result.summary()
+    if args.out:
+        summary["written"] = str(args.out)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{graph!r}")
+        print(f"ran {summary['steps']} steps on {result.backend} in {result.wall_time:.3f} s "
+              f"(build {result.build_time:.3f} s)")
+        for n, c in summary["spike_counts"].items():
+            print(f"  {n}: {c} spikes")
+        if args.out:
+            print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import spikecore as sc
+
+    graph = _load(args)
+    inputs, steps = _inputs(args, graph)
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    report = sc.compare(graph, inputs, backends=backends, steps=steps, record=_record(args))
+    if args.report:
+        from .report import write_report
+
+        write_report(report, args.report)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(f"{graph!r}")
+        print(report.table())
+        if args.report:
+            print(f"report written to {args.report}")
+    return EXIT_OK if report.ok else EXIT_TOLERANCE
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    import spikecore as sc
+
+    graph = _load(args)
+    sc.write(graph, args.output)
+    if args.json:
+        _print_json({"written": str(args.output), "semantics": graph.semantics.to_dict(),
+                     "nodes": len(graph.nodes), "edges": len(graph.edges)})
+    else:
+        print(f"wrote {args.output}: {graph!r}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import main as demo_main
+
+    return demo_main(out_dir=args.out, json_output=args.json)
+
+
+# ---------------------------------------------------------------- parser
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a .nir file")
+    p.add_argument("--dialect", help="how a foreign file is meant: norse, snntorch, ..., explicit")
+    p.add_argument("--dt", type=float, help="step in seconds (overrides dialect/file)")
+    p.add_argument("--integrator", choices=("euler", "exact"))
+    p.add_argument("--reset", choices=("to_value", "subtract"))
+    p.add_argument("--input-meaning", dest="input_meaning", choices=("current", "increment"))
+    p.add_argument("--update-order", dest="update_order", choices=("current_first", "voltage_first"))
+    p.add_argument("--recurrent-delay", dest="recurrent_delay", type=int, default=1,
+                   help="steps on each back edge of a foreign file's cycles (default 1)")
+
+
+def _add_input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", help=".npy ([batch,] steps, *shape) or .npz (one array per Input)")
+    p.add_argument("--steps", type=int, help="steps to run (default: input length, else 1000)")
+    p.add_argument("--rate", type=float, default=50.0,
+                   help="without --input: Poisson input rate in Hz (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated input")
+    p.add_argument("--record", default="spikes",
+                   help="comma-separated: spikes, v, i, or node:name (default spikes)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spikecore", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="version, backends with availability, dialects")
+    p.add_argument("--matrix", action="store_true", help="primitive x backend support matrix")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("run", help="simulate a NIR file on one backend")
+    _add_model_args(p)
+    _add_input_args(p)
+    p.add_argument("--backend", default="brian2", choices=("brian2", "norse", "lava"))
+    p.add_argument("--out", help="write the recording to this .npz")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("compare", help="run on several backends and report agreement "
+                                       "(exit 1 when a tolerance fails)")
+    _add_model_args(p)
+    _add_input_args(p)
+    p.add_argument("--backends", default="brian2,norse,lava")
+    p.add_argument("--report", help="directory for the report (JSON, HTML, figures)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("convert", help="read a (foreign) NIR file and write it with spikecore "
+                                       "semantics")
+    _add_model_args(p)
+    p.add_argument("output", help="the .nir file to write")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("demo", help="the main demo: bundled data on every backend")
+    p.add_argument("--out", default="reports/demo", help="report directory (default reports/demo)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import SpikecoreError
+
+    parser = build_parser()
+    # Allow --json anywhere on the line, e.g. `spikecore info --json`.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in argv
+    argv = [a for a in argv if a != "--json"]
+    args = parser.parse_args(argv)
+    args.json = want_json
+    try:
+        return args.func(args)
+    except SpikecoreError as exc:
+        if want_json:
+            _print_json({"error": type(exc).__name__, "message": str(exc)})
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
