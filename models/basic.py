@@ -35,7 +35,7 @@ def feedforward_lif(sizes: tuple[int, ...] = (20, 30, 10), seed: int = 0, dt: fl
     nodes: dict[str, object] = {"input": nir.Input(input_type=np.array([sizes[0]]))}
     edges: list[Edge] = []
     prev = "input"
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         w = rng.normal(0.0, weight_scale / np.sqrt(n_in), size=(n_out, n_in))
         nodes[f"fc{k}"] = nir.Affine(weight=w, bias=np.zeros(n_out))
         nodes[f"lif{k}"] = _lif(n_out, tau_s, v_threshold)

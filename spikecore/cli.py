@@ -103,6 +103,7 @@ def save_result_npz(result, path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------- commands
 def cmd_info(args: argparse.Namespace) -> int:
     import spikecore as sc
+
     from .dialects import DIALECTS
 
     avail = sc.available_backends()

@@ -111,7 +111,7 @@ class ComparisonReport:
 
     def table(self) -> str:
         """A terminal table: one row per backend pair."""
-        rows = [("pair", "spikes equal", f"coinc.±k", "max |Δstate|", "first divergence", "ok")]
+        rows = [("pair", "spikes equal", "coinc.±k", "max |Δstate|", "first divergence", "ok")]
         for p in self.pairs:
             state = max(p.max_state_abs_diff.values(), default=0.0)
             rows.append((f"{p.a} vs {p.b}", f"{100 * p.spike_agreement:.3f}%",
@@ -119,7 +119,7 @@ class ComparisonReport:
                          str(p.first_divergence) if p.first_divergence else "-",
                          "yes" if p.ok else "NO"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         for name, r in self.results.items():
             lines.append(f"{name}: {sum(int(np.count_nonzero(v)) for v in r.spikes.values())} "
@@ -172,7 +172,9 @@ def compare_results(a: Result, b: Result, tolerance: Tolerance) -> PairReport:
     for node in sorted(set(a.spikes) & set(b.spikes)):
         sa, sb = a.spikes[node].astype(bool), b.spikes[node].astype(bool)
         if sa.shape != sb.shape:
-            rep.failures.append(f"node {node!r}: spike arrays differ in shape {sa.shape} vs {sb.shape}")
+            rep.failures.append(
+                f"node {node!r}: spike arrays differ in shape {sa.shape} vs {sb.shape}"
+            )
             continue
         equal += int((sa == sb).sum())
         total += sa.size
@@ -204,7 +206,9 @@ def compare_results(a: Result, b: Result, tolerance: Tolerance) -> PairReport:
         diff = float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)), initial=0.0))
         rep.max_state_abs_diff[key] = diff
         if tolerance.max_state_abs_diff is not None and not diff <= tolerance.max_state_abs_diff:
-            rep.failures.append(f"{key}: max |difference| {diff:.3g} > {tolerance.max_state_abs_diff:g}")
+            rep.failures.append(
+                f"{key}: max |difference| {diff:.3g} > {tolerance.max_state_abs_diff:g}"
+            )
     return rep
 
 
@@ -234,7 +238,8 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
     for name in backends:
         opts = dict((backend_options or {}).get(name, {}))
         try:
-            results[name] = simulate(graph, inputs, backend=name, steps=steps, record=record, **opts)
+            results[name] = simulate(graph, inputs, backend=name, steps=steps, record=record,
+                                     **opts)
         except (UnavailableError, UnsupportedError) as exc:
             skipped[name] = str(exc)
     names = list(results)

@@ -60,13 +60,15 @@ def _exact_coupling(a_syn: np.ndarray, a_mem: np.ndarray, tau_syn: np.ndarray,
     """K = v(dt) response of tau_mem v' = -v + exp(-s/tau_syn), v(0) = 0.
 
     K = tau_syn / (tau_syn - tau_mem) * (a_syn - a_mem), and its limit
-    (dt / tau_mem) * a_mem when the time constants coincide.
+    (dt / tau_mem) * a_mem when the time constants coincide. Evaluated as
+    K = (dt / tau_mem) * a_mem * expm1(d) / d with d = dt * (1/tau_mem - 1/tau_syn): the
+    same number without the cancellation of a_syn - a_mem when tau_syn ~ tau_mem (the
+    difference form loses up to half the digits there).
     """
+    d = dt * (tau_syn - tau_mem) / (tau_syn * tau_mem)
     with np.errstate(divide="ignore", invalid="ignore"):
-        general = tau_syn / (tau_syn - tau_mem) * (a_syn - a_mem)
-    limit = dt / tau_mem * a_mem
-    close = np.isclose(tau_syn, tau_mem, rtol=1e-9, atol=0.0)
-    return np.where(close, limit, general)
+        ratio = np.where(d == 0.0, 1.0, np.expm1(d) / np.where(d == 0.0, 1.0, d))
+    return dt / tau_mem * a_mem * ratio
 
 
 def neuron_coefficients(node: P.NIRNode, semantics: Semantics,

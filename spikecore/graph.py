@@ -408,23 +408,40 @@ def _finite_problems(name: str, node: object, spec: P.PrimitiveSpec) -> list[str
     return out
 
 
-def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], list[str]]:
+def _port_problem(graph: Graph, end: str, role: str) -> str | None:
+    """Why ``end`` does not address a node (or a port of a nested graph), else None."""
+    if end in graph.nodes and not isinstance(graph.nodes[end], Graph):
+        return None
+    sub, _, port = end.partition(NESTING_SEPARATOR)
+    inner = graph.nodes.get(sub)
+    if not isinstance(inner, Graph):
+        return f"{end!r} is not a node (nodes: {', '.join(sorted(graph.nodes))})"
+    ports = inner.input_names if role == "Input" else inner.output_names
+    if not port:
+        if len(ports) != 1:
+            return (f"nested graph {sub!r} has {len(ports)} {role} nodes {ports}; address one "
+                    f"as '{sub}{NESTING_SEPARATOR}<name>'")
+        return None
+    if port not in ports:
+        return f"{end!r} is not an {role} of nested graph {sub!r}; its {role}s: {ports}"
+    return None
+
+
+def _check_structure(graph: Graph) -> tuple[list[str], set[int]]:
+    """Names, node types and edges of ``graph`` and (recursively) its nested graphs.
+
+    Returns the problems and the indices of ``graph.edges`` that later checks must skip.
+    """
     errors: list[str] = []
-    warns: list[str] = []
-    if require_semantics and graph.semantics is None:
-        errors.append(
-            "no semantics: set Semantics(dt=...) (spikecore.read(..., dialect=...) sets it "
-            "for foreign files)"
-        )
+    bad_edges: set[int] = set()
     for n, v in graph.nodes.items():
         if not isinstance(n, str) or not n:
             errors.append(f"node name {n!r}: expected a non-empty string")
         elif NESTING_SEPARATOR in n:
             errors.append(f"node name {n!r}: '{NESTING_SEPARATOR}' is reserved for nested graphs")
         if isinstance(v, Graph):
-            sub_err, sub_warn = _check(v, require_semantics=False)
+            sub_err, _ = _check_structure(v)
             errors += [f"in nested graph {n!r}: {p}" for p in sub_err]
-            warns += [f"in nested graph {n!r}: {p}" for p in sub_warn]
             if v.semantics is not None and graph.semantics is not None and \
                     v.semantics != graph.semantics:
                 errors.append(
@@ -436,14 +453,16 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
             errors.append(f"node {n!r}: unknown primitive type {type(v).__name__}; known: {known}")
 
     seen: set[tuple[str, str]] = set()
-    for e in graph.edges:
-        for end in (e.source, e.target):
-            base = end.partition(NESTING_SEPARATOR)[0]
-            if end not in graph.nodes and not isinstance(graph.nodes.get(base), Graph):
-                errors.append(
-                    f"edge {e.source!r} -> {e.target!r}: {end!r} is not a node "
-                    f"(nodes: {', '.join(sorted(graph.nodes))})"
-                )
+    for k, e in enumerate(graph.edges):
+        if not isinstance(e.source, str) or not isinstance(e.target, str):
+            errors.append(f"edge {e.source!r} -> {e.target!r}: endpoints must be node names (str)")
+            bad_edges.add(k)
+            continue
+        for end, role in ((e.source, "Output"), (e.target, "Input")):
+            why = _port_problem(graph, end, role)
+            if why is not None:
+                errors.append(f"edge {e.source!r} -> {e.target!r}: {why}")
+                bad_edges.add(k)
         if (e.source, e.target) in seen:
             errors.append(f"edge {e.source!r} -> {e.target!r} appears more than once")
         seen.add((e.source, e.target))
@@ -453,21 +472,42 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
                 f"edge {e.source!r} -> {e.target!r}: delay_steps={e.delay_steps!r}, expected "
                 "an integer >= 0"
             )
+            bad_edges.add(k)
         if isinstance(graph.nodes.get(e.target), P.Input):
             errors.append(f"edge {e.source!r} -> {e.target!r}: an Input node takes no edges")
+            bad_edges.add(k)
         if isinstance(graph.nodes.get(e.source), P.Output):
             errors.append(f"edge {e.source!r} -> {e.target!r}: an Output node sends no edges")
-    if errors:
-        return errors, warns
+            bad_edges.add(k)
+    return errors, bad_edges
 
+
+def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], list[str]]:
+    errors: list[str] = []
+    warns: list[str] = []
+    if require_semantics and graph.semantics is None:
+        errors.append(
+            "no semantics: set Semantics(dt=...) (spikecore.read(..., dialect=...) sets it "
+            "for foreign files)"
+        )
+    structural, bad_edges = _check_structure(graph)
+    errors += structural
+    # Keep checking what can be checked: parameters, shapes and cycles are reported
+    # together with the structural problems, on the graph without its broken edges.
+    usable = graph
+    if bad_edges:
+        usable = Graph(graph.nodes, [e for k, e in enumerate(graph.edges) if k not in bad_edges],
+                       graph.semantics, graph.name, graph.metadata)
     try:
-        flat = graph.flatten()
+        flat = usable.flatten()
     except GraphError as exc:
         return errors + [str(exc)], warns
 
     dt = graph.semantics.dt if graph.semantics else None
     for n, node in flat.nodes.items():
         spec = P.spec_of(node)
+        if spec is None:  # unknown type: reported above
+            continue
         errors += _finite_problems(n, node, spec)
         for p in spec.time_constants:
             tau = np.asarray(getattr(node, p), dtype=np.float64)
@@ -500,11 +540,13 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
     sources = {e.source for e in flat.edges}
     targets = {e.target for e in flat.edges}
     for n, node in flat.nodes.items():
+        if P.spec_of(node) is None:
+            continue
         if not isinstance(node, P.Input) and n not in targets:
             warns.append(f"node {n!r} ({P.type_name(node)}) receives no edge; its input is 0")
         if not isinstance(node, P.Output) and n not in sources and not isinstance(node, P.Input):
             spec = P.spec_of(node)
-            if spec.kind != "stateful":
+            if spec is not None and spec.kind != "stateful":
                 warns.append(f"node {n!r} ({P.type_name(node)}) sends no edge")
     if not flat.input_names and graph.semantics is not None:
         warns.append("graph has no Input node")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import heapq
 import json
 import os
 import tempfile
@@ -102,10 +103,11 @@ def _read_meta(metadata: Any) -> dict | None:
     try:
         meta = json.loads(raw)
     except (TypeError, ValueError) as exc:
-        raise GraphError(f"metadata '{METADATA_KEY}' is not valid JSON: {exc}") from exc
+        raise NIRFileError(f"metadata '{METADATA_KEY}' is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise GraphError(
-            f"metadata '{METADATA_KEY}' has format {meta.get('format') if isinstance(meta, dict) else meta!r}, "
+        raise NIRFileError(
+            f"metadata '{METADATA_KEY}' has format "
+            f"{meta.get('format') if isinstance(meta, dict) else meta!r}, "
             f"expected {FORMAT!r}; written by a newer spikecore?"
         )
     return meta
@@ -127,8 +129,38 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
     else:
         delays = {e: recurrent_delay for e in _back_edges(nir_graph.nodes, raw_edges)}
     edges = [Edge(s, t, delays.get((s, t), 0)) for s, t in raw_edges]
+    # nir.read returns nodes alphabetically: restore the written order, or (foreign
+    # files) derive one from the edges.
+    stored = [str(n) for n in meta.get("node_order", [])] if meta is not None else []
+    if sorted(stored) == sorted(nodes):
+        order = stored
+    else:
+        order = _edge_order(nodes, [(e.source, e.target) for e in edges if e.delay_steps == 0])
+    nodes = {n: nodes[n] for n in order}
     user_meta = {k: v for k, v in (nir_graph.metadata or {}).items() if k != METADATA_KEY}
     return Graph(nodes, edges, semantics, name=name, metadata=user_meta)
+
+
+def _edge_order(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> list[str]:
+    """Node names in topological order of ``edges`` (ties and cycle members by name)."""
+    indeg = {n: 0 for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for s, t in edges:
+        if s in succ and t in succ:
+            succ[s].append(t)
+            indeg[t] += 1
+    ready = sorted(n for n, d in indeg.items() if d == 0)
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        n = heapq.heappop(ready)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                heapq.heappush(ready, m)
+    done = set(order)
+    return order + sorted(n for n in nodes if n not in done)
 
 
 def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | None = None,
@@ -145,12 +177,19 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
     if isinstance(recurrent_delay, bool) or not isinstance(recurrent_delay, (int, np.integer)) \
             or recurrent_delay < 0:
         raise GraphError(f"recurrent_delay={recurrent_delay!r}: expected an integer >= 0 (steps)")
+    unknown = sorted(set(overrides) - set(Semantics.__dataclass_fields__) - {"dt"})
+    if unknown:
+        raise GraphError(
+            f"unknown option(s) {', '.join(map(repr, unknown))}; overrides are Semantics "
+            f"fields: {', '.join(f for f in Semantics.__dataclass_fields__ if f != 'dt')}"
+        )
     meta = _read_meta(nir_graph.metadata)
     if meta is not None:
         if dialect is not None:
+            stored = meta.get("semantics")
             raise DialectError(
                 f"graph was written by spikecore and carries its semantics "
-                f"({Semantics.from_dict(meta['semantics']).describe() if meta.get('semantics') else 'none'}); "
+                f"({Semantics.from_dict(stored).describe() if stored else 'none'}); "
                 f"dialect={dialect!r} would contradict it. Drop dialect=, or change single "
                 "choices with dt=... / integrator=... / reset=..."
             )
@@ -219,10 +258,14 @@ def _to_nir(graph: Graph, top: bool) -> nir.NIRGraph:
         if isinstance(node, nir.Flatten) and node.input_type.get("input") is None and in_shape:
             node = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=node.start_dim,
                                end_dim=node.end_dim, metadata=node.metadata)
+        if isinstance(node, nir.Output) and node.output_type.get("output") is None and in_shape:
+            # nir.write cannot store a shape of None: declare the inferred one.
+            node = nir.Output(output_type=np.array(in_shape), metadata=node.metadata)
         nodes[n] = node
     meta = {
         "format": FORMAT,
         "name": graph.name,
+        "node_order": [str(n) for n in graph.nodes],
         "semantics": graph.semantics.to_dict() if graph.semantics else None,
         "edge_delays": [[e.source, e.target, int(e.delay_steps)] for e in graph.edges
                         if e.delay_steps],
@@ -251,7 +294,9 @@ def write(graph: Graph, path: str | os.PathLike) -> Path:
     nir_graph = to_nir(graph)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise NIRFileError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+        raise NIRFileError(
+            f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist"
+        )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
@@ -312,7 +357,9 @@ def _graph_from_dict(d: dict, where: str, path: str) -> nir.NIRGraph:
     if raw.size == 0:
         raw = raw.reshape(0, 2)
     if raw.ndim != 2 or raw.shape[1] != 2:
-        raise NIRFileError(f"{path}: graph {where!r}: 'edges' has shape {raw.shape}, expected (n, 2)")
+        raise NIRFileError(
+            f"{path}: graph {where!r}: 'edges' has shape {raw.shape}, expected (n, 2)"
+        )
     edges = [(str(_decode(s)), str(_decode(t))) for s, t in raw]
     metadata = d.get("metadata", {})
     metadata = {k: _decode(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}

@@ -103,10 +103,19 @@ def _input_shape(node: nir.Input, in_shape: Shape | None) -> Shape:
     return as_shape(node.input_type["input"])
 
 
+def _squeezed(shape: Shape) -> Shape:
+    return tuple(d for d in shape if d != 1)
+
+
 def _output_shape(node: nir.Output, in_shape: Shape | None) -> Shape:
     declared = node.output_type.get("output") if node.output_type else None
     if declared is not None and in_shape is not None and as_shape(declared) != tuple(in_shape):
-        raise ShapeError(f"declared shape {as_shape(declared)} != incoming shape {tuple(in_shape)}")
+        # Legacy exporters (Rockpool, NIR paper files) declare extra singleton axes such
+        # as (1, 1, n): same elements in the same order, so accept them.
+        if _squeezed(as_shape(declared)) != _squeezed(tuple(in_shape)):
+            raise ShapeError(
+                f"declared shape {as_shape(declared)} != incoming shape {tuple(in_shape)}"
+            )
     if in_shape is not None:
         return tuple(in_shape)
     return as_shape(declared)
@@ -117,7 +126,9 @@ def _matrix(node: NIRNode, in_shape: Shape | None) -> Shape:
     if w.ndim != 2:
         raise ShapeError(f"'weight' must be 2-D (out, in), got shape {w.shape}")
     if in_shape is not None and tuple(in_shape) != (w.shape[1],):
-        raise ShapeError(f"input shape {tuple(in_shape)} != ({w.shape[1]},) from 'weight' {w.shape}")
+        raise ShapeError(
+            f"input shape {tuple(in_shape)} != ({w.shape[1]},) from 'weight' {w.shape}"
+        )
     bias = getattr(node, "bias", None)
     if bias is not None and np.size(bias) not in (1, w.shape[0]):
         raise ShapeError(f"'bias' has {np.size(bias)} elements, expected {w.shape[0]}")

@@ -42,7 +42,7 @@ def _raster_png(report: ComparisonReport, path: Path) -> bool:
     fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.8 * len(names) + 0.6), sharex=True,
                              squeeze=False)
     ref = report.results[names[0]]
-    for ax, name in zip(axes[:, 0], names):
+    for ax, name in zip(axes[:, 0], names, strict=True):
         r = report.results[name]
         offset = 0
         for node in nodes:

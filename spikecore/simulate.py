@@ -68,11 +68,12 @@ def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
     for name in names:
         shape = shapes[name]
         arr = _to_numpy(inputs[name], f"input {name!r}")
+        given = arr.shape  # report what the user passed, not the batch-1 view
         if arr.ndim == len(shape) + 1:
             arr = arr[None]
         if arr.ndim != len(shape) + 2 or tuple(arr.shape[2:]) != tuple(shape):
             raise InputError(
-                f"input {name!r}: got shape {arr.shape}, expected [batch, steps, "
+                f"input {name!r}: got shape {given}, expected [batch, steps, "
                 f"{', '.join(map(str, shape))}] or [steps, {', '.join(map(str, shape))}]"
             )
         if arr.shape[0] < 1:
@@ -80,13 +81,15 @@ def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
         arrays[name] = arr
     batches = {a.shape[0] for a in arrays.values()}
     if len(batches) > 1:
-        raise InputError(f"inputs disagree in batch size: { {k: v.shape[0] for k, v in arrays.items()} }")
+        sizes = {k: v.shape[0] for k, v in arrays.items()}
+        raise InputError(f"inputs disagree in batch size: {sizes}")
     lengths = {a.shape[1] for a in arrays.values()}
     if steps is None:
         if not arrays:
             raise InputError(f"graph {graph.name!r} has no Input node: give steps=...")
         if len(lengths) > 1:
-            raise InputError(f"inputs disagree in length: { {k: v.shape[1] for k, v in arrays.items()} }; give steps=...")
+            sizes = {k: v.shape[1] for k, v in arrays.items()}
+            raise InputError(f"inputs disagree in length: {sizes}; give steps=...")
         steps = lengths.pop()
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise InputError(f"steps={steps!r}: expected a positive integer")
@@ -118,7 +121,9 @@ def record_plan(graph: Graph, record: Iterable[str] | str | None) -> dict[str, t
         node_name, sep, what = item.rpartition(":")
         targets = [node_name] if sep else list(graph.nodes)
         if sep and node_name not in graph.nodes:
-            problems.append(f"{item!r}: no node {node_name!r} (nodes: {', '.join(sorted(graph.nodes))})")
+            problems.append(
+                f"{item!r}: no node {node_name!r} (nodes: {', '.join(sorted(graph.nodes))})"
+            )
             continue
         matched = False
         for n in targets:
@@ -181,7 +186,9 @@ def prepare(graph: Graph, backend: str, options: Mapping[str, Any]):
     impl = get_backend(backend)
     avail = impl.availability()
     if not avail.available:
-        raise UnavailableError(f"backend {backend!r} is unavailable: {avail.reason}\n  fix: {avail.fix}")
+        raise UnavailableError(
+            f"backend {backend!r} is unavailable: {avail.reason}\n  fix: {avail.fix}"
+        )
     problems = [p for p in impl.check(flat, **options) if p]
     if problems:
         raise UnsupportedError(

@@ -18,7 +18,9 @@ def assert_same_spikes(a: Result, b: Result, nodes: list[str] | None = None) -> 
             raise AssertionError(f"node {n!r} not recorded by both ({a.backend}, {b.backend})")
         sa, sb = a.spikes[n], b.spikes[n]
         if sa.shape != sb.shape:
-            raise AssertionError(f"node {n!r}: shapes {sa.shape} ({a.backend}) vs {sb.shape} ({b.backend})")
+            raise AssertionError(
+                f"node {n!r}: shapes {sa.shape} ({a.backend}) vs {sb.shape} ({b.backend})"
+            )
         d = first_divergence(sa.astype(bool), sb.astype(bool), n)
         if d is not None:
             raise AssertionError(

@@ -1,0 +1,29 @@
+"""Fixtures shared by every test module (backend tests included): keep them generic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The checkout holding ``spikecore/``, ``backends/`` and ``tests/``."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """The shared fixture folder (NIR paper files...), ``../shared/fixtures`` next to the
+    checkout unless ``SPIKECORE_SHARED_FIXTURES`` points elsewhere; skips with the reason
+    when it is absent (it is not part of the repository)."""
+    default = REPO_ROOT.parent / "shared" / "fixtures"
+    path = Path(os.environ.get("SPIKECORE_SHARED_FIXTURES", default))
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures folder {path} is absent; set SPIKECORE_SHARED_FIXTURES "
+                    "to a folder holding nir_paper_lif/")
+    return path
