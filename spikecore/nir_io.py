@@ -124,7 +124,13 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
             nodes[n] = _normalised(node)
     raw_edges = [(str(s), str(t)) for s, t in nir_graph.edges]
     if meta is not None:
-        delays = {(s, t): int(d) for s, t, d in meta.get("edge_delays", [])}
+        try:
+            delays = {(str(s), str(t)): int(d) for s, t, d in meta.get("edge_delays", [])}
+        except (TypeError, ValueError) as exc:
+            raise NIRFileError(
+                f"graph {name!r}: metadata '{METADATA_KEY}' has malformed 'edge_delays' "
+                f"({exc}); expected a list of [source, target, steps]"
+            ) from exc
         name = meta.get("name", name)
     else:
         delays = {e: recurrent_delay for e in _back_edges(nir_graph.nodes, raw_edges)}
