@@ -1,0 +1,481 @@
+"""Loihi 2 fixed-point arithmetic in torch: bit-exact forward, straight-through backward.
+
+The forward pass re-implements, on float64 tensors holding exact integers, the
+bit-accurate models of lava-nc 0.10 (``PyLifModelBitAcc``, ``PyDenseModelBitAcc``)
+that Lava states mimic Loihi bit by bit. Per step ``t`` and population (all integers)::
+
+    a_c   = wrap32( shift(W_c @ s_c[t - d_c], weight_exp_c) )   per connection c (Dense)
+    a_in  = wrap32( sum_c a_c )                                  (int32 port sum)
+    u[t]  = wrap24( wrap32( trunc(u[t-1] * (4095 - du) / 4096) + wrap32(a_in << 6) ) )
+    v[t]  = clip24( trunc(v[t-1] * (4096 - dv) / 4096) + u[t] + (bias_mant << bias_exp) )
+    z[t]  = v[t] > (vth << 6)            (spiking populations)
+    v[t]  = 0 where z[t]
+
+``W_c`` are Lava's effective weights (``clip_weights`` + ``truncate_weights``, 8 bits,
+per sign mode); ``shift(x, e)`` is ``x * 2**e`` for ``e > 0`` else ``floor(x / 2**-e)``;
+``wrap32`` is int32 overflow (numpy's), ``wrap24`` Lava's single conditional wrap of u
+(``x > 2**23 -> x - 2**24``, ``x <= -2**23 -> x + 2**24``), ``clip24`` the saturation of
+v to ``±(2**23 - 1)``. Input spikes are ``input != 0`` (Lava's binary Dense).
+
+Time axis: the spikecore contract's. Lava's ``Dense`` delivers one step late; a
+connection here delivers after its edge delay ``d_c`` (0 within a feed-forward step), so
+a Lava run equals this one shifted by each population's lag (see
+:func:`run_lava_reference`, which realigns).
+
+Backward: every rounding, shift, wrap and clip passes the gradient straight through
+(``x + (q(x) - x).detach()``); the spike uses a surrogate of ``(v - vth_eff) / vth_eff``
+from :mod:`spikecore.backends.torch_surrogate`. Weights are trainable float parameters in
+mantissa units, rounded (straight-through) to Lava's representable values each forward.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import BackendProcessError, SpikecoreError, UnavailableError
+from ..graph import Graph
+from ..hardware.loihi2 import LOIHI2, HardwareTarget, Loihi2Network, quantize
+from ..result import Result
+from .torch_surrogate import spike_function
+
+_TWO32 = 2.0 ** 32
+_TWO31 = 2.0 ** 31
+WORKER = Path(__file__).with_name("loihi2_reference_worker.py")
+
+
+# ============================================================ integer ops (straight-through)
+def _ste(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Value of ``q``, gradient of ``x``."""
+    return x + (q - x).detach()
+
+
+def wrap32(x: torch.Tensor) -> torch.Tensor:
+    """Two's-complement int32 overflow of exact integers (identity gradient)."""
+    return _ste(x, x - _TWO32 * torch.floor((x + _TWO31) / _TWO32))
+
+
+def trunc_shift(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """``sign(x) * (|x| >> bits)``: division by 2**bits rounded toward zero."""
+    y = x / float(2 ** bits)
+    return _ste(y, torch.trunc(y))
+
+
+def shift(x: torch.Tensor, e: int) -> torch.Tensor:
+    """``x << e`` (e > 0) or arithmetic ``x >> -e`` (floor), as numpy on int64."""
+    if e > 0:
+        return x * float(2 ** e)
+    y = x / float(2 ** -e)
+    return _ste(y, torch.floor(y))
+
+
+def lava_weights(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    """Round to integers, then Lava's ``clip_weights`` and ``truncate_weights``
+    (``num_weight_bits=8``) under the sign mode ``determine_sign_mode`` picks."""
+    r = torch.round(w)
+    top = float(2 ** bits)
+    if bool((r >= 0).all()):
+        q = r.clamp(0.0, top - 1)
+    elif bool((r <= 0).all()):
+        q = r.clamp(-(top - 1), 0.0)
+    else:
+        q = torch.floor(r.clamp(-top, top - 1) / 2.0) * 2.0
+    return _ste(w, q)
+
+
+# ============================================================ the module
+@dataclass
+class Loihi2Trace:
+    """What a forward pass recorded, every tensor ``[batch, steps, n]``.
+
+    ``u``, ``v``: integer states (exact integers in float64); ``spikes``: 0/1;
+    ``outputs``: Output node -> spikes (spiking source) or v in graph units.
+    """
+
+    u: dict[str, torch.Tensor]
+    v: dict[str, torch.Tensor]
+    spikes: dict[str, torch.Tensor]
+    outputs: dict[str, torch.Tensor]
+
+
+class Loihi2Module(torch.nn.Module):
+    """A :class:`~spikecore.hardware.loihi2.Loihi2Network` as a torch module.
+
+    Args:
+        network: the integer network (``quantize(graph)[1].network``).
+        surrogate, surrogate_scale: spike pseudo-derivative (see ``torch_surrogate``),
+            applied to ``(v - vth_eff) / vth_eff``.
+        train_weights: weights as trainable parameters (else buffers).
+        target: the hardware constants.
+
+    ``forward(inputs, steps=None)``: ``inputs`` is a tensor ``[batch, steps, *shape]`` (one
+    Input node) or a dict Input name -> tensor; returns a :class:`Loihi2Trace`.
+    """
+
+    def __init__(self, network: Loihi2Network, *, surrogate: str = "superspike",
+                 surrogate_scale: float | None = None, train_weights: bool = True,
+                 target: HardwareTarget = LOIHI2):
+        super().__init__()
+        self.network = network
+        self.target = target
+        self.spike = spike_function(surrogate, surrogate_scale)
+        self.weights = torch.nn.ParameterList()
+        for c in network.connections:
+            w = torch.tensor(np.asarray(c.weights, dtype=np.float64))
+            self.weights.append(torch.nn.Parameter(w, requires_grad=train_weights))
+        self._pop: dict[str, dict[str, Any]] = {}
+        for name, p in network.neurons.items():
+            self._pop[name] = {
+                "u_fac": float(target.decay_unity - p.du - target.du_offset),
+                "v_fac": float(target.decay_unity - p.dv - target.dv_offset),
+                "bias": torch.tensor(p.bias_mant.astype(np.float64)
+                                      * 2.0 ** p.bias_exp.astype(np.float64)),
+                "vth": float(p.vth * 2 ** target.vth_shift),
+                "v0": torch.tensor(p.v_init.astype(np.float64)),
+                "u0": torch.tensor(p.u_init.astype(np.float64)),
+                "spiking": p.spiking,
+            }
+        self._incoming = {n: [k for k, c in enumerate(network.connections) if c.target == n]
+                          for n in network.neurons}
+
+    def _inputs(self, inputs: torch.Tensor | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        names = list(self.network.inputs)
+        if isinstance(inputs, Mapping):
+            missing = sorted(set(names) - set(inputs))
+            if missing:
+                raise SpikecoreError(f"inputs missing for Input node(s) {missing}; give a "
+                                     f"dict with keys {names}")
+            given = dict(inputs)
+        else:
+            if len(names) != 1:
+                raise SpikecoreError(f"the network has Input nodes {names}: give a dict "
+                                     "name -> tensor [batch, steps, *shape]")
+            given = {names[0]: inputs}
+        out = {}
+        for n in names:
+            x = torch.as_tensor(given[n])
+            if x.dim() < 3:
+                raise SpikecoreError(f"input {n!r}: expected [batch, steps, *shape], got "
+                                     f"shape {tuple(x.shape)}")
+            out[n] = (x.reshape(x.shape[0], x.shape[1], -1) != 0).to(torch.float64)
+        return out
+
+    def forward(self, inputs: torch.Tensor | Mapping[str, torch.Tensor],
+                steps: int | None = None) -> Loihi2Trace:
+        x = self._inputs(inputs)
+        needs_grad = torch.is_grad_enabled() and any(w.requires_grad for w in self.weights)
+        if not needs_grad:
+            return self._forward_int(x, steps)
+        return self._forward_ste(x, steps)
+
+    def _forward_ste(self, x: dict[str, torch.Tensor], steps: int | None) -> Loihi2Trace:
+        """float64 tensors holding exact integers; straight-through gradients."""
+        net, tg = self.network, self.target
+        batch = next(iter(x.values())).shape[0]
+        steps = int(steps if steps is not None else next(iter(x.values())).shape[1])
+        w_eff = [lava_weights(w, tg.weight_bits) for w in self.weights]
+        u = {n: p["u0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+        v = {n: p["v0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+        hist: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        rec_u: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        rec_v: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        uv_max = float(tg.uv_max)
+        zeros = {n: torch.zeros(batch, net.neurons[n].n, dtype=torch.float64)
+                 for n in net.neurons}
+
+        def source_at(name: str, t: int) -> torch.Tensor | None:
+            if t < 0:
+                return None
+            if name in x:
+                return x[name][:, t] if t < x[name].shape[1] else None
+            return hist[name][t]
+
+        for t in range(steps):
+            for name in net.order:
+                p = self._pop[name]
+                a_in = zeros[name]
+                for k in self._incoming[name]:
+                    c = net.connections[k]
+                    s = source_at(c.source, t - c.delay_steps)
+                    if s is None:
+                        continue
+                    acc = wrap32(shift(s @ w_eff[k].T, c.weight_exp))
+                    a_in = wrap32(a_in + acc)
+                du = trunc_shift(u[name] * p["u_fac"], tg.decay_shift)
+                un = wrap32(du + wrap32(a_in * float(2 ** tg.act_shift)))
+                wrapped = torch.where(un > uv_max, un - 2 * uv_max,
+                                      torch.where(un <= -uv_max, un + 2 * uv_max, un))
+                un = _ste(un, wrapped)
+                dv = trunc_shift(v[name] * p["v_fac"], tg.decay_shift)
+                vn = dv + un + p["bias"]
+                vn = _ste(vn, vn.clamp(-(uv_max - 1), uv_max - 1))
+                if p["spiking"]:
+                    z = self.spike((vn - p["vth"]) / p["vth"])
+                    vn = vn * (1.0 - z)
+                else:
+                    z = zeros[name]
+                u[name], v[name] = un, vn
+                hist[name].append(z)
+                rec_u[name].append(un)
+                rec_v[name].append(vn)
+        stack = lambda seq: torch.stack(seq, dim=1)  # noqa: E731
+        spikes = {n: stack(hist[n]) for n in net.neurons if net.neurons[n].spiking}
+        vs = {n: stack(rec_v[n]) for n in net.neurons}
+        outputs = {}
+        for o, src in net.outputs.items():
+            p = net.neurons[src]
+            outputs[o] = spikes[src] if p.spiking else vs[src] / p.scale + p.v_offset
+        return Loihi2Trace({n: stack(rec_u[n]) for n in net.neurons}, vs, spikes, outputs)
+
+
+    def _forward_int(self, x: dict[str, torch.Tensor], steps: int | None) -> Loihi2Trace:
+        """The same arithmetic on int64 tensors (no gradients; about half the ops)."""
+        net, tg = self.network, self.target
+        xi = {k: v.to(torch.int64) for k, v in x.items()}
+        batch = next(iter(xi.values())).shape[0]
+        steps = int(steps if steps is not None else next(iter(xi.values())).shape[1])
+        # Matrix products in float64 (BLAS; exact: |sums| < 2**53), the rest in int64.
+        with torch.no_grad():
+            w_eff = [lava_weights(w.detach(), tg.weight_bits).T.contiguous()
+                     for w in self.weights]
+        xf = {k: v.to(torch.float64) for k, v in xi.items()}
+        mask32, half32 = (1 << 32) - 1, 1 << 31
+        uv_max, two_uv = tg.uv_max, 2 * tg.uv_max
+        unity, act = tg.decay_unity, 1 << tg.act_shift
+        # Static bounds prove when an overflow wrap cannot trigger; skipping it then
+        # changes no bit (each skip below is guarded by its proof).
+        pops = []
+        for name in net.order:
+            p = self._pop[name]
+            conns, bound = [], 0
+            for k in self._incoming[name]:
+                c, w = net.connections[k], w_eff[k]
+                peak = int(max(w.clamp(min=0).sum(0).max(), (-w.clamp(max=0)).sum(0).max()))
+                peak = peak << c.weight_exp if c.weight_exp > 0 else peak >> -c.weight_exp
+                if c.source in xf:
+                    # Input spikes are known: all steps' products at once, delay applied.
+                    xs = xf[c.source]
+                    full = torch.zeros(batch, steps, w.shape[1], dtype=torch.int64)
+                    n_t = max(0, min(steps - c.delay_steps, xs.shape[1]))
+                    if n_t:
+                        full[:, c.delay_steps:c.delay_steps + n_t] = \
+                            (xs[:, :n_t] @ w).to(torch.int64)
+                    conns.append((None, 0, full, c.weight_exp, peak >= half32))
+                else:
+                    conns.append((c.source, c.delay_steps, w, c.weight_exp, peak >= half32))
+                bound += peak + 1                   # +1: floor of a negative sum
+            u_fac = int(p["u_fac"])
+            wrap_in = bound >= half32 or bound * act + uv_max >= half32
+            wrap_u = wrap_in or bound * act > (uv_max - 1) * (unity - u_fac) // unity \
+                or bool((p["u0"].abs() > uv_max - 1).any())
+            pops.append((name, conns, u_fac, int(p["v_fac"]), p["bias"].to(torch.int64),
+                         int(p["vth"]), p["spiking"], wrap_in, wrap_u))
+        u = {n: p["u0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
+        v = {n: p["v0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
+        zero = {n: torch.zeros(batch, net.neurons[n].n, dtype=torch.float64) for n in net.neurons}
+        hist: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        rec_u: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        rec_v: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        for t in range(steps):
+            for name, conns, u_fac, v_fac, bias, vth, spiking, wrap_in, wrap_u in pops:
+                a_in = None
+                for src, d, w, e, wrap_c in conns:
+                    if src is None:
+                        acc = w[:, t]
+                    else:
+                        ts = t - d
+                        if ts < 0:
+                            continue
+                        acc = (hist[src][ts] @ w).to(torch.int64)
+                    if e:
+                        acc = acc << e if e > 0 else acc >> -e
+                    if wrap_c:
+                        acc = ((acc + half32) & mask32) - half32
+                    if a_in is None:
+                        a_in = acc
+                    elif wrap_in:
+                        a_in = ((a_in + acc + half32) & mask32) - half32
+                    else:
+                        a_in = a_in + acc
+                un = torch.div(u[name] * u_fac, unity, rounding_mode="trunc")
+                if a_in is not None:
+                    if wrap_in:
+                        un = un + ((a_in * act + half32) & mask32) - half32
+                        un = ((un + half32) & mask32) - half32
+                    else:
+                        un = un + a_in * act
+                if wrap_u:
+                    un = un - two_uv * (un > uv_max) + two_uv * (un <= -uv_max)
+                vn = torch.div(v[name] * v_fac, unity, rounding_mode="trunc") + un + bias
+                vn = vn.clamp_(-(uv_max - 1), uv_max - 1)
+                if spiking:
+                    z = vn > vth
+                    vn = vn.masked_fill_(z, 0)
+                    z = z.to(torch.float64)
+                else:
+                    z = zero[name]
+                u[name], v[name] = un, vn
+                hist[name].append(z)
+                rec_u[name].append(un)
+                rec_v[name].append(vn)
+        f64 = lambda seq: torch.stack(seq, dim=1).to(torch.float64)  # noqa: E731
+        spikes = {n: f64(hist[n]) for n in net.neurons if net.neurons[n].spiking}
+        vs = {n: f64(rec_v[n]) for n in net.neurons}
+        outputs = {}
+        for o, src in net.outputs.items():
+            p = net.neurons[src]
+            outputs[o] = spikes[src] if p.spiking else vs[src] / p.scale + p.v_offset
+        return Loihi2Trace({n: f64(rec_u[n]) for n in net.neurons}, vs, spikes, outputs)
+
+
+def loihi2_module(graph_or_network: Graph | Loihi2Network, *, target: HardwareTarget = LOIHI2,
+                  **options: Any) -> Loihi2Module:
+    """``to_torch(graph, arithmetic="loihi2")``: quantise (if given a graph) and wrap.
+
+    ``options`` go to :class:`Loihi2Module` (``surrogate``, ``surrogate_scale``,
+    ``train_weights``).
+    """
+    if isinstance(graph_or_network, Graph):
+        _, report = quantize(graph_or_network, target)
+        network = report.network
+    elif isinstance(graph_or_network, Loihi2Network):
+        network = graph_or_network
+    else:
+        raise SpikecoreError(f"loihi2_module: expected a spikecore Graph or a Loihi2Network, "
+                             f"got {type(graph_or_network).__name__}")
+    return Loihi2Module(network, target=target, **options)
+
+
+def run(graph_or_network: Graph | Loihi2Network, inputs: Mapping[str, np.ndarray],
+        steps: int | None = None) -> Result:
+    """Simulate without gradients; a :class:`Result` in graph units.
+
+    Traces: ``v`` of every population in graph units (``V / scale + v_offset``);
+    ``info["int"]``: node -> {"u", "v"} integer arrays ``[batch, steps, n]`` (u has no
+    graph-unit form here: its gain lives in the weights).
+    """
+    module = loihi2_module(graph_or_network, train_weights=False)
+    net = module.network
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        tr = module({k: torch.as_tensor(np.asarray(v)) for k, v in inputs.items()}, steps)
+    wall = time.perf_counter() - t0
+    res = Result(dt=net.dt, backend="loihi2_torch", wall_time=wall)
+    for n, p in net.neurons.items():
+        shape = tuple(tr.v[n].shape[:2]) + tuple(p.shape)
+        if p.spiking:
+            res.spikes[n] = tr.spikes[n].numpy().astype(bool).reshape(shape)
+        res.traces[n] = {"v": p.to_float(tr.v[n].numpy()).reshape(shape)}
+    res.info["int"] = {n: {"u": tr.u[n].numpy().astype(np.int64),
+                           "v": tr.v[n].numpy().astype(np.int64)} for n in net.neurons}
+    for o, out in tr.outputs.items():
+        res.outputs[o] = out.numpy()
+    return res
+
+
+# ============================================================ Lava reference (sidecar)
+def lava_lags(network: Loihi2Network) -> dict[str, int]:
+    """Steps by which each population runs late in Lava (one per Dense on the longest
+    delay-0 path from an input; inputs have lag 0).
+
+    Raises :class:`SpikecoreError` when a connection's delay cannot be expressed by plain
+    ``Dense`` lags (it must equal ``1 + lag(source) - lag(target)``).
+    """
+    lag = {n: 0 for n in network.inputs}
+    for name in network.order:
+        srcs = [lag[c.source] + 1 for c in network.connections
+                if c.target == name and c.delay_steps == 0]
+        lag[name] = max(srcs, default=1)
+    bad = [f"{c.source!r} -> {c.target!r}: delay {c.delay_steps}, Lava gives "
+           f"{1 + lag[c.source] - lag[c.target]}" for c in network.connections
+           if c.delay_steps != 1 + lag[c.source] - lag[c.target]]
+    if bad:
+        raise SpikecoreError(
+            "the Lava reference runs plain Dense connections only (one step each); "
+            "connections whose delay does not match: " + "; ".join(bad))
+    return {n: lag[n] for n in network.neurons}
+
+
+def write_reference_job(network: Loihi2Network, inputs: Mapping[str, np.ndarray],
+                        steps: int, path: str) -> dict[str, int]:
+    """Write the worker's input file (batch 0 of ``inputs``); returns the lags."""
+    lags = lava_lags(network)
+    total = steps + max(lags.values(), default=0)
+    names = list(network.inputs)
+    pops = list(network.neurons)
+    job: dict[str, Any] = {"steps": total, "n_inputs": len(names), "n_pops": len(pops),
+                           "n_conns": len(network.connections)}
+    for j, n in enumerate(names):
+        x = np.asarray(inputs[n])[0].reshape(np.asarray(inputs[n]).shape[1], -1) != 0
+        pad = np.zeros((total, x.shape[1]), dtype=np.int64)
+        pad[:min(steps, x.shape[0])] = x[:steps]
+        job[f"input{j}"] = pad.T.copy()
+    for k, n in enumerate(pops):
+        p = network.neurons[n]
+        job.update({f"pop{k}_du": p.du, f"pop{k}_dv": p.dv, f"pop{k}_vth": p.vth,
+                    f"pop{k}_bias_mant": p.bias_mant, f"pop{k}_bias_exp": p.bias_exp,
+                    f"pop{k}_v_init": p.v_init, f"pop{k}_u_init": p.u_init,
+                    f"pop{k}_lag": lags[n]})
+    for c, conn in enumerate(network.connections):
+        is_input = conn.source in network.inputs
+        job.update({f"conn{c}_src_kind": 0 if is_input else 1,
+                    f"conn{c}_src": (names if is_input else pops).index(conn.source),
+                    f"conn{c}_dst": pops.index(conn.target),
+                    f"conn{c}_weights": np.asarray(conn.weights, dtype=np.int64),
+                    f"conn{c}_weight_exp": conn.weight_exp})
+    np.savez(path, **job)
+    return lags
+
+
+def run_lava_reference(network: Loihi2Network, inputs: Mapping[str, np.ndarray], steps: int,
+                       python: str | None = None, timeout: float = 600.0) -> dict[str, Any]:
+    """Run ``network`` in Lava's bit-accurate models (``fixed_pt``) in the sidecar.
+
+    Returns ``{"u": {pop: int [steps, n]}, "v": ..., "spikes": ..., "wall_time": s,
+    "total_time": s}`` realigned to the contract's time axis (batch 0 of ``inputs``).
+    Raises :class:`UnavailableError` when no Lava interpreter exists (reason and fix),
+    :class:`BackendProcessError` when the worker fails (command and stderr tail).
+    """
+    from .lava_process import run_guarded
+    from .lava_sidecar import locate
+
+    if python is None:
+        rt = locate()
+        if not rt.available:
+            raise UnavailableError(f"Lava is unavailable: {rt.reason}; fix: {rt.fix}")
+        python = rt.python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="spikecore-loihi2-") as tmp:
+        job_in, job_out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        lags = write_reference_job(network, inputs, steps, job_in)
+        cmd = [python, str(WORKER), job_in, job_out]
+        t0 = time.perf_counter()
+        try:
+            code, _, err = run_guarded(cmd, timeout=timeout)
+        except TimeoutError as exc:
+            raise BackendProcessError(f"Lava reference run timed out after {timeout} s", cmd,
+                                      str(exc)[-2000:]) from None
+        total = time.perf_counter() - t0
+        if code != 0 or not os.path.exists(job_out):
+            raise BackendProcessError(f"Lava reference worker failed (exit code {code})", cmd,
+                                      err[-2000:])
+        d = dict(np.load(job_out))
+    out: dict[str, Any] = {"u": {}, "v": {}, "spikes": {}, "lags": lags,
+                           "wall_time": float(d["wall_time"]), "total_time": total}
+    for k, n in enumerate(network.neurons):
+        lag = lags[n]
+        for key, name in (("u", "u"), ("v", "v"), ("spikes", "s")):
+            out[key][n] = d[f"pop{k}_{name}"][lag:lag + steps]
+    return out
+
+
+__all__ = ["Loihi2Module", "Loihi2Trace", "lava_lags", "lava_weights", "loihi2_module", "run",
+           "run_lava_reference", "shift", "trunc_shift", "wrap32", "write_reference_job"]
