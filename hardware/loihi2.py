@@ -825,8 +825,16 @@ def main_check(path: str, target_name: str = "loihi2", json_output: bool = False
     if target_name not in TARGETS:
         print(f"unknown target {target_name!r}; choose one of {', '.join(sorted(TARGETS))}")
         return 2
+    return report_fit(read(path), target_name, json_output)
+
+
+def report_fit(graph: Graph, target_name: str = "loihi2", json_output: bool = False) -> int:
+    """Print whether ``graph`` fits ``target_name`` and what it costs; 0 if it fits, 1 if
+    not, 2 for an unknown target."""
+    if target_name not in TARGETS:
+        print(f"unknown target {target_name!r}; choose one of {', '.join(sorted(TARGETS))}")
+        return 2
     target = TARGETS[target_name]
-    graph = read(path)
     violations = check(graph, target)
     try:
         est = estimate_resources(graph, target).as_dict()

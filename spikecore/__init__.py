@@ -38,12 +38,23 @@ __all__ = [
 ]
 
 
-def to_torch(graph, *args, **kwargs):
-    """The graph as a stateful, batched ``torch.nn.Module`` (see
-    :func:`spikecore.backends.norse_.to_torch`)."""
-    from .backends.norse_ import to_torch as _to_torch
+def to_torch(graph, *args, arithmetic: str = "float", **kwargs):
+    """The graph as a stateful, batched ``torch.nn.Module``.
 
-    return _to_torch(graph, *args, **kwargs)
+    ``arithmetic="float"`` (default): the contract in floating point
+    (:func:`spikecore.backends.norse_.to_torch`). ``arithmetic="loihi2"``: Loihi 2's
+    fixed-point CUBA-LIF and dense accumulation, bit-exact with Lava's bit-accurate models,
+    with straight-through gradients (:func:`spikecore.backends.loihi2_torch.loihi2_module`).
+    """
+    if arithmetic == "float":
+        from .backends.norse_ import to_torch as _to_torch
+
+        return _to_torch(graph, *args, **kwargs)
+    if arithmetic == "loihi2":
+        from .backends.loihi2_torch import loihi2_module
+
+        return loihi2_module(graph, *args, **kwargs)
+    raise SpikecoreError(f"arithmetic={arithmetic!r}: expected 'float' or 'loihi2'")
 
 
 def from_torch(module, *args, **kwargs):

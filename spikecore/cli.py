@@ -1,4 +1,4 @@
-"""The ``spikecore`` command: info, run, compare, convert, demo.
+"""The ``spikecore`` command: info, run, compare, convert, check, demo.
 
 Every failure the user can cause ends in one ``error: ...`` message and exit status 2;
 ``compare`` exits 1 when a tolerance fails, so it can gate a user's own CI.
@@ -195,6 +195,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .hardware.loihi2 import report_fit
+
+    return report_fit(_load(args), args.target, args.json)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import main as demo_main
 
@@ -253,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("output", help="the .nir file to write")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("check", help="does the model fit a neuromorphic target, and at what "
+                                     "cost (exit 1 if it does not fit)")
+    _add_model_args(p)
+    p.add_argument("--target", default="loihi2", help="hardware target (default loihi2)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo", help="the main demo: bundled data on every backend")
     p.add_argument("--out", default="reports/demo", help="report directory (default reports/demo)")

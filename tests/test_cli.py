@@ -115,3 +115,19 @@ def test_compare_exit_status_reflects_agreement(tmp_path: Path) -> None:
     rep = json.loads(proc.stdout)
     assert rep["ok"] and rep["pairs"][0]["spike_agreement"] == 1.0
     assert (tmp_path / "rep" / "index.html").exists()
+
+
+def test_check_loihi2_reports_fit_and_cost(tmp_path: Path) -> None:
+    proc = run_cli("--json", "check", str(DATA / "lif_norse.nir"), "--dialect", "norse",
+                   "--dt", "1e-4", "--target", "loihi2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rep = json.loads(proc.stdout)
+    assert rep["fits"] is True and rep["resources"]["neurons"] == 1
+
+
+def test_check_loihi2_exit_1_and_lists_violations_when_it_does_not_fit() -> None:
+    # The chip resets to a value; subtractive reset is not available on it.
+    proc = run_cli("check", str(DATA / "lif_norse.nir"), "--dialect", "norse", "--dt", "1e-4",
+                   "--reset", "subtract")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "does NOT fit" in proc.stdout and "subtract" in proc.stdout
