@@ -3,12 +3,26 @@
 NIR files carry no dt, integrator or reset mode. A dialect supplies those choices the
 way the producing library makes them, and may rewrite parameters into the contract's
 form. Register new dialects with :func:`register_dialect`.
+
+A dialect reproduces the producing library's *own* discrete dynamics under the contract
+of :mod:`spikecore.discrete`; where a library does something the contract has no option
+for, the dialect's description says so (e.g. Sinabs/Rockpool emit several spikes in one
+step when ``v >= 2 * v_threshold`` and fire on ``v >= v_threshold``; the contract emits at
+most one spike per step and fires on ``v > v_threshold``).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import nir
+import numpy as np
 
 from .errors import DialectError
 from .semantics import Semantics
@@ -21,10 +35,14 @@ class Dialect:
     Attributes:
         name: registry key, e.g. ``"norse"``.
         description: what the producing library does, in one or two sentences.
-        default_dt: seconds, used when ``read(..., dt=None)``; ``None`` means dt is required.
+        default_dt: seconds, used when ``read(..., dt=None)``; ``None`` means dt is required
+            (unless ``infer_dt`` can read it from the file).
         choices: Semantics fields (other than dt) the dialect fixes.
-        rewrite: optional ``nir_graph -> nir_graph`` applied before conversion (parameter
-            conventions of the producer); must not mutate its argument.
+        rewrite: optional ``nir_graph -> nir_graph`` or ``(nir_graph, semantics) ->
+            nir_graph`` applied before conversion (parameter conventions of the producer,
+            which often depend on dt); must not mutate its argument.
+        infer_dt: optional ``nir_graph -> seconds`` for producers that encode dt in the
+            parameters (Rockpool); used when no dt is given.
     """
 
     name: str
@@ -32,6 +50,7 @@ class Dialect:
     default_dt: float | None
     choices: dict = field(default_factory=dict)
     rewrite: Callable | None = None
+    infer_dt: Callable | None = None
 
     def semantics(self, dt: float | None = None, **overrides) -> Semantics:
         if dt is None:
@@ -39,6 +58,20 @@ class Dialect:
         if dt is None:
             raise DialectError(f"dialect {self.name!r} has no default dt: pass dt=... (seconds)")
         return Semantics(dt=dt, **{**self.choices, **overrides})
+
+    def prepare(self, nir_graph: nir.NIRGraph, dt: float | None = None,
+                **overrides) -> tuple[nir.NIRGraph, Semantics]:
+        """The semantics this dialect gives ``nir_graph`` and the graph rewritten into the
+        contract's parameter conventions (the argument is not mutated)."""
+        if dt is None and self.infer_dt is not None:
+            dt = self.infer_dt(nir_graph)
+        semantics = self.semantics(dt, **overrides)
+        if self.rewrite is not None:
+            if len(inspect.signature(self.rewrite).parameters) >= 2:
+                nir_graph = self.rewrite(nir_graph, semantics)
+            else:
+                nir_graph = self.rewrite(nir_graph)
+        return nir_graph, semantics
 
 
 DIALECTS: dict[str, Dialect] = {}
@@ -56,6 +89,59 @@ def get_dialect(name: str) -> Dialect:
     return DIALECTS[name]
 
 
+# ============================================================ rewrite helpers
+def _np(value: Any) -> Any:
+    """Torch tensors (Norse, Sinabs, Rockpool export them) to float64 numpy arrays."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float64)
+    return value
+
+
+def _params(node: Any) -> dict[str, Any]:
+    """The constructor arguments of a NIR neuron node, as float64 numpy arrays."""
+    skip = {"input_type", "output_type", "metadata"}
+    return {f.name: _np(copy.deepcopy(getattr(node, f.name))) for f in dataclasses.fields(node)
+            if f.init and f.name not in skip}
+
+
+def _rebuild(node: Any, **changes: Any) -> Any:
+    params = _params(node)
+    params.update(changes)
+    return type(node)(**params, metadata=dict(node.metadata or {}))
+
+
+def _map_graph(g: nir.NIRGraph, fn: Callable[[str, Any], dict[str, Any]]) -> nir.NIRGraph:
+    """A new graph whose nodes are ``fn(name, node)`` (a dict of replacement nodes), same
+    edges; recurses into subgraphs."""
+    nodes: dict[str, Any] = {}
+    for n, node in g.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            nodes[n] = _map_graph(node, fn)
+        else:
+            nodes.update(fn(n, node))
+    return nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=dict(g.metadata or {}),
+                        type_check=False)
+
+
+def _map_neurons(g: nir.NIRGraph, fn: Callable[[Any], Any]) -> nir.NIRGraph:
+    neuron_types = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
+    return _map_graph(g, lambda n, node: {n: fn(node) if isinstance(node, neuron_types)
+                                          else copy.deepcopy(node)})
+
+
+def _require_zero_leak(node: Any, library: str) -> None:
+    v_leak = _np(getattr(node, "v_leak", 0.0))
+    if np.any(np.asarray(v_leak) != 0):
+        raise DialectError(
+            f"{type(node).__name__} node has v_leak != 0, which {library} cannot represent "
+            "(its neurons leak to 0)",
+            [f"read it with another dialect, e.g. dialect='norse', or set v_leak=0 in the "
+             f"file if {library} wrote it"])
+
+
+# ================================================================== norse
 register_dialect(Dialect(
     "norse",
     "Norse (1.x): forward Euler v += dt/tau*((v_leak - v) + x), dt = 1 ms unless given, "
@@ -66,14 +152,240 @@ register_dialect(Dialect(
                  update_order="current_first"),
 ))
 
+
+def _norse_export_fix(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """Undo Norse 1.1.0's export: it wrote ``tau = dt / tau_inv = dt * tau`` (and
+    ``w_in = 1`` for a LIFCell whose current jumps by the input each step)."""
+    dt = float(s.dt)
+
+    def fix(node: Any) -> Any:
+        p = _params(node)
+        if isinstance(node, (nir.LI, nir.LIF)):
+            return _rebuild(node, tau=p["tau"] / dt)
+        if isinstance(node, (nir.CubaLI, nir.CubaLIF)):
+            tau_syn = p["tau_syn"] / dt
+            # Norse's LIFCell: i <- i * (1 - dt/tau_syn) + x, i.e. b_syn = 1 = dt*w_in/tau_syn.
+            return _rebuild(node, tau_syn=tau_syn, tau_mem=p["tau_mem"] / dt,
+                            w_in=p["w_in"] * tau_syn / dt)
+        return _rebuild(node)
+
+    return _map_neurons(g, fix)
+
+
+register_dialect(Dialect(
+    "norse-1.1-export",
+    "Files written by Norse 1.1.0's own to_nir(module, sample, dt=...): that exporter "
+    "writes tau = dt/tau_inv = dt*tau (10^3-10^4 too small) and w_in = 1 for LIFCell. This "
+    "dialect divides every tau by dt (pass the dt given to Norse's to_nir, default 1 ms), "
+    "sets w_in = tau_syn/dt (Norse adds the input to the current undecayed) and uses "
+    "Norse's native order (the membrane sees the previous step's current).",
+    default_dt=1e-3,
+    choices=dict(integrator="euler", reset="to_value", input_meaning="current",
+                 update_order="voltage_first"),
+    rewrite=_norse_export_fix,
+))
+
+
+# =============================================================== snnTorch
+#: snnTorch's import_from_nir hard-codes this step (snntorch/import_nir.py, 1.0.0).
+SNNTORCH_DT = 1e-4
+
+
+def _snntorch_import(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """What snnTorch's ``import_from_nir`` does: ``Leaky(beta = 1 - dt/tau)`` adds the
+    input undecayed (``mem = beta*mem + x``) and, when ``r*dt/tau != 1``, divides the
+    threshold by that factor instead of scaling the input ("hack_w_scale"). Here: r :=
+    tau/dt and v_threshold := v_threshold / (r*dt/tau), so voltages are snnTorch's."""
+    dt = float(s.dt)
+
+    def fix(node: Any) -> Any:
+        p = _params(node)
+        if isinstance(node, nir.LIF):
+            _require_zero_leak(node, "snnTorch")
+            w_scale = p["r"] * dt / p["tau"]
+            return _rebuild(node, r=p["tau"] / dt, v_threshold=p["v_threshold"] / w_scale,
+                            v_reset=p["v_reset"] / w_scale)
+        if isinstance(node, nir.CubaLIF):
+            _require_zero_leak(node, "snnTorch")
+            w_scale = p["w_in"] * dt / p["tau_syn"]
+            return _rebuild(node, w_in=p["tau_syn"] / dt, r=p["tau_mem"] / dt,
+                            v_threshold=p["v_threshold"] / w_scale,
+                            v_reset=p["v_reset"] / w_scale)
+        return _rebuild(node)
+
+    return _map_neurons(g, fix)
+
+
 register_dialect(Dialect(
     "snntorch",
-    "snnTorch export: Leaky(beta) written as LIF(tau = dt/(1-beta), r = tau/dt, v_leak=0) "
-    "with dt = 1e-4 s folded into r (and w_in for Synaptic), so forward Euler at that dt "
-    "gives mem = beta*mem + x; reset to zero as in the NIR paper's runs.",
+    "snnTorch (1.0) import_from_nir: dt = 1e-4 s hard-coded; Leaky(beta = 1 - dt/tau) and "
+    "Synaptic(alpha = 1 - dt/tau_syn) add the input undecayed (mem = beta*mem + x; syn = "
+    "alpha*syn + x, mem = beta*mem + syn), the threshold divided by r*dt/tau (resp. "
+    "w_in*dt/tau_syn), reset to zero in the same step (reset_delay=False). Its exporter "
+    "writes tau = dt/(1-beta), r = tau/dt, so its own files read unchanged; voltages are in "
+    "snnTorch's units. User-built Leaky defaults (reset_delay=True, subtract) are not "
+    "what import_from_nir builds and are not in the file.",
+    default_dt=SNNTORCH_DT,
+    choices=dict(integrator="euler", reset="to_value", input_meaning="current",
+                 update_order="current_first"),
+    rewrite=_snntorch_import,
+))
+
+
+# ================================================================= Sinabs
+def _sinabs_import(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """Sinabs adds the input undecayed (``norm_input=False``: v = alpha*v + x with
+    alpha = exp(-dt/tau)) and ignores ``r``: exact integrator with increments and
+    r := tau/dt (LI, LIF), r := 1/dt (IF: v = v + x)."""
+    dt = float(s.dt)
+
+    def fix(node: Any) -> Any:
+        p = _params(node)
+        if isinstance(node, (nir.LI, nir.LIF)):
+            _require_zero_leak(node, "Sinabs")
+            return _rebuild(node, r=p["tau"] / dt)
+        if isinstance(node, nir.IF):
+            return _rebuild(node, r=np.full_like(p["r"], 1.0 / dt))
+        raise DialectError(
+            f"Sinabs has no import for {type(node).__name__}",
+            ["Sinabs (2.x) from_nir reads LI, LIF and IF neurons only"])
+
+    return _map_neurons(g, fix)
+
+
+register_dialect(Dialect(
+    "sinabs",
+    "Sinabs (2.x) from_nir: time in steps (tau is a number of steps, so dt = 1 by "
+    "default; pass dt in seconds when tau is in seconds, as the NIR paper did), exact decay "
+    "v = exp(-dt/tau)*v + x with the input added undecayed and r ignored, subtractive "
+    "reset. Not representable: Sinabs fires on v >= threshold and can emit several spikes "
+    "per step (MultiSpike) when v >= 2*threshold; IAF clips v at -threshold.",
+    default_dt=1.0,
+    choices=dict(integrator="exact", reset="subtract", input_meaning="increment",
+                 update_order="current_first"),
+    rewrite=_sinabs_import,
+))
+
+
+# =============================================================== Rockpool
+def _lambert_w(y: float) -> float:
+    """Principal branch of W(y) for y > 0 (solves u*exp(u) = y) by Newton's method."""
+    u = math.log1p(y)
+    for _ in range(100):
+        e = math.exp(u)
+        step = (u * e - y) / (e * (u + 1.0))
+        u -= step
+        if abs(step) <= 1e-16 * max(1.0, abs(u)):
+            break
+    return u
+
+
+def _rockpool_dt(g: nir.NIRGraph) -> float:
+    """Rockpool's exporter writes r = tau*exp(-dt/tau)/dt: with u = dt/tau, r*u =
+    exp(-u), so u = W(1/r). Rounded to 6 significant digits (files are float32)."""
+    found: list[float] = []
+
+    def visit(graph: nir.NIRGraph) -> None:
+        for node in graph.nodes.values():
+            if isinstance(node, nir.NIRGraph):
+                visit(node)
+            elif isinstance(node, (nir.LIF, nir.CubaLIF)):
+                tau = np.ravel(_np(node.tau if isinstance(node, nir.LIF) else node.tau_mem))
+                r = np.ravel(_np(node.r)) * np.ones_like(tau)
+                found.extend(float(t) * _lambert_w(1.0 / float(ri)) for t, ri in zip(tau, r, strict=True))
+
+    visit(g)
+    if not found:
+        raise DialectError("dialect 'rockpool' reads dt from the LIF/CubaLIF parameters "
+                           "(r = tau*exp(-dt/tau)/dt) but the graph has none: pass dt=...")
+    dts = np.array(found)
+    if np.ptp(dts) > 1e-4 * dts.mean():
+        raise DialectError("the Rockpool parameters encode different dt values "
+                           f"({dts.min():g} .. {dts.max():g} s): pass dt=... explicitly")
+    dt = float(np.median(dts))
+    return float(f"{dt:.6g}")
+
+
+def _rockpool_import(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """Rockpool's LIFTorch/LIFNeuronTorch: i <- exp(-dt/tau_syn)*(i + x);
+    v <- exp(-dt/tau_mem)*v + i (+ bias). Written as forward Euler (current_first) with
+    effective time constants tau' = dt/(1 - exp(-dt/tau)), so 1 - dt/tau' is the exact
+    decay, and r := tau_mem'/dt, w_in := exp(-dt/tau_syn)*tau_syn'/dt so the input enters
+    undecayed into i and i undecayed into v."""
+    dt = float(s.dt)
+
+    def eff(tau: np.ndarray) -> np.ndarray:
+        return dt / -np.expm1(-dt / tau)
+
+    def fix(node: Any) -> Any:
+        p = _params(node)
+        if isinstance(node, nir.LIF):
+            _require_zero_leak(node, "Rockpool")
+            tm = eff(p["tau"])
+            return _rebuild(node, tau=tm, r=tm / dt)
+        if isinstance(node, nir.CubaLIF):
+            _require_zero_leak(node, "Rockpool")
+            tm, ts = eff(p["tau_mem"]), eff(p["tau_syn"])
+            return _rebuild(node, tau_mem=tm, tau_syn=ts, r=tm / dt,
+                            w_in=p["w_in"] * np.exp(-dt / p["tau_syn"]) * ts / dt)
+        raise DialectError(
+            f"no Rockpool reading of {type(node).__name__}",
+            ["the rockpool dialect covers LIF (LIFNeuronTorch) and CubaLIF (LIFTorch)"])
+
+    return _map_neurons(g, fix)
+
+
+register_dialect(Dialect(
+    "rockpool",
+    "Rockpool (3.x) LIFTorch/LIFNeuronTorch: exponential decays, input added undecayed "
+    "(i = beta*(i + x), v = alpha*v + i), subtractive reset; dt is read from the file "
+    "(its exporter writes r = tau*exp(-dt/tau)/dt). Rockpool's own from_nir instead "
+    "guesses dt = min(tau/(1 + r)), which is off by O(dt/tau): pass that dt to reproduce "
+    "an imported module. Not representable: several spikes per step when v >= "
+    "2*threshold, firing on v >= threshold.",
+    default_dt=None,
+    choices=dict(integrator="euler", reset="subtract", input_meaning="current",
+                 update_order="current_first"),
+    rewrite=_rockpool_import,
+    infer_dt=_rockpool_dt,
+))
+
+
+# ========================================================== Lava (paper)
+def _lava_dense_latency(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """Lava 0.10's Dense sends its output one step later: a one-step Delay node after
+    every Affine/Linear node (edges are re-routed through it)."""
+    def walk(graph: nir.NIRGraph) -> nir.NIRGraph:
+        nodes: dict[str, Any] = {}
+        renamed: dict[str, str] = {}
+        for n, node in graph.nodes.items():
+            if isinstance(node, nir.NIRGraph):
+                nodes[n] = walk(node)
+                continue
+            nodes[n] = copy.deepcopy(node)
+            if isinstance(node, (nir.Affine, nir.Linear)):
+                renamed[n] = f"{n}__lava_latency"
+                out = np.asarray(_np(node.weight)).shape[0]
+                nodes[renamed[n]] = nir.Delay(delay=np.full(out, float(s.dt)))
+        edges = [(renamed.get(a, a), b) for a, b in graph.edges]
+        edges += list(renamed.items())
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}),
+                            type_check=False)
+
+    return walk(g)
+
+
+register_dialect(Dialect(
+    "lava-paper",
+    "Raw Lava 0.10 output as in the NIR paper's Lava column: the Euler LIF of the norse "
+    "dialect (folded into Lava's u/v update), but every Dense (Affine/Linear) delivers one "
+    "step late, so spikes come one step later per layer (461, 511, ... for the paper's "
+    "LIF). dt = 1e-4 s, the paper's conversion step. spikecore's own Lava backend removes "
+    "this latency; this dialect puts it back for comparison with raw Lava results.",
     default_dt=1e-4,
     choices=dict(integrator="euler", reset="to_value", input_meaning="current",
                  update_order="current_first"),
+    rewrite=_lava_dense_latency,
 ))
 
 #: Explicit reading: the caller states every choice (dt, integrator, reset) at read time.

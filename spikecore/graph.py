@@ -373,7 +373,7 @@ def _infer_shapes(g: Graph) -> tuple[dict[str, tuple[int, ...]], list[str]]:
                     )
             try:
                 shapes[n] = spec.output_shape(node, in_shape)
-            except (P.ShapeError, ValueError, TypeError, IndexError) as exc:
+            except (P.ShapeError, ValueError, TypeError, IndexError, OverflowError) as exc:
                 src = f" (from {ins[0].source!r})" if ins else ""
                 problems.append(f"node {n!r} ({P.type_name(node)}): shape mismatch{src}: {exc}")
             pending.discard(n)
@@ -394,11 +394,16 @@ def _finite_problems(name: str, node: object, spec: P.PrimitiveSpec) -> list[str
         v = getattr(node, p, None)
         if v is None:
             continue
-        try:
-            arr = np.asarray(v, dtype=np.float64)
-        except (TypeError, ValueError):
-            out.append(f"node {name!r} ({P.type_name(node)}): parameter {p!r} is not numeric")
+        raw = np.asarray(v)
+        if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+            out.append(f"node {name!r} ({P.type_name(node)}): parameter {p!r} is not numeric "
+                       f"(dtype {raw.dtype})")
             continue
+        if np.iscomplexobj(raw):
+            out.append(f"node {name!r} ({P.type_name(node)}): parameter {p!r} is complex; "
+                       "parameters must be real numbers")
+            continue
+        arr = raw.astype(np.float64)
         if not np.all(np.isfinite(arr)):
             bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
             out.append(

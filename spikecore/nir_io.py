@@ -217,10 +217,9 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
             )
         semantics = Semantics(dt=dt, **overrides)
     elif dialect is not None:
-        d = get_dialect(dialect)
-        semantics = d.semantics(dt, **overrides)
-        if d.rewrite is not None:
-            nir_graph = d.rewrite(nir_graph)
+        # The dialect fixes the semantics and rewrites the producer's parameter
+        # conventions (which may depend on dt, or encode it).
+        nir_graph, semantics = get_dialect(dialect).prepare(nir_graph, dt, **overrides)
     else:
         raise DialectError(
             "this NIR graph has no spikecore metadata, so nothing says how to simulate it "
@@ -372,6 +371,31 @@ def _graph_from_dict(d: dict, where: str, path: str) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
+#: Largest total size of the arrays in a NIR file spikecore will load (bytes); a
+#: compressed file can expand far beyond its size on disk. Env: SPIKECORE_MAX_FILE_BYTES.
+DEFAULT_MAX_FILE_BYTES = 2 * 2**30
+
+
+def _refuse_oversized(f: h5py.File, path: str) -> None:
+    """Sum the decompressed size of every dataset from its header, before reading any."""
+    limit = int(os.environ.get("SPIKECORE_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
+    sizes: list[tuple[int, str]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            sizes.append((int(obj.size) * int(obj.dtype.itemsize), name))
+
+    f.visititems(visit)
+    total = sum(s for s, _ in sizes)
+    if total > limit:
+        biggest = max(sizes)
+        raise NIRFileError(
+            f"{path}: its arrays need {total / 2**30:.1f} GiB once decompressed (largest: "
+            f"{biggest[1]!r}, {biggest[0] / 2**30:.1f} GiB), above the limit of "
+            f"{limit / 2**30:.1f} GiB; raise SPIKECORE_MAX_FILE_BYTES if this is intended"
+        )
+
+
 def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
     """Read a NIR file into a ``nir.NIRGraph`` without nir's type inference (which adds
     nodes and does not reach nested graphs); every failure is a :class:`NIRFileError`."""
@@ -392,6 +416,7 @@ def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
         with h5py.File(p, "r") as f:
             if "node" not in f:
                 raise NIRFileError(f"{p}: HDF5 file without a 'node' group; not a NIR file")
+            _refuse_oversized(f, p)
             data = hdf2dict(f["node"])
     except NIRFileError:
         raise

@@ -84,7 +84,16 @@ def type_name(node: object) -> str:
 
 
 def as_shape(x) -> Shape:
-    return tuple(int(v) for v in np.atleast_1d(np.asarray(x)).ravel())
+    """A shape as a tuple of non-negative ints; :class:`ShapeError` for anything else
+    (NaN, inf, fractions, negative sizes, strings) instead of a raw numpy/int error."""
+    try:
+        arr = np.atleast_1d(np.asarray(x)).ravel()
+        values = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ShapeError(f"shape {x!r} is not a list of integers") from exc
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values != np.round(values)):
+        raise ShapeError(f"shape {arr.tolist()!r} must hold non-negative whole numbers")
+    return tuple(int(v) for v in values)
 
 
 def _same_as(param: str) -> Callable[[NIRNode, Shape | None], Shape]:

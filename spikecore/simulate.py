@@ -31,6 +31,8 @@ def _to_numpy(x: Any, where: str) -> np.ndarray:
         raise InputError(f"{where}: cannot convert {type(x).__name__} to an array: {exc}") from exc
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InputError(f"{where}: expected numbers or booleans, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise InputError(f"{where}: complex values; inputs must be real")
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{where}: contains NaN or inf; inputs must be finite")
@@ -94,6 +96,15 @@ def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise InputError(f"steps={steps!r}: expected a positive integer")
     steps = int(steps)
+    # Refuse before padding allocates anything: the full estimate comes later in simulate().
+    limit = int(os.environ.get("SPIKECORE_MAX_BYTES", DEFAULT_MAX_BYTES))
+    need = sum(8 * a.shape[0] * steps * math.prod(a.shape[2:]) for a in arrays.values())
+    if need > limit and any(a.shape[1] < steps for a in arrays.values()):
+        raise InputError(
+            f"graph {graph.name!r}: inputs for {steps} steps need about {need / 2**30:.3g} GiB, above "
+            f"the limit of {limit / 2**30:.3g} GiB; run fewer steps or smaller batches, or raise "
+            "SPIKECORE_MAX_BYTES"
+        )
     for name, a in arrays.items():
         if a.shape[1] < steps:
             pad = np.zeros((a.shape[0], steps - a.shape[1], *a.shape[2:]))
