@@ -28,12 +28,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _raster_png(report: ComparisonReport, path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     names = list(report.results)
     nodes = sorted({n for r in report.results.values() for n in r.spikes})
@@ -65,25 +61,112 @@ def _raster_png(report: ComparisonReport, path: Path) -> bool:
     return True
 
 
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def _voltage_png(report: ComparisonReport, path: Path, neurons: int = 3) -> bool:
+    """Overlay of the first recorded ``v`` trace (first few neurons, batch 0), one line
+    style per backend: where the lines separate, the backends disagree."""
+    plt = _pyplot()
+    names = list(report.results)
+    node = next((n for r in report.results.values() for n in sorted(r.traces) if "v" in r.traces[n]),
+                None)
+    if plt is None or node is None:
+        return False
+    fig, axes = plt.subplots(neurons, 1, figsize=(9, 1.6 * neurons + 0.6), sharex=True, squeeze=False)
+    styles = ["-", "--", ":", "-."]
+    for k, ax in enumerate(axes[:, 0]):
+        for j, name in enumerate(names):
+            tr = report.results[name].traces.get(node, {}).get("v")
+            if tr is None:
+                continue
+            flat = tr[0].reshape(tr.shape[1], -1)
+            if k < flat.shape[1]:
+                ax.plot(flat[:, k], styles[j % len(styles)], lw=1, label=name)
+        ax.set_ylabel(f"v[{k}]")
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("step")
+    fig.suptitle(f"{report.graph_name}: membrane voltage of {node!r}, batch 0")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def spike_time_offsets(a: np.ndarray, b: np.ndarray, window: int = 20) -> np.ndarray:
+    """For every spike of ``b``: step offset to the nearest spike of ``a`` in the same batch
+    and neuron, within ±window (spikes without a partner are left out)."""
+    a2 = a.reshape(a.shape[0], a.shape[1], -1).astype(bool)
+    b2 = b.reshape(b.shape[0], b.shape[1], -1).astype(bool)
+    out = []
+    for bi, t, n in zip(*np.nonzero(b2), strict=True):
+        ta = np.flatnonzero(a2[bi, max(0, t - window): t + window + 1, n])
+        if ta.size:
+            rel = ta + max(0, t - window) - t
+            out.append(int(rel[np.argmin(np.abs(rel))]))
+    return np.asarray(out, dtype=int)
+
+
+def _offsets_png(report: ComparisonReport, path: Path) -> bool:
+    plt = _pyplot()
+    names = list(report.results)
+    if plt is None or len(names) < 2:
+        return False
+    ref = report.results[names[0]]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for name in names[1:]:
+        r = report.results[name]
+        offs = [spike_time_offsets(ref.spikes[n], r.spikes[n]) for n in sorted(r.spikes)
+                if n in ref.spikes and ref.spikes[n].shape == r.spikes[n].shape]
+        offs = np.concatenate(offs) if offs else np.zeros(0, int)
+        if offs.size:
+            ax.hist(offs, bins=np.arange(offs.min() - 0.5, offs.max() + 1.5), alpha=0.6,
+                    label=f"{name} - {names[0]} ({offs.size} spikes)")
+    ax.set_xlabel("spike-time offset (steps)")
+    ax.set_ylabel("spikes")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def write_report(report: ComparisonReport, directory: str | os.PathLike) -> Path:
-    """Write ``report.json``, ``report.txt``, ``rasters.png`` and ``index.html`` into
-    ``directory`` (created if needed). Returns the HTML path."""
+    """Write ``report.json``, ``report.txt``, the figures (``rasters.png``,
+    ``voltages.png``, ``offsets.png``) and ``index.html`` into ``directory`` (created if
+    needed). Returns the HTML path."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     _atomic_write(d / "report.json", json.dumps(report.to_dict(), indent=2, default=str).encode())
     table = report.table()
     _atomic_write(d / "report.txt", (table + "\n").encode())
-    has_png = _raster_png(report, d / "rasters.png")
-    figure = ('<img src="rasters.png" alt="spike rasters per backend">' if has_png
-              else "<p>(figures need matplotlib: pip install spikecore[plots])</p>")
+    figures = []
+    for fname, make, alt in (("rasters.png", _raster_png, "spike rasters per backend, "
+                              "disagreements circled in red"),
+                             ("voltages.png", _voltage_png, "membrane voltage overlay"),
+                             ("offsets.png", _offsets_png, "histogram of spike-time offsets")):
+        if make(report, d / fname):
+            figures.append(f'<figure><img src="{fname}" alt="{alt}"><figcaption>{alt}'
+                           "</figcaption></figure>")
+    if not figures:
+        figures.append("<p>(figures need matplotlib: pip install spikecore[plots])</p>")
     status = "AGREE" if report.ok else "DISAGREE"
+    title = html.escape(report.graph_name)
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>spikecore compare: {html.escape(report.graph_name)}</title>
+<html><head><meta charset="utf-8"><title>spikecore compare: {title}</title>
 <style>body{{font-family:sans-serif;margin:2em}}pre{{background:#f4f4f4;padding:1em}}
-.ok{{color:#070}}.bad{{color:#b00}}</style></head>
-<body><h1>{html.escape(report.graph_name)}: <span class="{'ok' if report.ok else 'bad'}">{status}</span></h1>
+.ok{{color:#070}}.bad{{color:#b00}}img{{max-width:100%}}</style></head>
+<body><h1 id="status">{title}: <span class="{'ok' if report.ok else 'bad'}">{status}</span></h1>
 <pre>{html.escape(table)}</pre>
-{figure}
+{"".join(figures)}
 <p>Numbers: <a href="report.json">report.json</a></p>
 </body></html>
 """
