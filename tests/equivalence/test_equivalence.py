@@ -61,7 +61,6 @@ def check_case(case: Case, backend: str) -> None:
         return
     ref = _reference(case)
     got = sc.simulate(case.graph, case.inputs, backend=backend, record=RECORD)
-    note(repr(case))
     try:
         assert_same_spikes(ref, got) if ref.spikes else None
         atol = STATE_ATOL[backend][0]
@@ -88,4 +87,6 @@ def test_hand_built_case(case: Case, backend: str) -> None:
 def test_generated_network(backend: str, seed: int, n_layers: int, recurrent: bool,
                            skip: bool) -> None:
     case = random_network(seed, n_layers=n_layers, recurrent=recurrent, skip=skip)
+    note(f"reproduce with: random_network({seed}, n_layers={n_layers}, recurrent={recurrent}, "
+         f"skip={skip}) -> {case!r}")
     check_case(case, backend)
