@@ -1,0 +1,242 @@
+"""The Lava backend: Loihi-style execution (floating point or bit-accurate fixed point).
+
+Lava 0.10 needs Python 3.10, so by default it runs in a sidecar interpreter (see
+:mod:`spikecore.backends.lava_sidecar`): the main process lowers the graph
+(:mod:`spikecore.backends.lava_lowering`: every coefficient from the contract in
+:mod:`spikecore.discrete`), writes a job folder (``graph.nir``, ``job.json``,
+``arrays.npz``), runs ``lava_worker.py`` by path under the sidecar interpreter in its own
+process group, and reads ``results.npz`` back. In a Python 3.10 process where Lava
+imports, the same worker code runs in-process.
+
+Options (``simulate(..., backend="lava", **options)``):
+
+- ``arithmetic``: ``"floating_pt"`` (default) or ``"fixed_pt"`` (Lava's bit-accurate
+  Loihi models; parameters mapped to integers, see ``lava_lowering._to_fixed_point``).
+- ``raw``: ``True`` returns Lava's own time axis (each node ``lag`` steps late, e.g. the
+  NIR paper LIF spikes at 461 instead of 460) instead of the contract's.
+- ``timeout``: seconds before the worker and every process it started are killed
+  (default :data:`DEFAULT_TIMEOUT`).
+- ``keep_job``: keep the job folder (its path is in ``Result.info["job_dir"]``).
+- ``job_root``: folder to create job folders in (default: the system temp folder).
+- ``python``: run the worker under this interpreter instead of the located one.
+- ``on_worker_start``: ``callable(pid)`` called when the worker process has started
+  (its pid is also its process group id).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendProcessError, UnavailableError
+from ..graph import Edge, Graph
+from ..result import Result
+from .base import Availability, RecordPlan
+from .lava_lowering import (
+    ARITHMETICS,
+    ONE,
+    RULES,
+    Plan,
+    build_plan,
+    check_graph,
+    output_values,
+    plan_to_job,
+    results_from_job,
+)
+from .lava_process import run_guarded
+from .lava_sidecar import locate
+
+WORKER = Path(__file__).with_name("lava_worker.py")
+DEFAULT_TIMEOUT = 600.0
+STDERR_TAIL_LINES = 25
+OPTIONS = ("arithmetic", "raw", "timeout", "keep_job", "job_root", "python", "on_worker_start")
+
+
+class LavaBackend:
+    """Lava 0.10 (``Loihi2SimCfg``), through the sidecar interpreter or in-process."""
+
+    name = "lava"
+
+    def availability(self) -> Availability:
+        rt = locate()
+        return Availability(self.name, rt.available, rt.version,
+                            reason=rt.reason or f"runs via {rt.source}", fix=rt.fix)
+
+    def supported(self) -> dict[str, str]:
+        return {t.__name__: rule.note for t, rule in RULES.items()}
+
+    def check(self, graph: Graph, **options: Any) -> list[str]:
+        problems = [f"option {k!r}: unknown; Lava options are {', '.join(OPTIONS)}"
+                    for k in sorted(options) if k not in OPTIONS]
+        arithmetic = options.get("arithmetic", "floating_pt")
+        if arithmetic not in ARITHMETICS:
+            return problems + [f"option arithmetic={arithmetic!r}: expected one of "
+                               f"{', '.join(map(repr, ARITHMETICS))}"]
+        return problems + check_graph(graph, arithmetic)
+
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
+            record: RecordPlan, **options: Any) -> Result:
+        t0 = time.perf_counter()
+        arithmetic = options.get("arithmetic", "floating_pt")
+        raw = bool(options.get("raw", False))
+        plan = build_plan(graph, arithmetic)
+        batch = next(iter(inputs.values())).shape[0] if inputs else 1
+        if arithmetic == "fixed_pt":
+            _require_integers(inputs)
+        wants = _lava_records(plan, record)
+        shapes = graph.shapes()
+        data: dict[str, dict[str, np.ndarray]] = {}
+        info: dict[str, Any] = {"arithmetic": arithmetic, "aligned": not raw,
+                                "lags": {n: ln.lag for n, ln in plan.nodes.items()
+                                         if ln.kind == "neuron"},
+                                "lava_steps": steps + (0 if raw else plan.max_lag)}
+        wall = 0.0
+        if plan.populations:
+            spec, arrays = plan_to_job(plan, inputs, steps, batch, wants, raw)
+            raw_data, worker_info, build_s = self._execute(graph, spec, arrays, options, info)
+            info.update(worker_info)
+            wall = float(worker_info.get("run_time", 0.0))
+            data = results_from_job(plan, raw_data, steps, batch, wants, raw)
+        result = Result(backend=self.name, dt=float(graph.semantics.dt), info=info)
+        for node, names in record.items():
+            for what in names:
+                arr = data[node][what].reshape(batch, steps, *shapes[node])
+                if what == "spikes":
+                    result.spikes[node] = arr.astype(bool)
+                else:
+                    result.traces.setdefault(node, {})[what] = arr
+        sources = {n: inputs[n].reshape(batch, steps, -1) for n in inputs}
+        for node, what in _output_sources(plan).items():
+            sources[node] = data[node][what].astype(np.float64)
+        for name, terms in plan.output_terms.items():
+            size = int(np.prod(shapes[name]))
+            y = output_values(terms, sources, batch, steps, size)
+            result.outputs[name] = y.reshape(batch, steps, *shapes[name])
+        result.wall_time = wall
+        result.build_time = time.perf_counter() - t0 - wall
+        return result
+
+    # ------------------------------------------------------------------ execution
+    def _execute(self, graph: Graph, spec: dict, arrays: dict[str, np.ndarray],
+                 options: dict[str, Any], info: dict[str, Any]
+                 ) -> tuple[dict[str, np.ndarray], dict, float]:
+        from ..nir_io import write
+
+        python = options.get("python")
+        in_process = False
+        if python is None:
+            rt = locate()
+            if not rt.available:
+                raise UnavailableError(
+                    f"backend 'lava' is unavailable: {rt.reason}\n  fix: {rt.fix}")
+            python, in_process = rt.python, rt.in_process
+        job_root = options.get("job_root")
+        job = Path(tempfile.mkdtemp(prefix="spikecore-lava-", dir=job_root))
+        keep = bool(options.get("keep_job", False))
+        t_build = time.perf_counter()
+        try:
+            file_graph, names = _file_graph(graph)
+            for pop in spec["populations"]:
+                pop["nir_node"] = names[pop["node"]]
+            write(file_graph, job / "graph.nir")
+            (job / "job.json").write_text(json.dumps(spec))
+            np.savez(job / "arrays.npz", **arrays)
+            t_build = time.perf_counter() - t_build
+            if in_process:
+                from . import lava_worker
+
+                out, worker_info = lava_worker.execute(job)
+                return out, worker_info, t_build
+            command = [str(python), str(WORKER), str(job)]
+            timeout = options.get("timeout", DEFAULT_TIMEOUT)
+            try:
+                rc, _out, err = run_guarded(command, timeout=timeout,
+                                            on_start=options.get("on_worker_start"))
+            except TimeoutError as exc:
+                raise BackendProcessError(
+                    f"Lava worker did not finish within timeout={timeout:g} s; it and every "
+                    "process it started were killed", command, _tail(str(exc))) from None
+            except OSError as exc:
+                raise BackendProcessError(f"cannot start the Lava worker: {exc}", command) from exc
+            if rc != 0:
+                how = (f"was killed by signal {signal.Signals(-rc).name}" if rc < 0
+                       else f"failed with exit code {rc}")
+                raise BackendProcessError(f"Lava worker {how}", command, _tail(err))
+            results = job / "results.npz"
+            if not results.exists():
+                raise BackendProcessError("Lava worker exited without writing results.npz",
+                                          command, _tail(err))
+            with np.load(results) as f:
+                out = {k: f[k] for k in f.files}
+            return out, json.loads((job / "info.json").read_text()), t_build
+        finally:
+            if keep:
+                info["job_dir"] = str(job)
+            else:
+                shutil.rmtree(job, ignore_errors=True)
+
+
+def _file_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:
+    """The flat graph as it can be written to NIR, and old -> new node names: a flattened
+    nested graph has names like ``sub.lif``, and ``.`` is reserved in NIR files."""
+    names: dict[str, str] = {}
+    taken = {n for n in graph.nodes if "." not in n}
+    for n in graph.nodes:
+        new = n
+        if "." in n:
+            new = base = n.replace(".", "__")
+            k = 1
+            while new in taken:
+                new, k = f"{base}_{k}", k + 1
+            taken.add(new)
+        names[n] = new
+    if all(k == v for k, v in names.items()):
+        return graph, names
+    g = Graph({names[n]: v for n, v in graph.nodes.items()},
+              [Edge(names[e.source], names[e.target], e.delay_steps) for e in graph.edges],
+              graph.semantics, name=graph.name, metadata=graph.metadata)
+    return g, names
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.rstrip().splitlines()[-STDERR_TAIL_LINES:])
+
+
+def _require_integers(inputs: dict[str, np.ndarray]) -> None:
+    from ..errors import InputError
+
+    bad = [n for n, a in inputs.items() if not np.array_equal(a, np.rint(a))]
+    if bad:
+        raise InputError(
+            f"inputs {bad}: arithmetic='fixed_pt' sends integer messages (as Loihi does); "
+            "give integer-valued inputs (e.g. spikes) or use arithmetic='floating_pt'")
+
+
+def _output_sources(plan: Plan) -> dict[str, str]:
+    """Lava nodes read by Outputs, and what they provide (spikes or v)."""
+    need: dict[str, str] = {}
+    for terms in plan.output_terms.values():
+        for (s, _d) in terms:
+            if s != ONE and plan.nodes[s].kind == "neuron":
+                need[s] = "spikes" if plan.nodes[s].spiking else "v"
+    return need
+
+
+def _lava_records(plan: Plan, record: RecordPlan) -> dict[str, set[str]]:
+    wants: dict[str, set[str]] = {}
+    for node, names in record.items():
+        if node in plan.nodes and plan.nodes[node].kind == "neuron":
+            wants.setdefault(node, set()).update(names)
+    for node, what in _output_sources(plan).items():
+        wants.setdefault(node, set()).add(what)
+    return wants
+
+
+__all__ = ["LavaBackend"]

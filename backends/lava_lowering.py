@@ -1,0 +1,700 @@
+"""Lowering a spikecore graph to a Lava network description (pure numpy, no Lava import).
+
+The main process computes everything here, from :mod:`spikecore.discrete`'s coefficients,
+so the contract lives in one place; the worker (``lava_worker.py``, Python 3.10) only
+instantiates the Lava processes this plan describes and records them.
+
+**Lava nodes.** Only Inputs (``RingBuffer``), neurons and Threshold nodes (``LIF``) become
+Lava processes. Every stateless linear node (Affine, Linear, Scale, Flatten, Delay,
+Output) is composed into the connections between Lava nodes: the input of a Lava node is
+
+    x[t] = sum over terms (source s, delay d):  M[s, d] @ out_s[t - d]
+
+where ``out_s`` is an Input's values, a neuron's spikes, or ``1`` for the constant source
+``__one__`` that carries Affine biases (a bias is an input like any other, so it is
+delayed and lag-aligned like one). Outputs are computed from the recorded source outputs
+with the same terms, in numpy.
+
+**Neurons.** Lava's float LIF does, per step (v after reset is what Monitor records)::
+
+    u = u * (1 - du) + a_in
+    v = v * (1 - dv) + u + bias;   s = v > vth;   v[s] = 0
+
+The contract (``discrete.py``) ``i = a_syn i + b_syn x; v = a_mem v + k_new i + k_x x + c``
+maps onto it in shifted, scaled voltage units ``v' = g (v - v_reset)`` (so reset to
+``v_reset`` is Lava's reset to 0, and the threshold is one number ``vth = g (v_th -
+v_reset)`` per process): ``dv = 1 - a_mem``; with a synaptic current ``du = 1 - a_syn``,
+``u = g k_new i`` and incoming weights scaled by ``g k_new b_syn``; without one ``du = 1``
+(``u = a_in``) and weights scaled by ``g k_x``; ``bias = g (c - (1 - a_mem) v_reset)``.
+Neurons of one node with different ``du``/``dv`` are split into several LIF processes.
+
+**Lag.** A Lava connection delivers in step k+1 what its source sent in step k, so a node
+runs ``lag`` steps behind the contract: Lava step ``k`` is contract step ``k - lag``. The
+lags are the smallest with ``lag[t] >= lag[s] + 1 - d`` for every term; a term then gets
+``e = lag[t] - lag[s] - 1 + d`` extra steps (``DelayDense``/``DelaySparse``). A cycle
+whose contract delays sum to fewer steps than it has connections cannot be realised and
+is refused. Before its contract step 0 a node sees no input and sits at rest (its
+initial state is the fixed point of the zero-input update), which is why resting above
+threshold is refused for lagged nodes.
+
+**Batch.** Batch copies are laid side by side in one Lava run (element ``b * n + j``),
+connections block-diagonal; the bias source is shared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import primitives as P
+from ..discrete import NeuronCoefficients, neuron_coefficients
+from ..errors import UnsupportedError
+from ..graph import Graph, delay_steps_of
+
+ONE = "__one__"
+#: Graded messages: Lava's Dense binarises its input when num_message_bits == 0.
+GRADED_BITS = 24
+#: Connections sparser than this (fraction of nonzero weights) use Sparse/DelaySparse.
+SPARSE_DENSITY = 0.3
+ARITHMETICS = ("floating_pt", "fixed_pt")
+
+# Loihi fixed-point formats used by Lava's bit-accurate models (lava/proc/lif/models.py,
+# lava/proc/dense/models.py, lava/utils/weightutils.py).
+DECAY_UNITY = 4096            # du, dv are 12-bit: x * (4096 - d) >> 12
+DECAY_MAX = 4095
+VTH_SHIFT = 6                 # threshold and synaptic input are << 6 in the neuron
+ACT_SHIFT = 6
+VTH_MANT_MAX = 2**17 - 1      # 17-bit threshold mantissa
+UV_LIMIT = 2**23              # 24-bit signed u, v
+BIAS_MANT_MAX = 2**12 - 1     # 13-bit signed bias mantissa
+BIAS_EXP_MAX = 7              # 3-bit bias exponent
+WEIGHT_MAX_MIXED = 254        # 8-bit weights, mixed sign: LSB truncated -> even, [-256, 254]
+WEIGHT_MAX_SINGLE = 255       # excitatory or inhibitory
+WEIGHT_EXP_RANGE = (-8, 7)
+A_IN_LIMIT = 2**15            # the LIF's a_in port is int16
+#: fixed_pt: the voltage unit is chosen so that a spiking process's threshold is this many
+#: LSBs (2^18 = 4096 << 6), leaving a factor 32 of headroom below the 24-bit saturation.
+FIXED_VTH_TARGET = 2**18
+
+
+Terms = dict[tuple[str, int], np.ndarray]
+
+
+# ================================================================= plan records
+@dataclass
+class Population:
+    """One Lava LIF process: the elements ``index`` (flat, per batch copy) of ``node``."""
+
+    name: str
+    node: str
+    index: np.ndarray
+    du: float
+    dv: float
+    vth: float
+    bias: np.ndarray          # per element, Lava units (v')
+    v_init: np.ndarray        # Lava units
+    gain: np.ndarray          # g: v' = g (v - offset)
+    offset: np.ndarray        # v_reset (0 for non-spiking)
+    i_gain: np.ndarray        # u' = i_gain * i (0 where there is no synaptic current)
+    in_scale: np.ndarray      # incoming weights are multiplied by this (per element)
+    spiking: bool
+    lag: int = 0
+    # fixed_pt only
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Connection:
+    source: str               # an Input name, ONE, or a population name
+    target: str               # a population name
+    weights: np.ndarray       # (target size, source size), one batch copy
+    delay: int                # extra Lava steps (0: plain Dense)
+    graded: bool
+    weight_exp: int = 0
+
+
+@dataclass
+class LavaNode:
+    """A graph node that becomes Lava processes, and its lag behind the contract."""
+
+    name: str
+    kind: str                 # "input" | "neuron"
+    size: int
+    spiking: bool
+    populations: list[Population] = field(default_factory=list)
+    terms: Terms = field(default_factory=dict)
+    lag: int = 0
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    arithmetic: str
+    nodes: dict[str, LavaNode]
+    output_terms: dict[str, Terms]
+    connections: list[Connection] = field(default_factory=list)
+    max_lag: int = 0
+
+    @property
+    def populations(self) -> list[Population]:
+        return [p for n in self.nodes.values() for p in n.populations]
+
+
+# ============================================================== linear composition
+def _identity(n: int) -> np.ndarray:
+    return np.eye(n)
+
+
+def _lin_affine(node: P.Affine, terms: Terms, size: int) -> Terms:
+    w = np.asarray(node.weight, dtype=np.float64)
+    out = {k: w @ m for k, m in terms.items()}
+    b = np.broadcast_to(np.asarray(node.bias, dtype=np.float64).ravel(), (size,))
+    if np.any(b != 0):
+        out[(ONE, 0)] = out.get((ONE, 0), np.zeros((size, 1))) + b[:, None]
+    return out
+
+
+def _lin_linear(node: P.Linear, terms: Terms, size: int) -> Terms:
+    w = np.asarray(node.weight, dtype=np.float64)
+    return {k: w @ m for k, m in terms.items()}
+
+
+def _lin_scale(node: P.Scale, terms: Terms, size: int) -> Terms:
+    s = np.broadcast_to(np.asarray(node.scale, dtype=np.float64).ravel(), (size,))
+    return {k: s[:, None] * m for k, m in terms.items()}
+
+
+def _lin_identity(node: Any, terms: Terms, size: int) -> Terms:
+    return dict(terms)  # Flatten (C order) and Output keep the flat element order
+
+
+def _delay_steps_of(node: P.Delay, dt: float, size: int) -> np.ndarray:
+    return np.broadcast_to(delay_steps_of(node, dt).ravel(), (size,))
+
+
+#: stateless type -> (node, incoming terms, output size) -> output terms. Delay is in
+#: the table with a stand-in; it needs dt, handled in :func:`_compose`.
+LINEAR_BUILDERS: dict[type, Callable[[Any, Terms, int], Terms]] = {
+    P.Affine: _lin_affine,
+    P.Linear: _lin_linear,
+    P.Scale: _lin_scale,
+    P.Flatten: _lin_identity,
+    P.Output: _lin_identity,
+    P.Delay: _lin_identity,
+}
+
+
+def _add(terms: Terms, key: tuple[str, int], m: np.ndarray) -> None:
+    terms[key] = terms[key] + m if key in terms else m
+
+
+# ================================================================ neuron lowering
+@dataclass
+class NeuronLowering:
+    """Per-element Lava parameters of one neuron node (before splitting by du/dv)."""
+
+    du: np.ndarray
+    dv: np.ndarray
+    vth: np.ndarray
+    bias: np.ndarray
+    v_init: np.ndarray
+    gain: np.ndarray
+    offset: np.ndarray
+    i_gain: np.ndarray
+    in_scale: np.ndarray
+    spiking: bool
+
+
+def _uniform_threshold(width: np.ndarray) -> float:
+    """The common Lava threshold: the node's own when uniform (gain 1, exact), else 1."""
+    return float(width.flat[0]) if np.all(width == width.flat[0]) else 1.0
+
+
+def _lower_neuron_coefficients(co: NeuronCoefficients) -> NeuronLowering:
+    n = co.a_mem.size
+    flat = {k: np.asarray(getattr(co, k), dtype=np.float64).ravel()
+            for k in ("a_syn", "b_syn", "a_mem", "k_old", "k_new", "k_x", "c", "v_initial")}
+    if co.spiking:
+        vr = np.asarray(co.v_reset, dtype=np.float64).ravel()
+        width = np.asarray(co.v_threshold, dtype=np.float64).ravel() - vr
+        vth = _uniform_threshold(width)
+        gain = vth / width
+    else:
+        vr = np.zeros(n)
+        gain = np.ones(n)
+        vth = math.inf
+    if co.has_current:
+        du = 1.0 - flat["a_syn"]
+        i_gain = gain * flat["k_new"]
+        in_scale = i_gain * flat["b_syn"]
+    else:
+        du = np.ones(n)
+        i_gain = np.zeros(n)
+        in_scale = gain * flat["k_x"]
+    dv = 1.0 - flat["a_mem"]
+    bias = gain * (flat["c"] - dv * vr)
+    return NeuronLowering(du, dv, np.full(n, vth), bias, gain * (flat["v_initial"] - vr),
+                          gain, vr, i_gain, in_scale, co.spiking)
+
+
+def _neuron_problems(name: str, node: Any, co: NeuronCoefficients, semantics) -> list[str]:
+    tn = P.type_name(node)
+    out = []
+    if co.has_current:
+        if np.any(co.k_old != 0) or np.any(co.k_x != 0):
+            why = ("the exact integrator couples v to the previous step's current and to x"
+                   if semantics.integrator == "exact" else
+                   "update_order='voltage_first' drives v with the previous step's current")
+            out.append(f"{name!r} ({tn}): not representable by Lava's LIF ({why}; Lava "
+                       "updates u first and drives v with the new u); use integrator='euler' "
+                       "and update_order='current_first'")
+        elif np.any(co.k_new == 0):
+            out.append(f"{name!r} ({tn}): r=0 (or dt*r/tau_mem=0) not representable: Lava "
+                       "adds u to v with weight 1, so the current cannot be scaled to 0")
+    if co.spiking:
+        if co.reset == "subtract":
+            out.append(f"{name!r} ({tn}): reset='subtract' not representable (Lava's LIF "
+                       "resets v to 0, i.e. to v_reset); use reset='to_value'")
+        width = np.asarray(co.v_threshold) - np.asarray(co.v_reset)
+        if np.any(width <= 0):
+            out.append(f"{name!r} ({tn}): v_threshold <= v_reset for some neurons; Lava's "
+                       "threshold is measured from the reset value and must be above it")
+    return out
+
+
+def _threshold_lowering(node: P.Threshold, size: int) -> NeuronLowering:
+    """Threshold ``y = x > thr`` as a LIF with du = dv = 1 (v = a_in + bias, no memory).
+
+    v' = x - thr, so the comparison ``x - thr > 0`` has the sign of ``x > thr`` exactly."""
+    thr = np.broadcast_to(np.asarray(node.threshold, dtype=np.float64).ravel(), (size,))
+    uniform = np.all(thr == thr[0])
+    ones = np.ones(size)
+    if uniform:
+        return NeuronLowering(ones, ones, np.full(size, thr[0]), np.zeros(size),
+                              np.zeros(size), ones, np.zeros(size), np.zeros(size), ones, True)
+    return NeuronLowering(ones, ones, np.zeros(size), -thr.copy(), np.zeros(size), ones,
+                          thr.copy(), np.zeros(size), ones, True)
+
+
+# ============================================================ registry + checks
+@dataclass(frozen=True)
+class LavaRule:
+    """How a primitive type is lowered: ``role`` is "input", "neuron", "linear" or
+    "output"; ``note`` is shown by :meth:`LavaBackend.supported`."""
+
+    role: str
+    note: str
+
+
+RULES: dict[type, LavaRule] = {
+    P.Input: LavaRule("input", "RingBuffer with graded (float) messages"),
+    P.Output: LavaRule("output", "read from the recorded sources in numpy"),
+    P.Affine: LavaRule("linear", "folded into Dense/Sparse weights; bias from a constant source"),
+    P.Linear: LavaRule("linear", "folded into Dense/Sparse weights"),
+    P.Scale: LavaRule("linear", "folded into weights"),
+    P.Flatten: LavaRule("linear", "identity on the flat element order"),
+    P.Delay: LavaRule("linear", "folded into DelayDense/DelaySparse delays"),
+    P.LIF: LavaRule("neuron", "LIF (du=1); reset to_value only"),
+    P.CubaLIF: LavaRule("neuron", "LIF; euler + current_first only; reset to_value only"),
+    P.IF: LavaRule("neuron", "LIF with dv=0, du=1; reset to_value only"),
+    P.LI: LavaRule("neuron", "LIF with an infinite threshold (no spikes)"),
+    P.I: LavaRule("neuron", "LIF with dv=0 and an infinite threshold"),
+    P.CubaLI: LavaRule("neuron", "LIF with an infinite threshold; euler + current_first"),
+    P.Threshold: LavaRule("neuron", "LIF with du=dv=1 (floating_pt only)"),
+}
+
+
+def supported_names() -> list[str]:
+    return sorted(t.__name__ for t in RULES)
+
+
+def _lowering_of(name: str, node: Any, graph: Graph, shape: tuple[int, ...]
+                 ) -> tuple[NeuronLowering | None, list[str]]:
+    if isinstance(node, P.Threshold):
+        return _threshold_lowering(node, math.prod(shape)), []
+    co = neuron_coefficients(node, graph.semantics, shape)
+    problems = _neuron_problems(name, node, co, graph.semantics)
+    return (None if problems else _lower_neuron_coefficients(co)), problems
+
+
+def build_plan(graph: Graph, arithmetic: str = "floating_pt") -> Plan:
+    """The Lava network for a flat, validated ``graph``; raises :class:`UnsupportedError`
+    listing every problem at once."""
+    plan, problems = _plan(graph, arithmetic)
+    if problems:
+        raise UnsupportedError(f"backend 'lava' cannot lower graph {graph.name!r}:", problems)
+    return plan
+
+
+def check_graph(graph: Graph, arithmetic: str = "floating_pt") -> list[str]:
+    return _plan(graph, arithmetic)[1]
+
+
+def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
+    problems: list[str] = []
+    if arithmetic not in ARITHMETICS:
+        allowed = ", ".join(map(repr, ARITHMETICS))
+        return None, [f"arithmetic={arithmetic!r}: expected one of {allowed}"]
+    shapes = graph.shapes()
+    sizes = {n: math.prod(s) for n, s in shapes.items()}
+    dt = float(graph.semantics.dt)
+
+    # 1. every node type has a rule; neurons are representable
+    lowerings: dict[str, NeuronLowering] = {}
+    for name in sorted(graph.nodes):
+        node = graph.nodes[name]
+        rule = RULES.get(type(node))
+        if rule is None:
+            problems.append(f"{name!r} ({P.type_name(node)}): no lowering; supported: "
+                            + ", ".join(supported_names()))
+            continue
+        if rule.role == "neuron":
+            low, probs = _lowering_of(name, node, graph, shapes[name])
+            problems += probs
+            if low is not None:
+                lowerings[name] = low
+            if isinstance(node, P.Threshold) and arithmetic == "fixed_pt":
+                problems.append(f"{name!r} (Threshold): not available with arithmetic="
+                                "'fixed_pt' (a 12-bit dv cannot clear v every step); use "
+                                "'floating_pt'")
+    if problems:
+        return None, problems
+
+    # 2. compose stateless nodes into terms
+    lava_kind = {n: RULES[type(v)].role for n, v in graph.nodes.items()}
+    memo: dict[str, Terms] = {}
+    visiting: set[str] = set()
+
+    def incoming_terms(name: str) -> Terms:
+        terms: Terms = {}
+        for e in graph.incoming(name):
+            src = e.source
+            if lava_kind[src] in ("input", "neuron"):
+                _add(terms, (src, e.delay_steps), _identity(sizes[src]))
+            else:
+                for (s, d), m in stateless_terms(src).items():
+                    _add(terms, (s, d + e.delay_steps), m)
+        return terms
+
+    def stateless_terms(name: str) -> Terms:
+        if name in memo:
+            return memo[name]
+        if name in visiting:
+            raise _CycleError(name)
+        visiting.add(name)
+        node = graph.nodes[name]
+        terms = LINEAR_BUILDERS[type(node)](node, incoming_terms(name), sizes[name])
+        if isinstance(node, P.Delay):
+            steps = _delay_steps_of(node, dt, sizes[name])
+            split: Terms = {}
+            for d in np.unique(steps):
+                mask = (steps == d).astype(np.float64)[:, None]
+                for (s, d0), m in terms.items():
+                    _add(split, (s, d0 + int(d)), mask * m)
+            terms = split
+        visiting.discard(name)
+        memo[name] = terms
+        return terms
+
+    nodes: dict[str, LavaNode] = {}
+    output_terms: dict[str, Terms] = {}
+    try:
+        for name in sorted(graph.nodes):
+            kind = lava_kind[name]
+            if kind == "input":
+                nodes[name] = LavaNode(name, "input", sizes[name], spiking=False)
+            elif kind == "neuron":
+                nodes[name] = LavaNode(name, "neuron", sizes[name],
+                                       spiking=lowerings[name].spiking,
+                                       terms=incoming_terms(name))
+            elif kind == "output":
+                output_terms[name] = stateless_terms(name)
+    except _CycleError as exc:
+        return None, [f"{exc.node!r}: part of a cycle of stateless nodes (no neuron on it); "
+                      "Lava cannot realise it"]
+    for v in nodes.values():
+        v.terms = {k: m for k, m in v.terms.items() if np.any(m != 0)}
+
+    # 3. non-spiking neurons only feed Outputs (Lava's LIF sends spikes, not v)
+    for name, ln in sorted(nodes.items()):
+        for (s, _d) in ln.terms:
+            if s != ONE and nodes[s].kind == "neuron" and not nodes[s].spiking:
+                problems.append(
+                    f"{name!r} ({P.type_name(graph.nodes[name])}): its input comes from "
+                    f"non-spiking {s!r} ({P.type_name(graph.nodes[s])}), whose output is v; "
+                    "Lava's LIF sends only spikes, so only an Output may read it")
+    if problems:
+        return None, sorted(set(problems))
+
+    # 4. lags
+    lag_problems = _assign_lags(nodes)
+    if lag_problems:
+        return None, lag_problems
+    for name, ln in nodes.items():
+        if ln.kind == "neuron" and ln.lag > 0:
+            low = lowerings[name]
+            if low.spiking and np.any(low.v_init > low.vth):
+                problems.append(
+                    f"{name!r} ({P.type_name(graph.nodes[name])}): rests above its threshold "
+                    f"but runs {ln.lag} Lava step(s) behind the contract, so it would fire "
+                    "before step 0; not supported")
+
+    # 5. populations
+    plan = Plan(graph, arithmetic, nodes, output_terms)
+    for name, ln in sorted(nodes.items()):
+        if ln.kind != "neuron":
+            continue
+        low = lowerings[name]
+        keys = np.stack([low.du, low.dv], axis=1)
+        groups = np.unique(keys, axis=0)
+        for gi, (du, dv) in enumerate(groups):
+            idx = np.flatnonzero((low.du == du) & (low.dv == dv))
+            pname = name if len(groups) == 1 else f"{name}#{gi}"
+            ln.populations.append(Population(
+                pname, name, idx, float(du), float(dv), float(low.vth[0]), low.bias[idx],
+                low.v_init[idx], low.gain[idx], low.offset[idx], low.i_gain[idx],
+                low.in_scale[idx], low.spiking, ln.lag))
+    plan.max_lag = max((ln.lag for ln in nodes.values()), default=0)
+
+    # 6. connections
+    pops_of = {n: ln.populations for n, ln in nodes.items()}
+    for _name, ln in sorted(nodes.items()):
+        for (s, d), m in sorted(ln.terms.items()):
+            src_lag = 0 if s == ONE else nodes[s].lag
+            extra = ln.lag - src_lag - 1 + d
+            graded = s == ONE or nodes[s].kind == "input"
+            for pop in ln.populations:
+                rows = m[pop.index] * pop.in_scale[:, None]
+                if s == ONE or nodes[s].kind == "input":
+                    sources = [(s, np.arange(m.shape[1]))]
+                else:
+                    sources = [(sp.name, sp.index) for sp in pops_of[s]]
+                for sname, sidx in sources:
+                    w = rows[:, sidx]
+                    if np.any(w != 0):
+                        plan.connections.append(Connection(sname, pop.name, w, extra, graded))
+    if arithmetic == "fixed_pt":
+        problems += _to_fixed_point(plan)
+    return (None if problems else plan), problems
+
+
+class _CycleError(Exception):
+    def __init__(self, node: str):
+        self.node = node
+
+
+def _assign_lags(nodes: dict[str, LavaNode]) -> list[str]:
+    """Smallest lags with lag[t] >= lag[s] + 1 - d (Bellman-Ford, longest paths)."""
+    lag = {n: 0 for n in nodes}
+    lag[ONE] = 0  # the constant source, like an Input, is never behind
+    edges = [(s, t, d) for t, ln in nodes.items() for (s, d) in ln.terms]
+    for _ in range(len(nodes) + 1):
+        changed = False
+        for s, t, d in edges:
+            want = lag[s] + 1 - d
+            if want > lag[t]:
+                lag[t] = want
+                changed = True
+        if not changed:
+            for n, v in lag.items():
+                if n != ONE:
+                    nodes[n].lag = v
+            return []
+    # still growing: a cycle with fewer delay steps than connections; name its members
+    succ: dict[str, set[str]] = {}
+    for s, t, _d in edges:
+        succ.setdefault(s, set()).add(t)
+
+    def reach(a: str) -> set[str]:
+        seen, todo = set(), [a]
+        while todo:
+            for w in succ.get(todo.pop(), ()):
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        return seen
+
+    violated = {t for s, t, d in edges if lag[s] + 1 - d > lag[t]}
+    bad = sorted({m for v in violated for m in reach(v) if v in reach(m)})
+    return [f"cycle through {', '.join(map(repr, bad))}: Lava adds one step per "
+            "connection, and this cycle's edge delays sum to fewer steps than it has "
+            "connections between neurons; give its edges delay_steps >= 1 each"]
+
+
+# ==================================================================== fixed point
+def _weight_exp(maxabs: float, mixed: bool) -> int:
+    limit = WEIGHT_MAX_MIXED if mixed else WEIGHT_MAX_SINGLE
+    if maxabs == 0:
+        return 0
+    return max(WEIGHT_EXP_RANGE[0], math.ceil(math.log2(maxabs / limit)))
+
+
+def _to_fixed_point(plan: Plan) -> list[str]:
+    """Integer parameters for Lava's bit-accurate models (a plain deterministic mapping,
+    not an optimising quantiser; hardware/ owns that).
+
+    Per process a voltage unit ``S`` (Lava LSBs per unit of v') is chosen: spiking
+    processes get ``vth * S = 2^18``; non-spiking ones scale their largest expected
+    |v'| (initial value, bias/dv, summed |weights|) to 2^18. Then
+    ``du_int = round(4096 du) - 1`` (Lava adds 1), ``dv_int = round(4096 dv)``, both
+    clipped to [0, 4095]; ``vth_int = round(vth S / 64)``; ``bias = mant << exp``;
+    ``v_int = round(v' S)``; each connection's weights ``w S / 64 = w_int * 2^exp`` with
+    8-bit ``w_int`` (even when signs are mixed) and one exponent per connection.
+    Inputs must be integers (Loihi messages are integers).
+    """
+    problems: list[str] = []
+    incoming: dict[str, list[Connection]] = {}
+    for c in plan.connections:
+        incoming.setdefault(c.target, []).append(c)
+    for pop in plan.populations:
+        if math.isfinite(pop.vth):
+            unit = FIXED_VTH_TARGET / pop.vth
+        else:
+            level = max([float(np.max(np.abs(pop.v_init), initial=0.0)),
+                         float(np.max(np.abs(pop.bias), initial=0.0)) / max(pop.dv, 1 / 4096)]
+                        + [float(np.max(np.abs(c.weights).sum(axis=1), initial=0.0))
+                           for c in incoming.get(pop.name, [])])
+            unit = FIXED_VTH_TARGET / level if level > 0 else 1.0
+        du_int = int(np.clip(round(pop.du * DECAY_UNITY) - 1, 0, DECAY_MAX))
+        dv_int = int(np.clip(round(pop.dv * DECAY_UNITY), 0, DECAY_MAX))
+        vth_int = (int(round(pop.vth * unit / 2**VTH_SHIFT)) if math.isfinite(pop.vth)
+                   else VTH_MANT_MAX)
+        if vth_int > VTH_MANT_MAX:
+            problems.append(f"{pop.node!r}: threshold does not fit 17 bits in fixed_pt")
+        b = pop.bias * unit
+        bexp = np.zeros(b.shape, dtype=int)
+        big = np.abs(b) > BIAS_MANT_MAX
+        bexp[big] = np.ceil(np.log2(np.abs(b[big]) / BIAS_MANT_MAX)).astype(int)
+        if np.any(bexp > BIAS_EXP_MAX):
+            problems.append(f"{pop.node!r}: bias too large for 13-bit mantissa << 3-bit "
+                            "exponent in fixed_pt")
+        bmant = np.rint(b / 2.0**bexp).astype(int)
+        v_init = np.rint(pop.v_init * unit).astype(int)
+        if np.any(np.abs(v_init) >= UV_LIMIT):
+            problems.append(f"{pop.node!r}: initial v does not fit 24 bits in fixed_pt")
+        pop.fixed = {"unit": unit, "du": du_int, "dv": dv_int, "vth": vth_int,
+                     "bias_mant": bmant, "bias_exp": bexp, "v_init": v_init}
+    units = {p.name: p.fixed["unit"] for p in plan.populations}
+    for c in plan.connections:
+        x = c.weights * units[c.target] / 2**ACT_SHIFT
+        mixed = bool(np.any(x > 0) and np.any(x < 0))
+        e = _weight_exp(float(np.max(np.abs(x))), mixed)
+        if e > WEIGHT_EXP_RANGE[1]:
+            problems.append(f"connection {c.source!r} -> {c.target!r}: weights too large "
+                            "for 8-bit mantissa << 7 in fixed_pt")
+        q = x / 2.0**e
+        q = 2 * np.rint(q / 2) if mixed else np.rint(q)
+        c.weights, c.weight_exp = q.astype(np.int64).astype(np.float64), e
+    return problems
+
+
+# ============================================================ job serialisation
+def plan_to_job(plan: Plan, inputs: dict[str, np.ndarray], steps: int, batch: int,
+                record: dict[str, set[str]], raw: bool) -> tuple[dict, dict[str, np.ndarray]]:
+    """(JSON description, arrays) for the worker. ``record``: population-level probes are
+    derived from node-level wishes ``{node: {"spikes", "v", "i"}}``."""
+    total = steps + (0 if raw else plan.max_lag)
+    fixed = plan.arithmetic == "fixed_pt"
+    arrays: dict[str, np.ndarray] = {}
+    spec: dict[str, Any] = {"arithmetic": plan.arithmetic, "steps": total, "batch": batch,
+                            "sources": [], "populations": [], "connections": [], "probes": []}
+    used_sources = {c.source for c in plan.connections}
+    for name, ln in sorted(plan.nodes.items()):
+        if ln.kind == "input" and name in used_sources:
+            x = inputs[name].reshape(batch, steps, -1)             # [b, t, n]
+            data = np.zeros((batch * ln.size, total))
+            data[:, :steps] = x.transpose(0, 2, 1).reshape(batch * ln.size, steps)
+            if fixed:
+                data = np.rint(data)
+            key = f"src_{len(spec['sources'])}"
+            arrays[key] = data
+            spec["sources"].append({"name": name, "data": key, "shared": False})
+    if ONE in used_sources:
+        key = f"src_{len(spec['sources'])}"
+        arrays[key] = np.ones((1, total))
+        spec["sources"].append({"name": ONE, "data": key, "shared": True})
+    for i, pop in enumerate(plan.populations):
+        tile = lambda a: np.tile(np.asarray(a), batch)  # noqa: E731
+        entry = {"name": pop.name, "node": pop.node, "size": int(pop.index.size * batch),
+                 "node_type": P.type_name(plan.graph.nodes[pop.node]),
+                 "node_size": int(plan.nodes[pop.node].size)}
+        if fixed:
+            f = pop.fixed
+            entry.update(du=f["du"], dv=f["dv"], vth=f["vth"])
+            arrays[f"bias_{i}"] = tile(f["bias_mant"])
+            arrays[f"bias_exp_{i}"] = tile(f["bias_exp"])
+            arrays[f"v_{i}"] = tile(f["v_init"])
+        else:
+            entry.update(du=pop.du, dv=pop.dv, vth=pop.vth if math.isfinite(pop.vth) else None)
+            arrays[f"bias_{i}"] = tile(pop.bias)
+            arrays[f"bias_exp_{i}"] = np.zeros(pop.index.size * batch)
+            arrays[f"v_{i}"] = tile(pop.v_init)
+        entry.update(bias=f"bias_{i}", bias_exp=f"bias_exp_{i}", v=f"v_{i}")
+        spec["populations"].append(entry)
+    shared = {s["name"] for s in spec["sources"] if s["shared"]}
+    for i, c in enumerate(plan.connections):
+        w = c.weights
+        if c.source in shared:
+            full = np.tile(w, (batch, 1))
+        else:
+            full = np.kron(np.eye(batch), w) if batch > 1 else w
+        rows, cols = np.nonzero(full)
+        arrays[f"w_{i}"] = np.stack([rows, cols]).astype(np.int64)
+        arrays[f"wv_{i}"] = full[rows, cols]
+        density = rows.size / max(full.size, 1)
+        spec["connections"].append({
+            "source": c.source, "target": c.target, "shape": list(full.shape),
+            "weights": f"w_{i}", "values": f"wv_{i}", "delay": int(c.delay),
+            "num_message_bits": GRADED_BITS if c.graded else 0,
+            "sparse": bool(density < SPARSE_DENSITY), "weight_exp": int(c.weight_exp)})
+    for node, wants in sorted(record.items()):
+        for pop in plan.nodes[node].populations:
+            for what in sorted(wants):
+                var = {"spikes": "s_out", "v": "v", "i": "u"}[what]
+                spec["probes"].append({"population": pop.name, "var": var})
+    return spec, arrays
+
+
+def results_from_job(plan: Plan, data: dict[str, np.ndarray], steps: int, batch: int,
+                     record: dict[str, set[str]], raw: bool) -> dict[str, dict[str, np.ndarray]]:
+    """Node-level arrays ``{node: {"spikes"|"v"|"i": [batch, steps, n]}}`` in contract
+    units, realigned to the contract's time axis unless ``raw``."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    fixed = plan.arithmetic == "fixed_pt"
+    for node, wants in record.items():
+        ln = plan.nodes[node]
+        start = 0 if raw else ln.lag
+        for what in wants:
+            full = np.zeros((batch, steps, ln.size))
+            var = {"spikes": "s_out", "v": "v", "i": "u"}[what]
+            for pop in ln.populations:
+                a = data[f"{pop.name}/{var}"][start:start + steps]       # [steps, b*m]
+                a = a.reshape(steps, batch, pop.index.size).transpose(1, 0, 2).astype(np.float64)
+                unit = pop.fixed["unit"] if fixed else 1.0
+                if what == "spikes":
+                    a = a > 0.5
+                elif what == "v":
+                    a = a / unit / pop.gain + pop.offset
+                else:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        a = np.where(pop.i_gain != 0, a / unit / pop.i_gain, 0.0)
+                full[:, :, pop.index] = a
+            out.setdefault(node, {})[what] = full.astype(bool) if what == "spikes" else full
+    return out
+
+
+def output_values(terms: Terms, sources: dict[str, np.ndarray], batch: int, steps: int,
+                  size: int) -> np.ndarray:
+    """``y[t] = sum M @ out_s[t - d]`` in numpy (0 before step d); ``sources[s]`` is
+    ``[batch, steps, n_s]``."""
+    y = np.zeros((batch, steps, size))
+    for (s, d), m in terms.items():
+        if d >= steps:
+            continue
+        x = np.ones((batch, steps, 1)) if s == ONE else sources[s]
+        y[:, d:] += x[:, :steps - d] @ m.T
+    return y
