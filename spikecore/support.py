@@ -35,3 +35,52 @@ def format_matrix(matrix: dict[str, dict[str, str | None]]) -> str:
         lines.append("notes:")
         lines += [f"  {b}/{t}: {n}" for b, t, n in notes]
     return "\n".join(lines)
+
+
+def markdown_page(matrix: dict[str, dict[str, str | None]] | None = None) -> str:
+    """``docs/support.md``: the matrix and every backend's note, generated, never edited."""
+    matrix = support_matrix() if matrix is None else matrix
+    backends = [b for b in matrix if not b.startswith("_")]
+    types = sorted({t for b in backends for t in matrix[b]})
+    lines = [
+        "# Support matrix",
+        "",
+        "Generated from the backends' builder registries by "
+        "`python -m spikecore.support --write docs/support.md`; do not edit by hand "
+        "(`tests/test_support.py` fails when this page is stale).",
+        "",
+        "| primitive | " + " | ".join(backends) + " |",
+        "|---|" + "---|" * len(backends),
+    ]
+    for t in types:
+        lines.append(f"| {t} | " + " | ".join("yes" if matrix[b].get(t) is not None else "—"
+                                              for b in backends) + " |")
+    for b in backends:
+        lines += ["", f"## {b}", ""]
+        lines += [f"- **{t}**: {matrix[b][t]}" for t in types if matrix[b].get(t)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import os
+    import tempfile
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(description="print or write the support matrix page")
+    p.add_argument("--write", help="write the markdown page to this path (atomically)")
+    args = p.parse_args(argv)
+    page = markdown_page()
+    if not args.write:
+        print(page, end="")
+        return 0
+    target = Path(args.write)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(page)
+    os.replace(tmp, target)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
