@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "sinabs==2.0.3" "pbr==7.1.3"
 	touch $(STAMP)
 
 # Creates $(VENV)/lava-sidecar (Python 3.10 + lava-nc) when a Python 3.10 exists; otherwise

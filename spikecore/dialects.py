@@ -164,7 +164,7 @@ def _norse_export_fix(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
             return _rebuild(node, tau=p["tau"] / dt)
         if isinstance(node, (nir.CubaLI, nir.CubaLIF)):
             tau_syn = p["tau_syn"] / dt
-            # Norse's LIFCell: i <- i * (1 - dt/tau_syn) + x, i.e. b_syn = 1 = dt*w_in/tau_syn.
+            # Norse's LIFCell: j <- (1 - dt/tau_syn)*j + x, v sees the new j: b_syn = 1.
             return _rebuild(node, tau_syn=tau_syn, tau_mem=p["tau_mem"] / dt,
                             w_in=p["w_in"] * tau_syn / dt)
         return _rebuild(node)
@@ -177,11 +177,11 @@ register_dialect(Dialect(
     "Files written by Norse 1.1.0's own to_nir(module, sample, dt=...): that exporter "
     "writes tau = dt/tau_inv = dt*tau (10^3-10^4 too small) and w_in = 1 for LIFCell. This "
     "dialect divides every tau by dt (pass the dt given to Norse's to_nir, default 1 ms), "
-    "sets w_in = tau_syn/dt (Norse adds the input to the current undecayed) and uses "
-    "Norse's native order (the membrane sees the previous step's current).",
+    "sets w_in = tau_syn/dt: Norse's LIFCell adds the input to the current undecayed "
+    "(j = i + x), integrates v with that j, then decays it (current_first).",
     default_dt=1e-3,
     choices=dict(integrator="euler", reset="to_value", input_meaning="current",
-                 update_order="voltage_first"),
+                 update_order="current_first"),
     rewrite=_norse_export_fix,
 ))
 
@@ -332,16 +332,32 @@ def _rockpool_import(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
             f"no Rockpool reading of {type(node).__name__}",
             ["the rockpool dialect covers LIF (LIFNeuronTorch) and CubaLIF (LIFTorch)"])
 
-    return _map_neurons(g, fix)
+    neuron_types = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
+
+    def node_fix(n: str, node: Any) -> dict[str, Any]:
+        if isinstance(node, neuron_types):
+            return {n: fix(node)}
+        # Rockpool's exporter writes the sample's batch dimension into Input/Output
+        # types ([1, n]); its modules see [n].
+        if isinstance(node, (nir.Input, nir.Output)):
+            key = "input" if isinstance(node, nir.Input) else "output"
+            types = node.input_type if isinstance(node, nir.Input) else node.output_type
+            shape = np.asarray(_np(types.get(key)))
+            if shape.ndim == 1 and shape.size >= 2 and shape[0] == 1:
+                return {n: type(node)(np.asarray(shape[1:]), metadata=dict(node.metadata or {}))}
+        return {n: copy.deepcopy(node)}
+
+    return _map_graph(g, node_fix)
 
 
 register_dialect(Dialect(
     "rockpool",
     "Rockpool (3.x) LIFTorch/LIFNeuronTorch: exponential decays, input added undecayed "
     "(i = beta*(i + x), v = alpha*v + i), subtractive reset; dt is read from the file "
-    "(its exporter writes r = tau*exp(-dt/tau)/dt). Rockpool's own from_nir instead "
-    "guesses dt = min(tau/(1 + r)), which is off by O(dt/tau): pass that dt to reproduce "
-    "an imported module. Not representable: several spikes per step when v >= "
+    "(its exporter writes r = tau*exp(-dt/tau)/dt), so the exported module is reproduced. "
+    "Rockpool's own from_nir instead guesses a dt per layer, min(tau/(1 + r)), off by "
+    "O(dt/tau) and different in each layer: not reproduced. Not representable: several "
+    "spikes per step when v >= "
     "2*threshold, firing on v >= threshold.",
     default_dt=None,
     choices=dict(integrator="euler", reset="subtract", input_meaning="current",

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from spikecore.backends import get_backend
 
 import spikecore as sc
