@@ -37,67 +37,22 @@ def _step(u: torch.Tensor) -> torch.Tensor:
     return (u > 0).to(u.dtype)
 
 
-class SuperSpike(torch.autograd.Function):
-    """Heaviside forward; ``dz/du = 1 / (scale*|u| + 1)**2`` backward."""
+def spike_function(name: str, derivative: Callable[[torch.Tensor, float], torch.Tensor],
+                   doc: str) -> type[torch.autograd.Function]:
+    """An autograd function: the contract's Heaviside step forward, ``grad * derivative(u,
+    scale)`` backward. One factory, so each pseudo-derivative is written once."""
 
-    @staticmethod
     def forward(ctx, u: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.save_for_backward(u)
         ctx.scale = scale
         return _step(u)
 
-    @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (u,) = ctx.saved_tensors
-        return grad / (ctx.scale * u.abs() + 1.0) ** 2, None
+        return grad * derivative(u, ctx.scale), None
 
-
-class ATan(torch.autograd.Function):
-    """Heaviside forward; ``dz/du = scale/2 / (1 + (pi/2*scale*u)**2)`` backward (the
-    derivative of ``atan(pi/2*scale*u)/pi + 1/2``)."""
-
-    @staticmethod
-    def forward(ctx, u: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.save_for_backward(u)
-        ctx.scale = scale
-        return _step(u)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (u,) = ctx.saved_tensors
-        s = ctx.scale
-        return grad * (s / 2.0) / (1.0 + (math.pi / 2.0 * s * u) ** 2), None
-
-
-class Sigmoid(torch.autograd.Function):
-    """Heaviside forward; derivative of ``sigmoid(scale*u)`` backward."""
-
-    @staticmethod
-    def forward(ctx, u: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.save_for_backward(u)
-        ctx.scale = scale
-        return _step(u)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (u,) = ctx.saved_tensors
-        sg = torch.sigmoid(ctx.scale * u)
-        return grad * ctx.scale * sg * (1.0 - sg), None
-
-
-class Triangle(torch.autograd.Function):
-    """Heaviside forward; ``dz/du = scale * max(0, 1 - scale*|u|)`` backward."""
-
-    @staticmethod
-    def forward(ctx, u: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.save_for_backward(u)
-        ctx.scale = scale
-        return _step(u)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (u,) = ctx.saved_tensors
-        return grad * ctx.scale * torch.clamp(1.0 - ctx.scale * u.abs(), min=0.0), None
+    return type(name, (torch.autograd.Function,), {
+        "__doc__": doc, "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 
 @dataclass(frozen=True)
@@ -126,6 +81,15 @@ def _d_sigmoid(u: torch.Tensor, s: float) -> torch.Tensor:
 def _d_triangle(u: torch.Tensor, s: float) -> torch.Tensor:
     return s * torch.clamp(1.0 - s * u.abs(), min=0.0)
 
+
+SuperSpike = spike_function("SuperSpike", _d_superspike,
+                            "Heaviside forward; ``dz/du = 1 / (scale*|u| + 1)**2`` backward.")
+ATan = spike_function("ATan", _d_atan, "Heaviside forward; ``dz/du = scale/2 / (1 + "
+                      "(pi/2*scale*u)**2)`` backward (derivative of atan(pi/2*scale*u)/pi + 1/2).")
+Sigmoid = spike_function("Sigmoid", _d_sigmoid,
+                         "Heaviside forward; derivative of ``sigmoid(scale*u)`` backward.")
+Triangle = spike_function("Triangle", _d_triangle,
+                          "Heaviside forward; ``dz/du = scale * max(0, 1 - scale*|u|)`` backward.")
 
 #: name -> surrogate; extend with :func:`register_surrogate`.
 SURROGATES: dict[str, Surrogate] = {

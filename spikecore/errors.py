@@ -14,17 +14,19 @@ class SpikecoreError(Exception):
     """Base class of every error spikecore raises on purpose."""
 
 
-class GraphError(SpikecoreError):
-    """A graph (or a file holding one) is malformed or inconsistent.
-
-    ``problems`` lists every problem found, one line each.
-    """
+class _ListsProblems(SpikecoreError):
+    """An error that carries every problem found (``problems``), one line each, and shows
+    them as an indented list under the message."""
 
     def __init__(self, message: str, problems: Sequence[str] = ()):
         self.problems = list(problems)
         if self.problems:
             message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(message)
+
+
+class GraphError(_ListsProblems):
+    """A graph (or a file holding one) is malformed or inconsistent."""
 
 
 class NIRFileError(GraphError):
@@ -36,17 +38,9 @@ class DialectError(GraphError):
     dialect."""
 
 
-class UnsupportedError(SpikecoreError):
-    """A backend (or a hardware target) cannot lower some nodes or parameters.
-
-    ``problems`` lists every unsupported node/parameter at once.
-    """
-
-    def __init__(self, message: str, problems: Sequence[str] = ()):
-        self.problems = list(problems)
-        if self.problems:
-            message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(message)
+class UnsupportedError(_ListsProblems):
+    """A backend (or a hardware target) cannot lower some nodes or parameters; every one
+    of them is listed at once."""
 
 
 class UnavailableError(SpikecoreError):
