@@ -77,8 +77,10 @@ def _voltage_png(report: ComparisonReport, path: Path, neurons: int = 3) -> bool
     style per backend: where the lines separate, the backends disagree."""
     plt = _pyplot()
     names = list(report.results)
-    node = next((n for r in report.results.values() for n in sorted(r.traces) if "v" in r.traces[n]),
-                None)
+    # Prefer a spiking node: its voltage shows thresholds and resets, where backends part first.
+    candidates = [n for r in report.results.values() for n in sorted(r.traces) if "v" in r.traces[n]]
+    spiking = [n for n in candidates if any(n in r.spikes for r in report.results.values())]
+    node = (spiking or candidates or [None])[0]
     if plt is None or node is None:
         return False
     fig, axes = plt.subplots(neurons, 1, figsize=(9, 1.6 * neurons + 0.6), sharex=True, squeeze=False)
