@@ -32,8 +32,10 @@ lava-sidecar: $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 
+# Benchmarks print ratios measured side by side; they are not tests. Run one at a time on a
+# quiet machine, e.g. `make bench` or `.venv/bin/python benchmarks/bench_norse.py --quick`.
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
