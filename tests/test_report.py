@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import spikecore.models as zoo
 
 import spikecore as sc
-import spikecore.models as zoo
 from spikecore.report import spike_time_offsets, write_report
 
 
