@@ -167,7 +167,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     graph = _load(args)
     inputs, steps = _inputs(args, graph)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-    report = sc.compare(graph, inputs, backends=backends, steps=steps, record=_record(args))
+    report = sc.compare(graph, inputs, backends=backends, steps=steps, record=_record(args),
+                        progress=not args.json)
     if args.report:
         from .report import write_report
 

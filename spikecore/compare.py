@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,24 +226,36 @@ def _tolerance_for(a: str, b: str, tolerances: Mapping[str, Tolerance] | Toleran
 def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2", "norse", "lava"),
             steps: int | None = None, record: Iterable[str] = ("spikes", "v", "i"),
             tolerances: Mapping[str, Tolerance] | Tolerance | None = None,
-            backend_options: Mapping[str, Mapping[str, Any]] | None = None) -> ComparisonReport:
+            backend_options: Mapping[str, Mapping[str, Any]] | None = None,
+            progress: bool | Callable[[str], None] = False) -> ComparisonReport:
     """Run ``graph`` on each backend and compare every one against the first that ran.
 
     Unavailable backends are listed in ``report.skipped`` with the reason; a backend that
     cannot lower the graph is listed there with the full error. ``report.ok`` is False
     unless at least two backends ran and every pair is within its tolerance.
+    ``progress``: True prints a line per backend (start, then time and spike count) to
+    stderr; a callable receives those lines instead.
     """
     from .simulate import simulate
 
+    say = _progress_printer(progress)
+    names_in = list(backends)
     results: dict[str, Result] = {}
     skipped: dict[str, str] = {}
-    for name in backends:
+    for k, name in enumerate(names_in, start=1):
         opts = dict((backend_options or {}).get(name, {}))
+        say(f"[{k}/{len(names_in)}] {name}: running ...")
+        t0 = time.perf_counter()
         try:
             results[name] = simulate(graph, inputs, backend=name, steps=steps, record=record,
                                      **opts)
         except (UnavailableError, UnsupportedError) as exc:
             skipped[name] = str(exc)
+            say(f"[{k}/{len(names_in)}] {name}: skipped ({str(exc).splitlines()[0]})")
+            continue
+        n_spikes = sum(int(np.count_nonzero(v)) for v in results[name].spikes.values())
+        say(f"[{k}/{len(names_in)}] {name}: done in {time.perf_counter() - t0:.2f} s, "
+            f"{n_spikes} spikes")
     names = list(results)
     pairs = []
     if names:
@@ -253,6 +267,14 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
         raise SpikecoreError("no backend could run the graph:\n" + "\n".join(
             f"  - {k}: {v}" for k, v in skipped.items()))
     return ComparisonReport(graph.name, results, pairs, skipped)
+
+
+def _progress_printer(progress: bool | Callable[[str], None]) -> Callable[[str], None]:
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    return lambda line: None
 
 
 def spike_time_error(a_steps: np.ndarray, b_steps: np.ndarray, dt: float) -> float:

@@ -68,7 +68,8 @@ def main(out_dir: str = "reports/demo", json_output: bool = False) -> int:
     net = recurrent_lif(n_in=20, n_rec=100, n_out=5, seed=1)
     steps = 1000
     inp = poisson_input(20, steps, rate_hz=40.0, dt=net.semantics.dt, seed=1)
-    report = sc.compare(net, inp, backends=usable, record=("spikes", "v", "i"))
+    report = sc.compare(net, inp, backends=usable, record=("spikes", "v", "i"),
+                        progress=not json_output)
     html_path = write_report(report, out_dir)
     ok &= report.ok
     summary["recurrent"] = report.to_dict()

@@ -276,3 +276,17 @@ def test_assert_same_traces():
     with pytest.raises(AssertionError, match=r"n:v \(a vs b\)"):
         assert_same_traces(result("a", traces={"n": {"v": v}}),
                            result("b", traces={"n": {"v": w}}), atol=0.5)
+
+
+def test_compare_reports_progress_per_backend():
+    import spikecore.models as zoo
+
+    g = zoo.feedforward_lif(sizes=(3, 4, 2), seed=1)
+    x = zoo.poisson_input(3, 30, 200.0, g.semantics.dt, seed=1)
+    lines: list[str] = []
+    rep = sc.compare(g, x, backends=("norse", "brian2"),
+                     progress=lines.append)
+    assert rep.ok
+    assert lines[0] == "[1/2] norse: running ..."
+    assert lines[1].startswith("[1/2] norse: done in ") and lines[1].endswith(" spikes")
+    assert lines[3].startswith("[2/2] brian2: done in ")
