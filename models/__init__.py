@@ -1,5 +1,35 @@
-"""Model zoo: functions that return seeded, parametrised spikecore graphs."""
+"""Model zoo: functions that return seeded, parametrised spikecore graphs and matrices."""
 
 from .basic import ei_network, feedforward_lif, poisson_input, recurrent_lif
+from .connectivity import (
+    Brunel2000Params,
+    Connectivity,
+    DaleParams,
+    HopfieldParams,
+    IzhikevichParams,
+    LowRankParams,
+    MotifParams,
+    RandomModeParams,
+    SCSParams,
+    brunel2000_connectivity,
+    dale_matrix,
+    ei_motif_matrix,
+    hopfield_network,
+    hopfield_weights,
+    izhikevich_connectivity,
+    lif_population,
+    low_rank_matrix,
+    motif_adjacency,
+    random_mode_matrix,
+    scs_matrix,
+    white_noise_current,
+)
 
-__all__ = ["ei_network", "feedforward_lif", "poisson_input", "recurrent_lif"]
+__all__ = [
+    "Brunel2000Params", "Connectivity", "DaleParams", "HopfieldParams", "IzhikevichParams",
+    "LowRankParams", "MotifParams", "RandomModeParams", "SCSParams", "brunel2000_connectivity",
+    "dale_matrix", "ei_motif_matrix", "ei_network", "feedforward_lif", "hopfield_network",
+    "hopfield_weights", "izhikevich_connectivity", "lif_population", "low_rank_matrix",
+    "motif_adjacency", "poisson_input", "random_mode_matrix", "recurrent_lif", "scs_matrix",
+    "white_noise_current",
+]
