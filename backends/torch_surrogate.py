@@ -37,7 +37,7 @@ def _step(u: torch.Tensor) -> torch.Tensor:
     return (u > 0).to(u.dtype)
 
 
-def spike_function(name: str, derivative: Callable[[torch.Tensor, float], torch.Tensor],
+def _autograd_step(name: str, derivative: Callable[[torch.Tensor, float], torch.Tensor],
                    doc: str) -> type[torch.autograd.Function]:
     """An autograd function: the contract's Heaviside step forward, ``grad * derivative(u,
     scale)`` backward. One factory, so each pseudo-derivative is written once."""
@@ -82,13 +82,13 @@ def _d_triangle(u: torch.Tensor, s: float) -> torch.Tensor:
     return s * torch.clamp(1.0 - s * u.abs(), min=0.0)
 
 
-SuperSpike = spike_function("SuperSpike", _d_superspike,
+SuperSpike = _autograd_step("SuperSpike", _d_superspike,
                             "Heaviside forward; ``dz/du = 1 / (scale*|u| + 1)**2`` backward.")
-ATan = spike_function("ATan", _d_atan, "Heaviside forward; ``dz/du = scale/2 / (1 + "
+ATan = _autograd_step("ATan", _d_atan, "Heaviside forward; ``dz/du = scale/2 / (1 + "
                       "(pi/2*scale*u)**2)`` backward (derivative of atan(pi/2*scale*u)/pi + 1/2).")
-Sigmoid = spike_function("Sigmoid", _d_sigmoid,
+Sigmoid = _autograd_step("Sigmoid", _d_sigmoid,
                          "Heaviside forward; derivative of ``sigmoid(scale*u)`` backward.")
-Triangle = spike_function("Triangle", _d_triangle,
+Triangle = _autograd_step("Triangle", _d_triangle,
                           "Heaviside forward; ``dz/du = scale * max(0, 1 - scale*|u|)`` backward.")
 
 #: name -> surrogate; extend with :func:`register_surrogate`.
