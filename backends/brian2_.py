@@ -761,3 +761,7 @@ class Brian2Backend:
                             "monitors": sorted(m.name for m in (*low.spike_monitors.values(),
                                                                 *low.state_monitors.values())),
                             "cache_dir": str(cache_dir)})
+
+
+# Extension primitives register their lowerings into BUILDERS (kept in their own module).
+from . import brian2_extensions as _extensions  # noqa: E402,F401

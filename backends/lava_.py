@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendProcessError, UnavailableError
+from ..ext_discrete import graph_streams
 from ..graph import Edge, Graph
 from ..result import Result
 from .base import Availability, RecordPlan
@@ -90,6 +91,9 @@ class LavaBackend:
         batch = next(iter(inputs.values())).shape[0] if inputs else 1
         if arithmetic == "fixed_pt":
             _require_integers(inputs)
+        # Seeded sources: their stream, computed here once, is played like an input.
+        streams = graph_streams(graph, batch, steps)
+        inputs = {**inputs, **streams}
         wants = _lava_records(plan, record)
         shapes = graph.shapes()
         data: dict[str, dict[str, np.ndarray]] = {}
@@ -104,6 +108,9 @@ class LavaBackend:
             info.update(worker_info)
             wall = float(worker_info.get("run_time", 0.0))
             data = results_from_job(plan, raw_data, steps, batch, wants, raw)
+        for node in record:
+            if node in streams:
+                data[node] = {"spikes": streams[node].reshape(batch, steps, -1) > 0.5}
         result = Result(backend=self.name, dt=float(graph.semantics.dt), info=info)
         for node, names in record.items():
             for what in names:

@@ -50,9 +50,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import extensions as X
 from .. import primitives as P
 from ..discrete import NeuronCoefficients, neuron_coefficients
 from ..errors import UnsupportedError
+from ..ext_discrete import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
 from ..graph import Graph, delay_steps_of
 
 ONE = "__one__"
@@ -103,6 +105,7 @@ class Population:
     in_scale: np.ndarray      # incoming weights are multiplied by this (per element)
     spiking: bool
     lag: int = 0
+    refractory: int = 0       # LIFRefractory's refractory_period (0: plain LIF)
     # fixed_pt only
     fixed: dict[str, Any] = field(default_factory=dict)
 
@@ -207,6 +210,7 @@ class NeuronLowering:
     i_gain: np.ndarray
     in_scale: np.ndarray
     spiking: bool
+    refractory: np.ndarray | None = None   # steps per element (refractory neurons)
 
 
 def _uniform_threshold(width: np.ndarray) -> float:
@@ -305,6 +309,22 @@ RULES: dict[type, LavaRule] = {
     P.I: LavaRule("neuron", "LIF with dv=0 and an infinite threshold"),
     P.CubaLI: LavaRule("neuron", "LIF with an infinite threshold; euler + current_first"),
     P.Threshold: LavaRule("neuron", "LIF with du=dv=1 (floating_pt only)"),
+    X.RefractoryLIF: LavaRule("neuron", "LIFRefractory (du=1); reset to_value only; "
+                              "floating_pt only"),
+    X.RefractoryCubaLIF: LavaRule("neuron", "LIFRefractory; euler + current_first only; "
+                                  "reset to_value only; floating_pt only"),
+    X.PoissonSource: LavaRule("input", "RingBuffer playing the seeded stream computed in "
+                              "the main process"),
+    X.WhiteNoiseSource: LavaRule("input", "RingBuffer playing the seeded stream computed "
+                                 "in the main process (floating_pt only)"),
+    X.OUSource: LavaRule("input", "RingBuffer playing the seeded stream computed in the "
+                         "main process (floating_pt only)"),
+}
+
+#: Why a primitive has no Lava lowering (added to check()'s message).
+UNSUPPORTED_REASONS: dict[type, str] = {
+    X.ALIF: "Lava 0.10 has no adaptive-threshold LIF process",
+    X.RateUnit: "Lava's LIF sends spikes, not a graded phi(x)",
 }
 
 
@@ -316,9 +336,17 @@ def _lowering_of(name: str, node: Any, graph: Graph, shape: tuple[int, ...]
                  ) -> tuple[NeuronLowering | None, list[str]]:
     if isinstance(node, P.Threshold):
         return _threshold_lowering(node, math.prod(shape)), []
-    co = neuron_coefficients(node, graph.semantics, shape)
+    refractory = type(node) in REFRACTORY_TYPES
+    co = neuron_coefficients(node.base() if refractory else node, graph.semantics, shape)
     problems = _neuron_problems(name, node, co, graph.semantics)
-    return (None if problems else _lower_neuron_coefficients(co)), problems
+    if problems:
+        return None, problems
+    low = _lower_neuron_coefficients(co)
+    if refractory:
+        # LIFRefractory holds v (0 in Lava units = v_reset) for refractory_period steps
+        # after a spike while u keeps integrating: the contract's refractory update.
+        low.refractory = refractory_steps(node, float(graph.semantics.dt), shape).ravel()
+    return low, []
 
 
 def build_plan(graph: Graph, arithmetic: str = "floating_pt") -> Plan:
@@ -349,9 +377,20 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
         node = graph.nodes[name]
         rule = RULES.get(type(node))
         if rule is None:
-            problems.append(f"{name!r} ({P.type_name(node)}): no lowering; supported: "
+            why = UNSUPPORTED_REASONS.get(type(node))
+            problems.append(f"{name!r} ({P.type_name(node)}): no lowering"
+                            + (f" ({why})" if why else "") + "; supported: "
                             + ", ".join(supported_names()))
             continue
+        if arithmetic == "fixed_pt" and type(node) in REFRACTORY_TYPES:
+            problems.append(f"{name!r} ({P.type_name(node)}): not available with "
+                            "arithmetic='fixed_pt' (Lava 0.10's LIFRefractory has only a "
+                            "floating-point model); use 'floating_pt'")
+        if arithmetic == "fixed_pt" and type(node) in SOURCE_TYPES and \
+                not isinstance(node, X.PoissonSource):
+            problems.append(f"{name!r} ({P.type_name(node)}): not available with "
+                            "arithmetic='fixed_pt' (Loihi messages are integers; this source "
+                            "is real-valued); use 'floating_pt'")
         if rule.role == "neuron":
             low, probs = _lowering_of(name, node, graph, shapes[name])
             problems += probs
@@ -449,15 +488,16 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
         if ln.kind != "neuron":
             continue
         low = lowerings[name]
-        keys = np.stack([low.du, low.dv], axis=1)
+        ref = low.refractory if low.refractory is not None else np.zeros(low.du.size)
+        keys = np.stack([low.du, low.dv, ref], axis=1)
         groups = np.unique(keys, axis=0)
-        for gi, (du, dv) in enumerate(groups):
-            idx = np.flatnonzero((low.du == du) & (low.dv == dv))
+        for gi, (du, dv, rf) in enumerate(groups):
+            idx = np.flatnonzero((low.du == du) & (low.dv == dv) & (ref == rf))
             pname = name if len(groups) == 1 else f"{name}#{gi}"
             ln.populations.append(Population(
                 pname, name, idx, float(du), float(dv), float(low.vth[0]), low.bias[idx],
                 low.v_init[idx], low.gain[idx], low.offset[idx], low.i_gain[idx],
-                low.in_scale[idx], low.spiking, ln.lag))
+                low.in_scale[idx], low.spiking, ln.lag, refractory=int(rf)))
     plan.max_lag = max((ln.lag for ln in nodes.values()), default=0)
 
     # 6. connections
@@ -622,6 +662,8 @@ def plan_to_job(plan: Plan, inputs: dict[str, np.ndarray], steps: int, batch: in
         entry = {"name": pop.name, "node": pop.node, "size": int(pop.index.size * batch),
                  "node_type": P.type_name(plan.graph.nodes[pop.node]),
                  "node_size": int(plan.nodes[pop.node].size)}
+        if pop.refractory:
+            entry["refractory"] = int(pop.refractory)
         if fixed:
             f = pop.fixed
             entry.update(du=f["du"], dv=f["dv"], vth=f["vth"])

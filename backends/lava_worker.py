@@ -26,7 +26,24 @@ import numpy as np
 
 #: NIR field that carries a neuron node's element count (for the cross-check).
 SIZE_FIELD = {"LIF": "tau", "LI": "tau", "CubaLIF": "tau_mem", "CubaLI": "tau_mem",
-              "IF": "r", "I": "r", "Threshold": "threshold"}
+              "IF": "r", "I": "r", "Threshold": "threshold", "RefractoryLIF": "tau",
+              "RefractoryCubaLIF": "tau_mem"}
+#: Graph metadata key under which spikecore stores its extension nodes (one group each,
+#: with a ``type`` dataset), since NIR has no node type for them.
+EXTENSIONS_KEY = "spikecore_extensions"
+
+
+class _Stored:
+    """An extension node read from the graph metadata: its type name and fields."""
+
+    def __init__(self, record: dict):
+        t = record.get("type")
+        self.type_name = t.decode("utf8") if isinstance(t, bytes) else str(t)
+        self.fields = record
+
+
+def _field(node, name: str):
+    return node.fields.get(name) if isinstance(node, _Stored) else getattr(node, name)
 
 
 def check_against_nir(job: dict, nir_path: Path) -> None:
@@ -34,17 +51,22 @@ def check_against_nir(job: dict, nir_path: Path) -> None:
     import nir
 
     graph = nir.read(str(nir_path), type_check=False)
+    stored = (graph.metadata or {}).get(EXTENSIONS_KEY) or {}
     problems = []
     for pop in job["populations"]:
-        node = graph.nodes.get(pop.get("nir_node", pop["node"]))
+        key = pop.get("nir_node", pop["node"])
+        node = graph.nodes.get(key)
+        if node is None and key in stored:
+            node = _Stored(stored[key])
         if node is None:
             problems.append(f"{pop['node']!r}: not a node of {nir_path.name}")
             continue
-        if type(node).__name__ != pop["node_type"]:
-            problems.append(f"{pop['node']!r}: {type(node).__name__} in the file, "
+        type_name = node.type_name if isinstance(node, _Stored) else type(node).__name__
+        if type_name != pop["node_type"]:
+            problems.append(f"{pop['node']!r}: {type_name} in the file, "
                             f"{pop['node_type']} in the job")
             continue
-        size = int(np.size(getattr(node, SIZE_FIELD[pop["node_type"]])))
+        size = int(np.size(_field(node, SIZE_FIELD[pop["node_type"]])))
         if size > 1 and size != pop["node_size"]:
             problems.append(f"{pop['node']!r}: {size} elements in the file, "
                             f"{pop['node_size']} in the job")
@@ -70,7 +92,7 @@ def build(job: dict, arrays):
     """Create the Lava processes; returns (processes by name, monitors, components)."""
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIF
+    from lava.proc.lif.process import LIF, LIFRefractory
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import DelaySparse, Sparse
 
@@ -88,10 +110,14 @@ def build(job: dict, arrays):
                 v=arrays[pop["v"]].astype(np.int32), u=0, name=pop["name"])
         else:
             vth = np.inf if pop["vth"] is None else float(pop["vth"])
-            procs[pop["name"]] = LIF(
+            kw = {}
+            cls = LIF
+            if pop.get("refractory"):
+                cls, kw = LIFRefractory, {"refractory_period": int(pop["refractory"])}
+            procs[pop["name"]] = cls(
                 shape=(pop["size"],), du=float(pop["du"]), dv=float(pop["dv"]), vth=vth,
                 bias_mant=arrays[pop["bias"]].astype(np.float64), bias_exp=0,
-                v=arrays[pop["v"]].astype(np.float64), u=0.0, name=pop["name"])
+                v=arrays[pop["v"]].astype(np.float64), u=0.0, name=pop["name"], **kw)
     parent = {name: name for name in procs}
 
     def find(a):

@@ -1094,3 +1094,7 @@ def _np_step(co, i, v, x):
 
     return neuron_step(co, i, v, x)
 
+
+
+# Extension primitives register their builders into BUILDERS (kept in their own module).
+from . import norse_extensions as _extensions  # noqa: E402,F401

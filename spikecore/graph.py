@@ -201,22 +201,7 @@ class Graph:
         nodes of a zero-delay cycle.
         """
         g = self.flatten()
-        indeg = {n: 0 for n in g.nodes}
-        succ: dict[str, list[str]] = {n: [] for n in g.nodes}
-        for e in g.edges:
-            if e.delay_steps == 0 and e.source in indeg and e.target in indeg:
-                indeg[e.target] += 1
-                succ[e.source].append(e.target)
-        ready = [n for n, d in indeg.items() if d == 0]
-        heapq.heapify(ready)
-        order = []
-        while ready:
-            n = heapq.heappop(ready)
-            order.append(n)
-            for m in succ[n]:
-                indeg[m] -= 1
-                if indeg[m] == 0:
-                    heapq.heappush(ready, m)
+        order = kahn_order(g.nodes, [(e.source, e.target) for e in g.edges if e.delay_steps == 0])
         if len(order) != len(g.nodes):
             cycles = zero_delay_cycles(g)
             raise GraphError(
@@ -250,6 +235,30 @@ class Graph:
         if errors:
             raise GraphError(f"graph {self.name!r} is invalid ({len(errors)} problem(s)):", errors)
         return self
+
+
+def kahn_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str]:
+    """Kahn's topological order of ``names`` over ``edges``, ties broken by name.
+
+    Nodes on (or behind) a cycle are left out; callers decide what that means.
+    """
+    indeg = {n: 0 for n in names}
+    succ: dict[str, list[str]] = {n: [] for n in indeg}
+    for s, t in edges:
+        if s in succ and t in succ:
+            succ[s].append(t)
+            indeg[t] += 1
+    ready = [n for n, d in indeg.items() if d == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        n = heapq.heappop(ready)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                heapq.heappush(ready, m)
+    return order
 
 
 # ====================================================================== checks
@@ -481,6 +490,10 @@ def _check_structure(graph: Graph) -> tuple[list[str], set[int]]:
         if isinstance(graph.nodes.get(e.target), P.Input):
             errors.append(f"edge {e.source!r} -> {e.target!r}: an Input node takes no edges")
             bad_edges.add(k)
+        elif getattr(P.spec_of(graph.nodes.get(e.target)), "kind", "") == "source":
+            errors.append(f"edge {e.source!r} -> {e.target!r}: a "
+                          f"{P.type_name(graph.nodes[e.target])} is a source and takes no edges")
+            bad_edges.add(k)
         if isinstance(graph.nodes.get(e.source), P.Output):
             errors.append(f"edge {e.source!r} -> {e.target!r}: an Output node sends no edges")
             bad_edges.add(k)
@@ -538,6 +551,9 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
                         f"node {n!r} (Delay): delay {d.ravel()[:3]} s is not a multiple of "
                         f"dt={dt:g} s; choose delays in whole steps"
                     )
+        hook = spec.extra.get("check")
+        if hook is not None:  # a type's own rules (extension primitives)
+            errors += hook(n, node, dt)
     for cycle in zero_delay_cycles(flat):
         errors.append(_cycle_message(cycle))
     _, shape_problems = _infer_shapes(flat)
@@ -547,7 +563,7 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
     for n, node in flat.nodes.items():
         if P.spec_of(node) is None:
             continue
-        if not isinstance(node, P.Input) and n not in targets:
+        if P.spec_of(node).kind != "source" and n not in targets:
             warns.append(f"node {n!r} ({P.type_name(node)}) receives no edge; its input is 0")
         if not isinstance(node, P.Output) and n not in sources and not isinstance(node, P.Input):
             spec = P.spec_of(node)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import heapq
 import json
 import os
 import tempfile
@@ -21,10 +20,11 @@ import h5py
 import nir
 import numpy as np
 
+from . import extensions as X
 from . import primitives as P
 from .dialects import EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
-from .errors import DialectError, GraphError, NIRFileError
-from .graph import Edge, Graph
+from .errors import DialectError, GraphError, NIRFileError, UnsupportedError
+from .graph import Edge, Graph, kahn_order
 from .semantics import Semantics
 
 METADATA_KEY = "spikecore"
@@ -123,6 +123,9 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
         else:
             nodes[n] = _normalised(node)
     raw_edges = [(str(s), str(t)) for s, t in nir_graph.edges]
+    ext = (nir_graph.metadata or {}).get(X.EXTENSIONS_KEY) if meta is not None else None
+    if ext is not None:
+        nodes.update(_extension_nodes(ext, name))
     if meta is not None:
         try:
             delays = {(str(s), str(t)): int(d) for s, t, d in meta.get("edge_delays", [])}
@@ -135,6 +138,15 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
     else:
         delays = {e: recurrent_delay for e in _back_edges(nir_graph.nodes, raw_edges)}
     edges = [Edge(s, t, delays.get((s, t), 0)) for s, t in raw_edges]
+    if meta is not None and "edges" in meta:
+        # A graph with extension nodes stores every edge (in order, with its delay):
+        # its NIR edge list holds only the edges between plain NIR nodes.
+        try:
+            edges = [Edge(str(s), str(t), int(d)) for s, t, d in meta["edges"]]
+        except (TypeError, ValueError) as exc:
+            raise NIRFileError(
+                f"graph {name!r}: metadata '{METADATA_KEY}' has malformed 'edges' ({exc}); "
+                "expected a list of [source, target, steps]") from exc
     # nir.read returns nodes alphabetically: restore the written order, or (foreign
     # files) derive one from the edges.
     stored = [str(n) for n in meta.get("node_order", [])] if meta is not None else []
@@ -143,28 +155,30 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
     else:
         order = _edge_order(nodes, [(e.source, e.target) for e in edges if e.delay_steps == 0])
     nodes = {n: nodes[n] for n in order}
-    user_meta = {k: v for k, v in (nir_graph.metadata or {}).items() if k != METADATA_KEY}
+    user_meta = {k: v for k, v in (nir_graph.metadata or {}).items()
+                 if k not in (METADATA_KEY, X.EXTENSIONS_KEY)}
     return Graph(nodes, edges, semantics, name=name, metadata=user_meta)
+
+
+def _extension_nodes(ext: Any, graph_name: str) -> dict[str, Any]:
+    """The extension nodes stored under ``metadata[EXTENSIONS_KEY]`` (one group each)."""
+    if not isinstance(ext, Mapping):
+        raise NIRFileError(f"graph {graph_name!r}: metadata '{X.EXTENSIONS_KEY}' is not a group "
+                           "of extension nodes")
+    out = {}
+    for n, rec in ext.items():
+        if not isinstance(rec, Mapping):
+            raise NIRFileError(f"graph {graph_name!r}: extension node {n!r} is not a group")
+        try:
+            out[str(n)] = X.from_record(rec, str(n))
+        except (TypeError, ValueError, AssertionError) as exc:
+            raise NIRFileError(f"graph {graph_name!r}: {exc}") from exc
+    return out
 
 
 def _edge_order(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> list[str]:
     """Node names in topological order of ``edges`` (ties and cycle members by name)."""
-    indeg = {n: 0 for n in nodes}
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    for s, t in edges:
-        if s in succ and t in succ:
-            succ[s].append(t)
-            indeg[t] += 1
-    ready = sorted(n for n, d in indeg.items() if d == 0)
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        n = heapq.heappop(ready)
-        order.append(n)
-        for m in succ[n]:
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                heapq.heappush(ready, m)
+    order = kahn_order(nodes, edges)
     done = set(order)
     return order + sorted(n for n in nodes if n not in done)
 
@@ -229,13 +243,35 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
     return _convert(nir_graph, semantics, int(recurrent_delay), name)
 
 
-def to_nir(graph: Graph) -> nir.NIRGraph:
+def to_nir(graph: Graph, plain: bool = False) -> nir.NIRGraph:
     """The graph as a ``nir.NIRGraph`` (semantics and delays in metadata).
 
     Conv and Flatten nodes get their input shapes filled in, so the file is
-    self-describing for other NIR readers too.
+    self-describing for other NIR readers too. Extension primitives
+    (:mod:`spikecore.extensions`) are stored in the graph metadata, not as NIR nodes, so
+    ``nir.read`` still reads the file. ``plain=True`` promises a graph made only of NIR
+    nodes and raises :class:`~spikecore.errors.UnsupportedError` naming every extension
+    node (NIR 1.0 has no exact equivalent of any of them).
     """
+    if plain:
+        found = _extension_nodes_of(graph, "")
+        if found:
+            raise UnsupportedError(
+                f"graph {graph.name!r} cannot be written as plain NIR: {len(found)} node(s) "
+                "are spikecore extensions without a NIR 1.0 equivalent (write without "
+                "plain=True to keep them in spikecore metadata, or replace them):", found)
     return _to_nir(graph, top=True)
+
+
+def _extension_nodes_of(graph: Graph, prefix: str) -> list[str]:
+    out = []
+    for n, node in graph.nodes.items():
+        if isinstance(node, Graph):
+            out += _extension_nodes_of(node, f"{prefix}{n}.")
+        elif X.is_extension(node):
+            out.append(f"'{prefix}{n}' ({P.type_name(node)}): {P.spec_of(node).notes}; "
+                       "no NIR 1.0 node or composition is exact")
+    return out
 
 
 def _to_nir(graph: Graph, top: bool) -> nir.NIRGraph:
@@ -248,9 +284,13 @@ def _to_nir(graph: Graph, top: bool) -> nir.NIRGraph:
     except GraphError:
         local_shapes = {}
     nodes: dict[str, Any] = {}
+    extensions: dict[str, Any] = {}
     for n, node in graph.nodes.items():
         if isinstance(node, Graph):
             nodes[n] = _to_nir(node, top=False)
+            continue
+        if X.is_extension(node):
+            extensions[n] = X.to_record(node)
             continue
         node = copy.deepcopy(node)
         in_shape = local_shapes.get(("in", n))
@@ -275,9 +315,18 @@ def _to_nir(graph: Graph, top: bool) -> nir.NIRGraph:
         "edge_delays": [[e.source, e.target, int(e.delay_steps)] for e in graph.edges
                         if e.delay_steps],
     }
-    metadata = {**graph.metadata, METADATA_KEY: json.dumps(meta, sort_keys=True)}
-    return nir.NIRGraph(nodes=nodes, edges=[(e.source, e.target) for e in graph.edges],
-                        metadata=metadata, type_check=False)
+    edges = [(e.source, e.target) for e in graph.edges]
+    metadata = dict(graph.metadata)
+    if extensions:
+        # nir cannot hold these nodes: they live in metadata, and so do the edges that
+        # touch them (the full list, to keep the order in which inputs are summed).
+        meta["edges"] = [[e.source, e.target, int(e.delay_steps)] for e in graph.edges]
+        plain = {n for n in nodes}
+        edges = [(s, t) for s, t in edges if s.partition(".")[0] in plain
+                 and t.partition(".")[0] in plain]
+        metadata[X.EXTENSIONS_KEY] = extensions
+    metadata[METADATA_KEY] = json.dumps(meta, sort_keys=True)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
 def _local_shapes(graph: Graph) -> dict[tuple[str, str], tuple[int, ...]]:
@@ -292,11 +341,11 @@ def _local_shapes(graph: Graph) -> dict[tuple[str, str], tuple[int, ...]]:
 
 
 # ====================================================================== files
-def write(graph: Graph, path: str | os.PathLike) -> Path:
+def write(graph: Graph, path: str | os.PathLike, plain: bool = False) -> Path:
     """Write ``graph`` to a NIR (HDF5) file, atomically: an existing file is replaced only
-    once the new one is complete."""
+    once the new one is complete. ``plain=True``: see :func:`to_nir`."""
     path = Path(path)
-    nir_graph = to_nir(graph)
+    nir_graph = to_nir(graph, plain=plain)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise NIRFileError(

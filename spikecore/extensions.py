@@ -1,0 +1,381 @@
+"""Extension primitives: what NIR 1.0 cannot say, kept apart so plain NIR stays plain.
+
+Each extension is a dataclass node (like NIR's own) registered in
+:data:`spikecore.primitives.SPECS`. Their exact discrete updates are in
+:mod:`spikecore.ext_discrete` and ``docs/semantics.md`` §7; every backend lowers them
+through those functions.
+
+==================  =====================================================================
+node                meaning
+==================  =====================================================================
+RefractoryLIF       LIF that, after a spike, holds ``v`` and ignores input for
+                    ``n = round(t_ref / dt)`` steps
+RefractoryCubaLIF   CubaLIF with the same refractory period (the synaptic current keeps
+                    filtering its input; only the membrane is held)
+ALIF                adaptive-threshold LIF (e-prop, Bellec et al. 2020): threshold
+                    ``v_threshold + beta * a``, ``a`` decays with ``tau_adapt``, +1 per spike
+PoissonSource       seeded Bernoulli spike trains, probability ``rate * dt`` per step
+WhiteNoiseSource    seeded white-noise current ``mean + sigma * xi / sqrt(dt)``
+OUSource            seeded Ornstein-Uhlenbeck current (mean, stationary std ``sigma``, ``tau``)
+RateUnit            rate unit ``tau dx/dt = -x + input``, output ``phi(x)``
+==================  =====================================================================
+
+**Files.** In a spikecore NIR file an extension node is not a NIR node (``nir.read``
+knows no such type): it is stored under the graph's metadata key
+:data:`EXTENSIONS_KEY` as a group per node (``type`` plus one dataset per field), and
+the full edge list with delays is kept in the spikecore JSON metadata. ``nir.read``
+reads such a file as the plain part of the graph plus metadata; spikecore restores the
+graph exactly. ``to_nir(graph, plain=True)`` refuses extension nodes, naming them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nir
+import numpy as np
+
+from . import primitives as P
+
+#: Graph metadata key holding the extension nodes of a spikecore NIR file.
+EXTENSIONS_KEY = "spikecore_extensions"
+#: Output nonlinearities of :class:`RateUnit`.
+PHIS = ("tanh", "relu", "power")
+_SKIP = ("input_type", "output_type", "metadata")
+
+
+def _arr(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+class _Extension(nir.NIRNode):
+    """Common behaviour: array fields become float64 arrays; ``input_type`` and
+    ``output_type`` follow the shape parameter, as in NIR's own nodes."""
+
+    shape_param = ""
+    array_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for f in self.array_fields:
+            setattr(self, f, _arr(getattr(self, f)))
+        shape = np.array(np.shape(getattr(self, self.shape_param)) or (1,))
+        self.input_type = {"input": shape}
+        self.output_type = {"output": shape}
+
+    def fields(self) -> dict[str, Any]:
+        """Every constructor field except NIR's bookkeeping (types, metadata)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in _SKIP}
+
+
+# ---------------------------------------------------------------------- neurons
+@dataclass(eq=False)
+class RefractoryLIF(_Extension):
+    """LIF with an absolute refractory period.
+
+    ``tau dv/dt = (v_leak - v) + r x`` between spikes (the LIF update of
+    :mod:`spikecore.discrete`). After a spike in step ``t`` (reset applied), for the
+    ``n = round(t_ref / dt)`` steps ``t+1 .. t+n`` the membrane is held at its
+    post-reset value (``v_reset`` under ``reset='to_value'``), its input is discarded
+    and it cannot spike. ``t_ref`` (seconds, >= 0) must be a whole number of steps.
+    """
+
+    tau: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    t_ref: np.ndarray
+    shape_param = "tau"
+    array_fields = ("tau", "r", "v_leak", "v_threshold", "v_reset", "t_ref")
+
+    def base(self) -> nir.LIF:
+        """The plain LIF this neuron follows between refractory periods."""
+        return nir.LIF(tau=self.tau, r=self.r, v_leak=self.v_leak,
+                       v_threshold=self.v_threshold, v_reset=self.v_reset)
+
+
+@dataclass(eq=False)
+class RefractoryCubaLIF(_Extension):
+    """CubaLIF with an absolute refractory period.
+
+    The synaptic current ``i`` follows its update every step (it keeps filtering the
+    input, as in Lava's ``LIFRefractory``); the membrane is held at its post-reset value
+    for ``n = round(t_ref / dt)`` steps after a spike and cannot spike then.
+    """
+
+    tau_syn: np.ndarray
+    tau_mem: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    w_in: np.ndarray
+    t_ref: np.ndarray
+    shape_param = "tau_mem"
+    array_fields = ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in",
+                    "t_ref")
+
+    def base(self) -> nir.CubaLIF:
+        return nir.CubaLIF(tau_syn=self.tau_syn, tau_mem=self.tau_mem, r=self.r,
+                           v_leak=self.v_leak, v_threshold=self.v_threshold,
+                           v_reset=self.v_reset, w_in=self.w_in)
+
+
+@dataclass(eq=False)
+class ALIF(_Extension):
+    """Adaptive-threshold LIF (the ALIF of e-prop, Bellec et al. 2020).
+
+    ``v`` follows the LIF update; the threshold in step ``t`` is
+    ``b[t] = v_threshold + beta * a[t-1]``; ``z[t] = v[t] > b[t]``; the reset is the
+    LIF's (``subtract`` removes ``v_threshold - v_reset``, the baseline, as in e-prop);
+    then ``a[t] = rho * a[t-1] + z[t]`` with ``rho = exp(-dt/tau_adapt)`` (exact) or
+    ``1 - dt/tau_adapt`` (Euler). ``a`` starts at 0.
+    """
+
+    tau: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    tau_adapt: np.ndarray
+    beta: np.ndarray
+    shape_param = "tau"
+    array_fields = ("tau", "r", "v_leak", "v_threshold", "v_reset", "tau_adapt", "beta")
+
+    def base(self) -> nir.LI:
+        """The membrane without threshold (same coefficients as the LIF's)."""
+        return nir.LI(tau=self.tau, r=self.r, v_leak=self.v_leak)
+
+
+@dataclass(eq=False)
+class RateUnit(_Extension):
+    """Rate unit ``tau dx/dt = -x + input``; output ``y = phi(x)``.
+
+    ``phi``: ``"tanh"``, ``"relu"`` (``max(x, 0)``) or ``"power"``
+    (``k * max(x, 0) ** n``). ``x`` starts at ``x0``. The discrete update of ``x`` is
+    the LI update with ``r = 1``, ``v_leak = 0``. Recurrent coupling ``J phi(x)`` is
+    built in the graph: a ``Linear(J)`` from the unit back to itself with delay 1.
+    """
+
+    tau: np.ndarray
+    x0: np.ndarray
+    phi: str = "tanh"
+    k: np.ndarray = 1.0
+    n: np.ndarray = 1.0
+    shape_param = "tau"
+    array_fields = ("tau", "x0", "k", "n")
+
+    def base(self) -> nir.LI:
+        shape = np.shape(self.tau)
+        return nir.LI(tau=self.tau, r=np.ones(shape), v_leak=np.zeros(shape))
+
+
+# ---------------------------------------------------------------------- sources
+@dataclass(eq=False)
+class PoissonSource(_Extension):
+    """Seeded spike trains: ``z[t] = u[t] < rate * dt`` with ``u`` uniform in [0, 1)
+    (Bernoulli per step, ``rate`` in Hz, ``rate * dt <= 1``). Receives no input."""
+
+    rate: np.ndarray
+    seed: int = 0
+    shape_param = "rate"
+    array_fields = ("rate",)
+
+
+@dataclass(eq=False)
+class WhiteNoiseSource(_Extension):
+    """Seeded white-noise current held for each step: ``y[t] = mean + sigma * xi[t] /
+    sqrt(dt)``, ``xi`` standard normal. Its integral over a step has variance
+    ``sigma^2 dt`` (``sigma``: noise intensity, current x sqrt(second))."""
+
+    mean: np.ndarray
+    sigma: np.ndarray
+    seed: int = 0
+    shape_param = "mean"
+    array_fields = ("mean", "sigma")
+
+
+@dataclass(eq=False)
+class OUSource(_Extension):
+    """Seeded Ornstein-Uhlenbeck current ``tau dy = (mean - y) dt + sigma sqrt(2 tau) dW``
+    (stationary mean ``mean``, std ``sigma``), starting at ``y = mean``. Exact:
+    ``y[t] = mean + a (y[t-1] - mean) + sigma sqrt(1 - a^2) xi[t]``, ``a = exp(-dt/tau)``;
+    Euler: ``y[t] = y[t-1] + dt/tau (mean - y[t-1]) + sigma sqrt(2 dt / tau) xi[t]``."""
+
+    mean: np.ndarray
+    sigma: np.ndarray
+    tau: np.ndarray
+    seed: int = 0
+    shape_param = "mean"
+    array_fields = ("mean", "sigma", "tau")
+
+
+NEURON_EXTENSIONS = (RefractoryLIF, RefractoryCubaLIF, ALIF, RateUnit)
+SOURCE_EXTENSIONS = (PoissonSource, WhiteNoiseSource, OUSource)
+EXTENSION_TYPES: dict[str, type] = {t.__name__: t for t in (*NEURON_EXTENSIONS,
+                                                             *SOURCE_EXTENSIONS)}
+
+
+def is_extension(node: object) -> bool:
+    return type(node).__name__ in EXTENSION_TYPES and type(node) in EXTENSION_TYPES.values()
+
+
+# ---------------------------------------------------------------------- validation
+def _whole_steps(name: str, node: Any, field: str, dt: float | None) -> list[str]:
+    v = _arr(getattr(node, field))
+    if not np.all(np.isfinite(v)):
+        return []  # reported as non-finite by the generic check
+    tn = type(node).__name__
+    if np.any(v < 0):
+        return [f"node {name!r} ({tn}): {field!r} has negative value(s) (min {v.min():g}); "
+                "expected seconds >= 0"]
+    if dt is not None and not np.allclose(v / dt, np.round(v / dt), rtol=0, atol=1e-6):
+        return [f"node {name!r} ({tn}): {field}={v.ravel()[:3]} s is not a whole number of "
+                f"steps of dt={dt:g} s; choose {field} as a multiple of dt"]
+    return []
+
+
+def _seed_problems(name: str, node: Any) -> list[str]:
+    s = node.seed
+    if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0:
+        return [f"node {name!r} ({type(node).__name__}): seed={s!r}; expected an integer "
+                ">= 0 (the stream is a function of the seed and the node's name)"]
+    return []
+
+
+def _nonneg(name: str, node: Any, field: str) -> list[str]:
+    v = _arr(getattr(node, field))
+    if np.all(np.isfinite(v)) and np.any(v < 0):
+        return [f"node {name!r} ({type(node).__name__}): {field!r} has negative value(s) "
+                f"(min {v.min():g}); expected >= 0"]
+    return []
+
+
+def _check_refractory(name: str, node: Any, dt: float | None) -> list[str]:
+    return _whole_steps(name, node, "t_ref", dt)
+
+
+def _check_alif(name: str, node: Any, dt: float | None) -> list[str]:
+    return []
+
+
+def _check_rate(name: str, node: Any, dt: float | None) -> list[str]:
+    out = []
+    if node.phi not in PHIS:
+        out.append(f"node {name!r} (RateUnit): phi={node.phi!r}; expected one of "
+                   + ", ".join(map(repr, PHIS)))
+    elif node.phi == "power":
+        out += _nonneg(name, node, "n")
+    return out
+
+
+def _check_poisson(name: str, node: Any, dt: float | None) -> list[str]:
+    out = _seed_problems(name, node) + _nonneg(name, node, "rate")
+    r = _arr(node.rate)
+    if dt is not None and np.all(np.isfinite(r)) and np.any(r * dt > 1):
+        out.append(f"node {name!r} (PoissonSource): rate * dt = {float(np.max(r) * dt):g} > 1; "
+                   "at most one spike per step: lower the rate or dt")
+    return out
+
+
+def _check_noise(name: str, node: Any, dt: float | None) -> list[str]:
+    return _seed_problems(name, node) + _nonneg(name, node, "sigma")
+
+
+_NEURON = ("r", "v_leak", "v_threshold", "v_reset")
+_S = P._same_as
+P.register(RefractoryLIF, P.PrimitiveSpec(
+    "stateful", _S("tau"), states=("v",), spiking=True, time_constants=("tau",),
+    array_params=("tau", *_NEURON, "t_ref"), notes="LIF + refractory steps round(t_ref/dt)",
+    extra={"check": _check_refractory}))
+P.register(RefractoryCubaLIF, P.PrimitiveSpec(
+    "stateful", _S("tau_mem"), states=("i", "v"), spiking=True,
+    time_constants=("tau_syn", "tau_mem"),
+    array_params=("tau_syn", "tau_mem", *_NEURON, "w_in", "t_ref"),
+    notes="CubaLIF + refractory steps round(t_ref/dt)", extra={"check": _check_refractory}))
+P.register(ALIF, P.PrimitiveSpec(
+    "stateful", _S("tau"), states=("v", "a"), spiking=True, time_constants=("tau", "tau_adapt"),
+    array_params=("tau", *_NEURON, "tau_adapt", "beta"),
+    notes="adaptive threshold v_threshold + beta*a", extra={"check": _check_alif}))
+P.register(RateUnit, P.PrimitiveSpec(
+    "stateful", _S("tau"), states=("x",), time_constants=("tau",),
+    array_params=("tau", "x0", "k", "n"), notes="tau dx/dt = -x + input; y = phi(x)",
+    extra={"check": _check_rate}))
+P.register(PoissonSource, P.PrimitiveSpec(
+    "source", _S("rate"), spiking=True, array_params=("rate",),
+    notes="seeded Bernoulli(rate*dt) per step", extra={"check": _check_poisson}))
+P.register(WhiteNoiseSource, P.PrimitiveSpec(
+    "source", _S("mean"), array_params=("mean", "sigma"),
+    notes="seeded white noise mean + sigma*xi/sqrt(dt)", extra={"check": _check_noise}))
+P.register(OUSource, P.PrimitiveSpec(
+    "source", _S("mean"), time_constants=("tau",), array_params=("mean", "sigma", "tau"),
+    notes="seeded Ornstein-Uhlenbeck current", extra={"check": _check_noise}))
+
+
+def extra_problems(name: str, node: Any, dt: float | None) -> list[str]:
+    """The type's own checks (whole-step refractory periods, seeds, rate * dt <= 1...)."""
+    spec = P.spec_of(node)
+    hook: Callable | None = spec.extra.get("check") if spec is not None else None
+    return hook(name, node, dt) if hook is not None else []
+
+
+# ---------------------------------------------------------------------- file records
+def to_record(node: Any) -> dict[str, Any]:
+    """The node as a metadata group: ``type`` plus one value per field (arrays stay
+    float64 arrays, so the file holds them bit for bit)."""
+    rec: dict[str, Any] = {"type": type(node).__name__}
+    for k, v in node.fields().items():
+        if isinstance(v, str):
+            rec[k] = v
+        elif isinstance(v, (bool, int, np.integer)) and k == "seed":
+            rec[k] = np.int64(v)
+        else:
+            rec[k] = np.asarray(v, dtype=np.float64)
+    if node.metadata:
+        rec["node_metadata"] = dict(node.metadata)
+    return rec
+
+
+def _text(x: Any) -> Any:
+    if isinstance(x, bytes):
+        return x.decode("utf8")
+    if isinstance(x, np.ndarray) and x.shape == () and x.dtype.kind in "OSU":
+        return _text(x.item())
+    return x
+
+
+def from_record(rec: Mapping[str, Any], where: str) -> Any:
+    """Inverse of :func:`to_record`; raises ``ValueError`` naming what is wrong."""
+    t = _text(rec.get("type"))
+    cls = EXTENSION_TYPES.get(t) if isinstance(t, str) else None
+    if cls is None:
+        raise ValueError(f"extension node {where!r} has type {t!r}; spikecore knows "
+                         + ", ".join(sorted(EXTENSION_TYPES)))
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in _SKIP:
+            continue
+        if f.name not in rec:
+            if f.default is dataclasses.MISSING:
+                raise ValueError(f"extension node {where!r} ({t}) lacks field {f.name!r}")
+            continue
+        v = rec[f.name]
+        if f.name in cls.array_fields:
+            kwargs[f.name] = np.asarray(v, dtype=np.float64)
+        elif f.name == "seed":
+            kwargs[f.name] = int(np.asarray(v))
+        else:
+            kwargs[f.name] = str(_text(v))
+    meta = rec.get("node_metadata")
+    if isinstance(meta, Mapping):
+        kwargs["metadata"] = {k: _text(v) for k, v in meta.items()}
+    return cls(**kwargs)
+
+
+__all__ = ["ALIF", "EXTENSIONS_KEY", "EXTENSION_TYPES", "OUSource", "PHIS", "PoissonSource",
+           "RateUnit", "RefractoryCubaLIF", "RefractoryLIF", "WhiteNoiseSource",
+           "extra_problems", "from_record", "is_extension", "to_record"]
