@@ -22,6 +22,13 @@ connection here delivers after its edge delay ``d_c`` (0 within a feed-forward s
 a Lava run equals this one shifted by each population's lag (see
 :func:`run_lava_reference`, which realigns).
 
+Without gradients the same integers come from a faster form (``Loihi2Module._forward_fused``):
+the populations are pipelined (population ``p`` runs ``lag[p]`` iterations behind, so each
+iteration reads only spikes of earlier iterations), concatenated into one state vector and
+updated by one set of in-place float64 tensor ops per step (exact: every value is an
+integer below 2**53 when static bounds rule out int32 overflow; otherwise, or when a cycle
+forbids the lags, the population-by-population int64 loop runs).
+
 Backward: every rounding, shift, wrap and clip passes the gradient straight through
 (``x + (q(x) - x).detach()``); the spike uses a surrogate of ``(v - vth_eff) / vth_eff``
 from :mod:`spikecore.backends.torch_surrogate`. Weights are trainable float parameters in
@@ -116,6 +123,9 @@ class Loihi2Module(torch.nn.Module):
             applied to ``(v - vth_eff) / vth_eff``.
         train_weights: weights as trainable parameters (else buffers).
         target: the hardware constants.
+        fused: without gradients, run all populations in one pipelined step when the
+            network allows (see :meth:`fused_reason`); ``False`` forces the
+            population-by-population loop. Both give the same bits.
 
     ``forward(inputs, steps=None)``: ``inputs`` is a tensor ``[batch, steps, *shape]`` (one
     Input node) or a dict Input name -> tensor; returns a :class:`Loihi2Trace`.
@@ -123,9 +133,10 @@ class Loihi2Module(torch.nn.Module):
 
     def __init__(self, network: Loihi2Network, *, surrogate: str = "superspike",
                  surrogate_scale: float | None = None, train_weights: bool = True,
-                 target: HardwareTarget = LOIHI2):
+                 target: HardwareTarget = LOIHI2, fused: bool = True):
         super().__init__()
         self.network = network
+        self.fused = fused
         self.target = target
         self.spike = spike_function(surrogate, surrogate_scale)
         self.weights = torch.nn.ParameterList()
@@ -237,48 +248,267 @@ class Loihi2Module(torch.nn.Module):
         return Loihi2Trace({n: stack(rec_u[n]) for n in net.neurons}, vs, spikes, outputs)
 
 
-    def _forward_int(self, x: dict[str, torch.Tensor], steps: int | None) -> Loihi2Trace:
-        """The same arithmetic on int64 tensors (no gradients; about half the ops)."""
-        net, tg = self.network, self.target
-        xi = {k: v.to(torch.int64) for k, v in x.items()}
-        batch = next(iter(xi.values())).shape[0]
-        steps = int(steps if steps is not None else next(iter(xi.values())).shape[1])
-        # Matrix products in float64 (BLAS; exact: |sums| < 2**53), the rest in int64.
+    # ------------------------------------------------------------ no-gradient paths
+    def _int_weights(self) -> list[torch.Tensor]:
+        """Lava's effective weights of every connection, transposed to ``(in, out)``."""
         with torch.no_grad():
-            w_eff = [lava_weights(w.detach(), tg.weight_bits).T.contiguous()
-                     for w in self.weights]
-        xf = {k: v.to(torch.float64) for k, v in xi.items()}
-        mask32, half32 = (1 << 32) - 1, 1 << 31
-        uv_max, two_uv = tg.uv_max, 2 * tg.uv_max
-        unity, act = tg.decay_unity, 1 << tg.act_shift
-        # Static bounds prove when an overflow wrap cannot trigger; skipping it then
-        # changes no bit (each skip below is guarded by its proof).
-        pops = []
+            return [lava_weights(w.detach(), self.target.weight_bits).T.contiguous()
+                    for w in self.weights]
+
+    def _overflow_proofs(self, w_t: list[torch.Tensor]
+                         ) -> dict[str, tuple[list[bool], bool, bool]]:
+        """Static bounds that prove when an overflow wrap cannot trigger (skipping it then
+        changes no bit). Per population: (per incoming connection, in ``_incoming`` order:
+        may its int32 wrap trigger; may the port sum's int32 wrap; may u's 24-bit wrap)."""
+        net, tg = self.network, self.target
+        half32, uv_max, unity, act = 1 << 31, tg.uv_max, tg.decay_unity, 1 << tg.act_shift
+        out = {}
         for name in net.order:
             p = self._pop[name]
-            conns, bound = [], 0
+            wraps, bound = [], 0
             for k in self._incoming[name]:
-                c, w = net.connections[k], w_eff[k]
+                c, w = net.connections[k], w_t[k]
                 peak = int(max(w.clamp(min=0).sum(0).max(), (-w.clamp(max=0)).sum(0).max()))
                 peak = peak << c.weight_exp if c.weight_exp > 0 else peak >> -c.weight_exp
-                if c.source in xf:
-                    # Input spikes are known: all steps' products at once, delay applied.
-                    xs = xf[c.source]
-                    full = torch.zeros(batch, steps, w.shape[1], dtype=torch.int64)
-                    n_t = max(0, min(steps - c.delay_steps, xs.shape[1]))
-                    if n_t:
-                        full[:, c.delay_steps:c.delay_steps + n_t] = \
-                            (xs[:, :n_t] @ w).to(torch.int64)
-                    conns.append((None, 0, full, c.weight_exp, peak >= half32))
-                else:
-                    conns.append((c.source, c.delay_steps, w, c.weight_exp, peak >= half32))
+                wraps.append(peak >= half32)
                 bound += peak + 1                   # +1: floor of a negative sum
             u_fac = int(p["u_fac"])
             wrap_in = bound >= half32 or bound * act + uv_max >= half32
             wrap_u = wrap_in or bound * act > (uv_max - 1) * (unity - u_fac) // unity \
                 or bool((p["u0"].abs() > uv_max - 1).any())
-            pops.append((name, conns, u_fac, int(p["v_fac"]), p["bias"].to(torch.int64),
-                         int(p["vth"]), p["spiking"], wrap_in, wrap_u))
+            out[name] = (wraps, wrap_in, wrap_u)
+        return out
+
+    def _pipeline_lags(self) -> dict[str, int] | None:
+        """Lag per population for the pipelined step: in iteration ``i`` population ``p``
+        computes its step ``i - lag[p]``, and every connection must read spikes of an
+        earlier iteration: ``lag[target] >= lag[source] + 1 - delay`` (smallest such lags,
+        by longest-path relaxation). None when a cycle has fewer delay steps than
+        connections (then no lags exist)."""
+        net = self.network
+        lag = dict.fromkeys(net.neurons, 0)
+        conns = [c for c in net.connections if c.source in net.neurons]
+        for _ in range(len(lag) + 1):
+            changed = False
+            for c in conns:
+                need = lag[c.source] + 1 - c.delay_steps
+                if lag[c.target] < need:
+                    lag[c.target], changed = need, True
+            if not changed:
+                return lag
+        return None
+
+    def fused_reason(self) -> str | None:
+        """Why the no-gradient forward falls back to the population-by-population loop
+        (None: it runs the fused pipelined step). Both give the same bits."""
+        if not self.fused:
+            return "disabled (fused=False)"
+        if self._pipeline_lags() is None:
+            return "a recurrent cycle has fewer delay steps than connections"
+        proofs = self._overflow_proofs(self._int_weights())
+        risky = [n for n, (wraps, wrap_in, _) in proofs.items() if wrap_in or any(wraps)]
+        if risky:
+            return f"int32 overflow of the synaptic input cannot be ruled out in {risky}"
+        return None
+
+    def _forward_int(self, x: dict[str, torch.Tensor], steps: int | None) -> Loihi2Trace:
+        """No gradients: the fused pipelined step when :meth:`fused_reason` allows, else
+        the population-by-population int64 loop."""
+        steps = int(steps if steps is not None else next(iter(x.values())).shape[1])
+        w_t = self._int_weights()
+        proofs = self._overflow_proofs(w_t)
+        lags = self._pipeline_lags() if self.fused else None
+        if lags is not None and not any(wrap_in or any(wraps)
+                                        for wraps, wrap_in, _ in proofs.values()):
+            return self._forward_fused(x, steps, w_t, proofs, lags)
+        return self._forward_loop(x, steps, w_t, proofs)
+
+    def _forward_fused(self, x: dict[str, torch.Tensor], steps: int, w_t: list[torch.Tensor],
+                       proofs: dict[str, tuple[list[bool], bool, bool]],
+                       lags: dict[str, int]) -> Loihi2Trace:
+        """All populations in one state vector, one set of tensor ops per iteration.
+
+        Pipelining by :meth:`_pipeline_lags` removes the within-step order: iteration ``i``
+        reads only spikes of earlier iterations, so it updates every population at once.
+        Requires that no int32 wrap can trigger (proved by :meth:`_overflow_proofs`); then
+        every value is an integer below 2**53 in magnitude and float64 arithmetic is exact:
+        weights carry ``2**weight_exp * 2**act_shift`` (``weight_exp >= 0``) or
+        ``2**weight_exp`` with the floor and ``<< act_shift`` applied after the product
+        (``weight_exp < 0``); the decays are ``trunc(u * f / 4096)``. The Input nodes' drive
+        is one matrix product per chunk of iterations.
+
+        Global row ``g`` holds iteration ``g - 1`` (row 0: the initial state), i.e. step
+        ``g - 1 - lag[p]`` of population ``p``. Rows live in a small ring (``hist`` rows
+        of history, then a chunk) that stays in cache; each finished chunk is copied to
+        the ``[batch, steps, n]`` outputs.
+        """
+        net, tg = self.network, self.target
+        f64 = torch.float64
+        batch = next(iter(x.values())).shape[0]
+        pops = sorted(net.neurons, key=lambda n: lags[n])
+        off, n_tot = {}, 0
+        for n in pops:
+            off[n] = (n_tot, n_tot + net.neurons[n].n)
+            n_tot += net.neurons[n].n
+        l_max = max(lags.values(), default=0)
+        rows = steps + l_max + 1
+        act, unity, uv_max = float(2 ** tg.act_shift), float(tg.decay_unity), float(tg.uv_max)
+        per = lambda f: torch.cat([f(n) for n in pops]) if pops else torch.zeros(0, dtype=f64)  # noqa: E731
+        full = lambda n, val: torch.full((net.neurons[n].n,), float(val), dtype=f64)  # noqa: E731
+        fu = per(lambda n: full(n, self._pop[n]["u_fac"]))
+        fv = per(lambda n: full(n, self._pop[n]["v_fac"]))
+        vth = per(lambda n: full(n, self._pop[n]["vth"] if self._pop[n]["spiking"]
+                                 else float("inf")))
+        bias = per(lambda n: self._pop[n]["bias"])
+        u0, v0 = per(lambda n: self._pop[n]["u0"]), per(lambda n: self._pop[n]["v0"])
+        wrap_u = any(w for _, _, w in proofs.values())
+        has_bias = bool(bias.any())
+        lo, hi = -(uv_max - 1), uv_max - 1
+
+        # Input connections: (spikes, weights * scale, exponent, first row offset, valid
+        # source steps, target slice). Recurrent ones: block matrices per (age, exponent
+        # if negative else merged); a negative exponent floors each connection's own sum,
+        # so such a block holds connections with disjoint targets only.
+        drives, blocks = [], []
+        for k, c in enumerate(net.connections):
+            e = c.weight_exp
+            if c.source in x:
+                xs = x[c.source]
+                n_src = max(0, min(steps - c.delay_steps, xs.shape[1]))
+                w = w_t[k] * (act * 2.0 ** e if e >= 0 else 2.0 ** e)
+                drives.append((xs, w, e, c.delay_steps + lags[c.target] + 1, n_src,
+                               off[c.target]))
+                continue
+            key = (lags[c.target] - lags[c.source] + c.delay_steps, min(e, 0))
+            blk = next((bl for bl in blocks if bl[0] == key
+                        and (e >= 0 or c.target not in bl[2])), None)
+            if blk is None:
+                blk = [key, [], set()]
+                blocks.append(blk)
+            blk[1].append(k)
+            blk[2].add(c.target)
+        hist = max([bl[0][0] for bl in blocks] + [1])
+        # ~1 MB of ring per chunk (cache-sized), at least the history it must carry.
+        chunk = max(hist, 16, min(256, (1 << 20) // (24 * batch * max(n_tot, 1))))
+        ring = hist + chunk
+        out_u = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons}
+        out_v = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons}
+        out_z = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons
+                 if net.neurons[n].spiking}
+        with torch.inference_mode():
+            U = torch.zeros(ring, batch, n_tot, dtype=f64)
+            V = torch.zeros(ring, batch, n_tot, dtype=f64)
+            Z = torch.zeros(ring, batch, n_tot, dtype=f64)
+            U[hist - 1], V[hist - 1] = u0, v0           # global row 0
+            Us, Vs, Zs = U.unbind(0), V.unbind(0), Z.unbind(0)
+            plan = []
+            for (age, e), ks, _ in blocks:
+                conns = [net.connections[k] for k in ks]
+                r0 = min(off[c.source][0] for c in conns)
+                r1 = max(off[c.source][1] for c in conns)
+                c0 = min(off[c.target][0] for c in conns)
+                c1 = max(off[c.target][1] for c in conns)
+                w = torch.zeros(r1 - r0, c1 - c0, dtype=f64)
+                for k, c in zip(ks, conns, strict=True):
+                    (sa, sb), (ta, tb) = off[c.source], off[c.target]
+                    scale = act * 2.0 ** c.weight_exp if e == 0 else 2.0 ** c.weight_exp
+                    w[sa - r0:sb - r0, ta - c0:tb - c0] += w_t[k] * scale
+                tmp = torch.empty(batch, c1 - c0, dtype=f64) if e < 0 else None
+                plan.append((age, Z[:, :, r0:r1].unbind(0), U[:, :, c0:c1].unbind(0), w, tmp))
+            # Populations not started yet (step < 0) in the first l_max iterations: the
+            # suffix (lag-sorted) from this offset is held at the initial state.
+            hold = {g: next((off[n][0] for n in pops if lags[n] >= g), n_tot)
+                    for g in range(1, l_max + 1)}
+            tmp_u = torch.empty(batch, n_tot, dtype=f64)
+            g0 = 1
+            while g0 < rows:
+                n_c = min(chunk, rows - g0)
+                U[hist:hist + n_c].zero_()
+                for xs, w, e, first, n_src, (a, b) in drives:
+                    s0 = g0 - first                    # source step of ring row `hist`
+                    s_lo, s_hi = max(s0, 0), min(s0 + n_c, n_src)
+                    if s_lo < s_hi:
+                        acc = xs[:, s_lo:s_hi] @ w
+                        if e < 0:
+                            acc = acc.floor_().mul_(act)
+                        U[hist + s_lo - s0:hist + s_hi - s0, :, a:b] += acc.transpose(0, 1)
+                for r in range(hist, hist + n_c):
+                    u, v, z = Us[r], Vs[r], Zs[r]
+                    # (torch's float64 trunc_ is slow; div with rounding_mode is not)
+                    torch.mul(Us[r - 1], fu, out=tmp_u)
+                    u.add_(torch.div(tmp_u, unity, rounding_mode="trunc", out=tmp_u))
+                    for age, src, dst, w, tmp in plan:
+                        if tmp is None:
+                            dst[r].addmm_(src[r - age], w)
+                        else:
+                            torch.mm(src[r - age], w, out=tmp)
+                            dst[r].add_(tmp.floor_(), alpha=act)
+                    if wrap_u:  # Lava's single wrap; a value wrapped down stays > -uv_max
+                        u.add_(torch.gt(u, uv_max, out=tmp_u), alpha=-2 * uv_max)
+                        u.add_(torch.le(u, -uv_max, out=tmp_u), alpha=2 * uv_max)
+                    torch.mul(Vs[r - 1], fv, out=v)
+                    torch.div(v, unity, rounding_mode="trunc", out=v).add_(u)
+                    if has_bias:
+                        v.add_(bias)
+                    v.clamp_(lo, hi)
+                    torch.gt(v, vth, out=z)
+                    v.addcmul_(v, z, value=-1.0)        # v - v*z: 0 where it spiked
+                    g = g0 + r - hist
+                    if g <= l_max:
+                        s = hold[g]
+                        u[:, s:], v[:, s:], z[:, s:] = u0[s:], v0[s:], 0.0
+                for n in pops:                          # rows of steps t0..t1 to the outputs
+                    t0, t1 = max(g0 - 1 - lags[n], 0), min(g0 + n_c - 1 - lags[n], steps)
+                    if t0 < t1:
+                        q = hist + t0 + lags[n] + 1 - g0
+                        a, b = off[n]
+                        for buf, out in ((U, out_u), (V, out_v), (Z, out_z)):
+                            if n in out:
+                                out[n][:, t0:t1] = buf[q:q + t1 - t0, :, a:b].transpose(0, 1)
+                if g0 + n_c < rows:                     # carry the history rows
+                    for buf in (U, V, Z):
+                        buf[:hist] = buf[n_c:n_c + hist]
+                g0 += n_c
+        return Loihi2Trace(out_u, out_v, out_z, self._outputs(out_z, out_v))
+
+    def _outputs(self, spikes: dict[str, torch.Tensor],
+                 vs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = {}
+        for o, src in self.network.outputs.items():
+            p = self.network.neurons[src]
+            out[o] = spikes[src] if p.spiking else vs[src] / p.scale + p.v_offset
+        return out
+
+    def _forward_loop(self, x: dict[str, torch.Tensor], steps: int, w_t: list[torch.Tensor],
+                      proofs: dict[str, tuple[list[bool], bool, bool]]) -> Loihi2Trace:
+        """Population by population in ``net.order`` on int64 tensors (matrix products in
+        float64: BLAS, exact as |sums| < 2**53), with every int32 wrap the proofs cannot
+        rule out."""
+        net, tg = self.network, self.target
+        batch = next(iter(x.values())).shape[0]
+        mask32, half32 = (1 << 32) - 1, 1 << 31
+        uv_max, two_uv = tg.uv_max, 2 * tg.uv_max
+        unity, act = tg.decay_unity, 1 << tg.act_shift
+        pops = []
+        for name in net.order:
+            p = self._pop[name]
+            wraps, wrap_in, wrap_u = proofs[name]
+            conns = []
+            for k, wrap_c in zip(self._incoming[name], wraps, strict=True):
+                c, w = net.connections[k], w_t[k]
+                if c.source in x:
+                    # Input spikes are known: all steps' products at once, delay applied.
+                    xs = x[c.source]
+                    full = torch.zeros(batch, steps, w.shape[1], dtype=torch.int64)
+                    n_t = max(0, min(steps - c.delay_steps, xs.shape[1]))
+                    if n_t:
+                        full[:, c.delay_steps:c.delay_steps + n_t] = \
+                            (xs[:, :n_t] @ w).to(torch.int64)
+                    conns.append((None, 0, full, c.weight_exp, wrap_c))
+                else:
+                    conns.append((c.source, c.delay_steps, w, c.weight_exp, wrap_c))
+            pops.append((name, conns, int(p["u_fac"]), int(p["v_fac"]),
+                         p["bias"].to(torch.int64), int(p["vth"]), p["spiking"], wrap_in, wrap_u))
         u = {n: p["u0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
         v = {n: p["v0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
         zero = {n: torch.zeros(batch, net.neurons[n].n, dtype=torch.float64) for n in net.neurons}
@@ -330,11 +560,8 @@ class Loihi2Module(torch.nn.Module):
         f64 = lambda seq: torch.stack(seq, dim=1).to(torch.float64)  # noqa: E731
         spikes = {n: f64(hist[n]) for n in net.neurons if net.neurons[n].spiking}
         vs = {n: f64(rec_v[n]) for n in net.neurons}
-        outputs = {}
-        for o, src in net.outputs.items():
-            p = net.neurons[src]
-            outputs[o] = spikes[src] if p.spiking else vs[src] / p.scale + p.v_offset
-        return Loihi2Trace({n: f64(rec_u[n]) for n in net.neurons}, vs, spikes, outputs)
+        return Loihi2Trace({n: f64(rec_u[n]) for n in net.neurons}, vs, spikes,
+                           self._outputs(spikes, vs))
 
 
 def loihi2_module(graph_or_network: Graph | Loihi2Network, *, target: HardwareTarget = LOIHI2,

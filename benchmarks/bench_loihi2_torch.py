@@ -6,8 +6,10 @@ side in one invocation:
 
 * Lava ``fixed_pt`` (``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``) in the sidecar, with
   Monitors on u, v and spikes of every population (what the comparison needs);
-* ``loihi2_torch`` int64 path (inference) and float64 straight-through path (training
-  forward), recording the same u, v and spikes.
+* ``loihi2_torch`` no-gradient path: the fused pipelined step (all populations in one
+  set of tensor ops per step, the default) and the population-by-population int64 loop
+  (``fused=False``); and the float64 straight-through path (training forward); all
+  recording the same u, v and spikes.
 
 The results are first checked bit for bit (u, v, spikes, every step); then the time per
 step is compared. Lava's time is ``run()`` alone (process start-up and compilation
@@ -78,17 +80,24 @@ def main() -> None:
     lava_step = ref["wall_time"] / (args.steps + max(ref["lags"].values()))
 
     module = LT.loihi2_module(net)
+    loop = LT.loihi2_module(net, fused=False)
     x1 = torch.tensor(x[:1])
     xb = torch.tensor(x)
-    t_int, t_ste, t_batch = [], [], []
+    t_int, t_loop, t_ste, t_batch, t_batch_loop = [], [], [], [], []
     for _ in range(args.repeats):
         with torch.no_grad():
             t0 = time.perf_counter()
             tr = module(x1)
             t_int.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
+            tr_loop = loop(x1)
+            t_loop.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
             module(xb)
             t_batch.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            loop(xb)
+            t_batch_loop.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         tr_ste = module(x1)
         t_ste.append(time.perf_counter() - t0)
@@ -100,10 +109,11 @@ def main() -> None:
             if mine is None:
                 continue
             same = np.array_equal(mine[0].numpy().astype(np.int64), ref[what][n])
-            same_ste = np.array_equal(
-                {"u": tr_ste.u, "v": tr_ste.v, "spikes": tr_ste.spikes}[what][n][0]
-                .detach().numpy().astype(np.int64), ref[what][n])
-            identical &= same and same_ste
+            others = [getattr(t, "spikes" if what == "spikes" else what)[n][0]
+                      for t in (tr_loop, tr_ste)]
+            identical &= same and all(
+                np.array_equal(o.detach().numpy().astype(np.int64), ref[what][n])
+                for o in others)
         spikes += int(ref["spikes"][n].sum()) if n in tr.spikes else 0
 
     per = lambda ts: statistics.median(ts) / args.steps  # noqa: E731
@@ -112,14 +122,20 @@ def main() -> None:
         "steps": args.steps,
         "spikes_total": spikes,
         "bit_identical_u_v_spikes": identical,
+        "int64_path": module.fused_reason() or "fused pipelined step",
         "lava_fixed_pt_s_per_step": lava_step,
         "lava_total_s_incl_startup": ref["total_time"],
         "torch_int64_s_per_step": per(t_int),
+        "torch_int64_loop_s_per_step": per(t_loop),
         "torch_ste_float64_s_per_step": per(t_ste),
         f"torch_int64_batch{args.batch}_s_per_step": per(t_batch),
+        f"torch_int64_loop_batch{args.batch}_s_per_step": per(t_batch_loop),
         "speedup_int64_batch1": lava_step / per(t_int),
+        "speedup_int64_loop_batch1": lava_step / per(t_loop),
+        "fused_over_loop_batch1": per(t_loop) / per(t_int),
         "speedup_ste_batch1": lava_step / per(t_ste),
         f"speedup_per_trial_batch{args.batch}": lava_step * args.batch / per(t_batch),
+        f"fused_over_loop_batch{args.batch}": per(t_batch_loop) / per(t_batch),
         "goal": f">= {GOAL:g}x, bit-identical",
     }
     out["goal_met_batch1_int64"] = identical and out["speedup_int64_batch1"] >= GOAL

@@ -8,6 +8,8 @@ bit for bit. Lava tests skip only when no Python 3.10 interpreter exists, saying
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -93,16 +95,23 @@ def spikes_in(n: int, steps: int, rate: float, seed: int, batch: int = 1) -> np.
 
 
 def assert_bit_exact(net: Loihi2Network, x: np.ndarray, steps: int, python: str) -> dict:
+    """``run`` (the fused step where it applies) and the population loop against Lava."""
     ref = LT.run_lava_reference(net, {next(iter(net.inputs)): x}, steps, python=python)
     mine = LT.run(net, {next(iter(net.inputs)): x}, steps)
+    with torch.no_grad():
+        loop = LT.Loihi2Module(net, fused=False)(torch.tensor(x), steps)
     total = 0
     for n, p in net.neurons.items():
         ints = mine.info["int"][n]
         assert_close_arrays(ints["u"][0], ref["u"][n], 0.0, f"{n}: u (torch vs Lava fixed_pt)")
         assert_close_arrays(ints["v"][0], ref["v"][n], 0.0, f"{n}: v (torch vs Lava fixed_pt)")
+        assert_close_arrays(loop.u[n][0].numpy(), ref["u"][n], 0.0, f"{n}: u (loop vs Lava)")
+        assert_close_arrays(loop.v[n][0].numpy(), ref["v"][n], 0.0, f"{n}: v (loop vs Lava)")
         if p.spiking:
             z = mine.spikes[n][0].reshape(steps, -1).astype(np.int64)
             assert_close_arrays(z, ref["spikes"][n], 0.0, f"{n}: spikes (torch vs Lava)")
+            assert_close_arrays(loop.spikes[n][0].numpy().astype(np.int64), ref["spikes"][n],
+                                0.0, f"{n}: spikes (loop vs Lava)")
             total += int(z.sum())
         else:
             assert not ref["spikes"][n].any(), f"{n}: Lava's LIF spiked in a non-spiking node"
@@ -126,6 +135,7 @@ def test_quantised_graph_bit_exact_with_lava(case: str, lava_python: str) -> Non
     sizes, kinds, signs, rate, steps = CASES[case]
     g = layered(sizes, kinds, seed=len(case), signs=signs)
     _, report = quantize(g)
+    assert LT.Loihi2Module(report.network).fused_reason() is None
     x = spikes_in(sizes[0], steps, rate, seed=7)
     out = assert_bit_exact(report.network, x, steps, lava_python)
     # The comparison means something only if the network is active.
@@ -256,3 +266,104 @@ def test_edge_delays_follow_the_contract() -> None:
     u0, u3 = r0.info["int"]["n0"]["u"][0], r3.info["int"]["n0"]["u"][0]
     assert_close_arrays(u3[3:], u0[:-3], 0.0, "u delayed by 3")
     assert not u3[:3].any()
+
+
+# ------------------------------------------------------------------ fused step vs loop
+def _pop(name: str, n: int, rng: np.random.Generator, *, spiking: bool = True,
+         du: int = 600, dv: int = 300, vth: int = 400, bias: bool = True) -> FixedNeuron:
+    return FixedNeuron(name, "CubaLIF" if spiking else "CubaLI", (n,), spiking, du=du, dv=dv,
+                       vth=vth, bias_mant=rng.integers(-60, 120, n) if bias
+                       else np.zeros(n, np.int64),
+                       bias_exp=rng.integers(0, 4, n), v_init=rng.integers(-2000, 2000, n),
+                       u_init=rng.integers(-500, 500, n), scale=1.0, v_offset=0.0)
+
+
+def _conn(src: str, dst: str, n_out: int, n_in: int, exp: int, delay: int,
+          rng: np.random.Generator, lo: int = -120, hi: int = 160) -> FixedConnection:
+    return FixedConnection(src, dst, None, delay, rng.integers(lo, hi, (n_out, n_in)), exp,
+                           "mixed")
+
+
+def _pipelined_network() -> Loihi2Network:
+    """Every feature of the fused step: an Input drive into a lagged population with a
+    negative exponent, a skip connection with delay 2 (spikes 4 iterations old), two
+    negative-exponent connections into one target (separate floors; mixed weights are
+    even, so -2 is the first exponent where merging them would change a bit), feedback
+    with delay 3, a non-spiking population, biases, non-zero initial states."""
+    rng = np.random.default_rng(21)
+    a, b, c = _pop("a", 14, rng), _pop("b", 9, rng, du=0, dv=37), _pop("c", 5, rng,
+                                                                        spiking=False)
+    conns = (_conn("in", "a", 14, 10, 2, 0, rng), _conn("a", "b", 9, 14, -2, 0, rng),
+             _conn("b", "b", 9, 9, -2, 1, rng), _conn("in", "b", 9, 10, -2, 1, rng),
+             _conn("b", "c", 5, 9, 1, 0, rng), _conn("a", "c", 5, 14, -1, 2, rng),
+             _conn("c", "a", 14, 5, 0, 3, rng))
+    return Loihi2Network("pipelined", 1e-3, {"in": (10,)}, {"a": a, "b": b, "c": c}, conns,
+                         {"out": "c"}, ("a", "b", "c"))
+
+
+def _u_wrap_network() -> Loihi2Network:
+    """Strong excitatory input: u passes 2**23 and wraps (24 bits), int32 never does."""
+    rng = np.random.default_rng(4)
+    a = dataclasses.replace(_pop("a", 6, rng, du=4095, bias=False),
+                            u_init=np.zeros(6, np.int64))
+    conns = (_conn("in", "a", 6, 12, 7, 0, rng, 200, 256),)
+    return Loihi2Network("u_wrap", 1e-3, {"in": (12,)}, {"a": a}, conns, {}, ("a",))
+
+
+def _assert_same_traces(fast: LT.Loihi2Trace, slow: LT.Loihi2Trace) -> int:
+    for n in slow.v:
+        for what in ("u", "v"):
+            assert_close_arrays(getattr(fast, what)[n].numpy(),
+                                getattr(slow, what)[n].numpy(), 0.0, f"{n}: {what}")
+    for n in slow.spikes:
+        assert_close_arrays(fast.spikes[n].numpy(), slow.spikes[n].numpy(), 0.0,
+                            f"{n}: spikes")
+    for o in slow.outputs:
+        assert_close_arrays(fast.outputs[o].numpy(), slow.outputs[o].numpy(), 0.0, o)
+    return sum(int(s.sum()) for s in slow.spikes.values())
+
+
+@pytest.mark.parametrize("batch,steps,extra", [(1, 700, 0), (3, 90, 25)])
+def test_fused_step_equals_population_loop(batch: int, steps: int, extra: int) -> None:
+    """The fused pipelined step gives the bits of the population-by-population loop,
+    across ring-chunk boundaries (700 steps) and past the end of the input (``extra``)."""
+    net = _pipelined_network()
+    fused, loop = LT.Loihi2Module(net), LT.Loihi2Module(net, fused=False)
+    assert fused.fused_reason() is None
+    assert loop.fused_reason() == "disabled (fused=False)"
+    assert fused._pipeline_lags() == {"a": 0, "b": 1, "c": 2}
+    x = torch.tensor(spikes_in(10, steps, 0.3, seed=batch, batch=batch))
+    with torch.no_grad():
+        fast, slow = fused(x, steps + extra), loop(x, steps + extra)
+    assert fast.v["a"].shape == (batch, steps + extra, 14)
+    assert _assert_same_traces(fast, slow) > 0
+
+
+def test_fused_step_wraps_u_like_the_loop() -> None:
+    net = _u_wrap_network()
+    fused, loop = LT.Loihi2Module(net), LT.Loihi2Module(net, fused=False)
+    assert fused.fused_reason() is None
+    x = torch.tensor(spikes_in(12, 60, 0.6, seed=5, batch=2))
+    with torch.no_grad():
+        fast, slow = fused(x), loop(x)
+    _assert_same_traces(fast, slow)
+    # Excitatory input only and u0 = 0: a negative u exists only through the wrap.
+    assert (fast.u["a"] < 0).any() and (fast.u["a"] > 2**22).any()
+
+
+def test_fused_step_declines_what_it_cannot_do() -> None:
+    """A cycle with fewer delays than connections, or a possible int32 overflow, keep the
+    loop (and say why); the results are the loop's."""
+    rng = np.random.default_rng(8)
+    a, b = _pop("a", 4, rng), _pop("b", 4, rng)
+    cyc = Loihi2Network("cycle", 1e-3, {"in": (3,)}, {"a": a, "b": b},
+                        (_conn("in", "a", 4, 3, 3, 0, rng), _conn("a", "b", 4, 4, 3, 0, rng),
+                         _conn("b", "a", 4, 4, 3, 1, rng)), {}, ("a", "b"))
+    assert "cycle" in LT.Loihi2Module(cyc).fused_reason()
+    huge = Loihi2Network("huge", 1e-3, {"in": (3,)}, {"a": a},
+                         (_conn("in", "a", 4, 3, 20, 0, rng, 200, 256),), {}, ("a",))
+    assert "int32 overflow" in LT.Loihi2Module(huge).fused_reason()
+    x = torch.tensor(spikes_in(3, 30, 0.5, seed=1))
+    for net in (cyc, huge):
+        with torch.no_grad():
+            _assert_same_traces(LT.Loihi2Module(net)(x), LT.Loihi2Module(net, fused=False)(x))
