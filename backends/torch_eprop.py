@@ -1,41 +1,91 @@
 """e-prop (Bellec et al. 2020, Nat. Commun. 11:3625): online, local gradients for a
-recurrent LIF network, an alternative to BPTT for modules made by ``to_torch``.
+recurrent network of LIF or ALIF neurons (an LSNN), an alternative to BPTT for modules
+made by ``to_torch``.
 
 Network form (found in the graph, see :class:`EProp`)::
 
-    I[t] = W_in x[t] (+ b) + W_rec z[t-1]                  (W_rec optional, delay 1)
-    v~[t] = a v[t-1] + k_x I[t] + c;  z[t] = v~[t] > v_th   (hidden LIF, the contract)
-    v[t] = (1 - z) v~[t] + z v_reset   or   v~[t] - z (v_th - v_reset)
-    y[t] = kappa y[t-1] + k_o W_out z[t] + c_o              (LI readout, one kappa)
+    I[t]  = W_in x[t] (+ b) + W_rec z[t-1]                   (W_rec optional, delay 1)
+    v~[t] = a_m v[t-1] + k_x I[t] + c                        (the contract's membrane)
+    b[t]  = v_th + beta A[t-1]                               (LIF: beta = 0)
+    z[t]  = v~[t] > b[t]
+    v[t]  = (1 - z) v~[t] + z v_reset   or   v~[t] - z (v_th - v_reset)
+    A[t]  = rho A[t-1] + z[t]                                (ALIF adaptation, A[-1] = 0)
+    y[t]  = kappa y[t-1] + k_o W_out z[t] + c_o              (LI readout, one kappa)
 
-Per synapse ``j <- i`` an eligibility vector ``eps_ji[t] = d v~_j[t] / d W_ji`` is carried
-forward with the reset's gradient stopped (as in the paper)::
+Per synapse ``j <- i`` two eligibility vectors are carried forward online: ``ev_ji[t] =
+d v~_j[t] / d W_ji`` and ``ea_ji[t] = d A_j[t-1] / d W_ji`` (the adaptation's, ALIF
+only), each a derivative through neuron ``j``'s own state only::
 
-    eps[t] = a * r[t-1] * eps[t-1] + k_x * pre_i[t]    r = 1 - z (to_value) or 1 (subtract)
-    e[t]   = psi_j[t] * eps[t]                         psi = surrogate derivative at v~ - v_th
-    e~[t]  = kappa * e~[t-1] + e[t]                    (filtered by the readout's leak)
-    L_j[t] = sum_k B_jk k_o,k dE/dy_k[t]               (learning signal, B = W_out^T or random)
+    ev[t] = a_m r[t-1] ev[t-1] + k_x pre_i[t]      r = 1 - z (to_value) or 1 (subtract)
+    e[t]  = psi_j[t] (ev[t] - beta ea[t])          psi = surrogate derivative at v~ - b
+    ea[t+1] = rho ea[t] + e[t]  =  psi ev[t] + (rho - psi beta) ea[t]
+    e~[t] = kappa e~[t-1] + e[t]                   (filtered by the readout's leak)
+    L_j[t] = sum_k B_jk k_o,k dE/dy_k[t]           (learning signal, B = W_out^T or random)
     dE/dW_ji ~= sum_t L_j[t] e~_ji[t]
 
-``pre_i`` is ``x_i[t]`` for W_in and ``z_i[t-1]`` for W_rec. The readout gradient
-``sum_t dE/dy_k[t] k_o,k zbar_j[t]`` (``zbar = kappa zbar + z``) is exact. Without
-recurrence (no W_rec, or W_rec = 0) and with symmetric feedback this equals BPTT with the
-reset's gradient stopped (``to_torch(..., detach_reset=True)``) exactly; with recurrence
-it drops the paths through other neurons (the e-prop approximation).
+``pre_i`` is ``x_i[t]`` for W_in (1 for its bias) and ``z_i[t-1]`` for W_rec. The
+readout gradient ``sum_t dE/dy_k[t] k_o,k zbar_j[t]`` (``zbar = kappa zbar + z``) is exact.
+
+Which gradient paths are kept. Kept: everything inside neuron ``j`` except the reset,
+i.e. the leak (``a_m r``), the threshold's dependence on ``v~`` (``psi``) and the
+adaptation loop ``z[t] -> A[t] -> b[t+1] -> z[t+1]`` (``ea``; the paper's
+``epsilon^a``). Stopped: (1) the reset's dependence on the spike, ``d v[t] / d z[t]``
+(``v[t]`` is treated as ``r[t] v~[t] + const`` with ``r`` a constant), as in the paper,
+whose ``d v^{t+1}/d v^t = alpha`` drops the ``-v_th psi`` term; (2) with recurrence,
+every path from ``z_j[t]`` through another neuron (``W_rec z[t-1]``, including the other
+neurons' adaptation): the e-prop approximation, as ``L_j`` is only the readout's direct
+error (the readout's leak itself is exact, via ``e~``). Without recurrence
+(no W_rec, or W_rec = 0) and with symmetric feedback the estimate therefore equals BPTT
+through ``to_torch(..., detach_reset=True)`` exactly (that flag stops (1) and nothing
+else; in an ALIF it leaves the adaptation path, as here).
+
+Correspondence with the paper (its Methods, ALIF; its ``v^t`` is before the reset):
+paper ``v^t`` = ``v~[t]``; paper ``a^t`` = ``A[t-1]`` (its threshold ``A^t = v_th +
+beta a^t`` uses the adaptation up to the previous spike, exactly as spikecore's ``b[t]``
+uses ``A[t-1]``); its ``a^{t+1} = rho a^t + z^t`` is ``A[t] = rho A[t-1] + z[t]``; its
+reset ``- z^t v_th`` inside ``v^{t+1}`` is spikecore's ``reset = subtract`` with
+``v_reset = 0`` (spikecore subtracts ``v_th - v_reset``, the baseline, not ``b[t]``);
+its input ``W^in x^{t+1} + W^rec z^t`` is the delay-0 input and delay-1 recurrence
+above, here scaled by the contract's ``k_x``. So with ``reset = subtract`` the traces are
+the paper's ``epsilon^v, epsilon^a`` and ``e = psi (epsilon^v - beta epsilon^a)``
+unchanged. Differences: (a) under ``reset = to_value`` the membrane is set to ``v_reset``, so
+``ev`` gets the factor ``r = 1 - z[t-1]`` (the stopped reset's Jacobian ``d v / d v~``),
+which the paper's subtractive model has not; (b) ``psi`` is the module's surrogate
+derivative at ``v~ - b`` (its own scale), not the paper's
+``gamma max(0, 1 - |v - A| / v_th) / v_th`` (pass a surrogate and scale to ``to_torch``
+to choose it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from .. import primitives as P
 from ..errors import SpikecoreError
-from .norse_ import AffineOp, NeuronOp, SpikecoreModule
+from ..extensions import ALIF
+from .norse_ import AffineOp, NodeOp, SpikecoreModule
 from .torch_surrogate import get_surrogate
 
 LOSSES = ("mse", "ce")
+
+
+def _lif_adaptation(op: NodeOp) -> tuple[torch.Tensor, torch.Tensor] | None:
+    return None
+
+
+def _alif_adaptation(op: NodeOp) -> tuple[torch.Tensor, torch.Tensor] | None:
+    return op.beta, op.rho
+
+
+#: Hidden-layer types e-prop can train -> ``(beta, rho)`` of the adaptive threshold
+#: (``None``: no adaptation).
+HIDDEN: dict[type, Callable[[NodeOp], tuple[torch.Tensor, torch.Tensor] | None]] = {
+    P.LIF: _lif_adaptation,
+    ALIF: _alif_adaptation,
+}
 
 
 @dataclass
@@ -50,12 +100,13 @@ class _Parts:
 def _find_parts(m: SpikecoreModule) -> _Parts:
     problems = []
     g = m.graph
-    lifs = [n for n in m.names if type(g.nodes[n]) is P.LIF]
-    if len(lifs) != 1:
+    hidden = [n for n in m.names if type(g.nodes[n]) in HIDDEN]
+    if len(hidden) != 1:
+        names = ", ".join(t.__name__ for t in HIDDEN)
         raise SpikecoreError(
-            f"e-prop needs exactly one LIF population (the recurrent layer); graph "
-            f"{g.name!r} has {len(lifs)}: {lifs}. CubaLIF/ALIF hidden layers are not supported")
-    hid = lifs[0]
+            f"e-prop needs exactly one LIF or ALIF population (the recurrent layer); graph "
+            f"{g.name!r} has {len(hidden)}: {hidden}. Supported hidden types: {names}")
+    hid = hidden[0]
     w_in = w_rec = w_out = readout = None
     for src, d in m.incoming[hid]:
         op = m.op[src]
@@ -83,9 +134,32 @@ def _find_parts(m: SpikecoreModule) -> _Parts:
     if readout is None:
         problems.append(f"no {hid!r} -> Linear/Affine -> LI readout")
     if problems:
-        raise SpikecoreError(f"graph {g.name!r} is not a recurrent LIF network e-prop can "
-                             "train:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise SpikecoreError(f"graph {g.name!r} is not a recurrent LIF/ALIF network e-prop "
+                             "can train:\n" + "\n".join(f"  - {p}" for p in problems))
     return _Parts(hid, w_in, w_rec, w_out, readout)
+
+
+class _Trace:
+    """Eligibility of one weight matrix ``[batch, n, n_pre]``: ``ev``, ``ea`` (ALIF) and
+    the readout-filtered ``e~`` (the module docstring's update)."""
+
+    def __init__(self, batch: int, n: int, n_pre: int, adaptive: bool, like: torch.Tensor):
+        self.ev = torch.zeros(batch, n, n_pre, dtype=like.dtype, device=like.device)
+        self.ea = torch.zeros_like(self.ev) if adaptive else None
+        self.ebar = torch.zeros_like(self.ev)
+
+    def step(self, a_m: torch.Tensor, k_x: torch.Tensor, pre: torch.Tensor, psi: torch.Tensor,
+             kappa: float, beta: torch.Tensor | None, rho: torch.Tensor | None) -> None:
+        self.ev = a_m[:, None] * self.ev + k_x[:, None] * pre[:, None, :]
+        if self.ea is None:
+            e = psi[:, :, None] * self.ev
+        else:
+            e = psi[:, :, None] * (self.ev - beta[:, None] * self.ea)
+            self.ea = rho[:, None] * self.ea + e  # d A[t] / dW
+        self.ebar = kappa * self.ebar + e
+
+    def after_reset(self, keep: torch.Tensor) -> None:
+        self.ev = self.ev * keep[:, :, None]
 
 
 class EProp:
@@ -94,17 +168,23 @@ class EProp:
     ``EProp(module).backward(x, target)`` runs the network forward once, online (no
     stored history, memory independent of the number of steps), and writes the e-prop
     estimate of ``dE/dW`` into ``.grad`` of W_in (and its bias), W_rec and W_out; then
-    step any torch optimizer. Losses: ``"mse"`` (``target`` ``[batch, steps, n_out]``,
-    ``E = 1/2 mean_b sum_t,k (y - target)**2``) or ``"ce"`` (``target`` class labels
-    ``[batch]``, ``E = mean_b sum_t CE(softmax(y[t]), label)``).
+    step any torch optimizer. The hidden layer is a LIF or an ALIF population (LSNN:
+    the ALIF eligibility ``ea`` is carried; module docstring). Losses: ``"mse"``
+    (``target`` ``[batch, steps, n_out]``, ``E = 1/2 mean_b sum_t,k w[b,t] (y - target)**2``)
+    or ``"ce"`` (``target`` class labels ``[batch]``,
+    ``E = mean_b sum_t w[b,t] CE(softmax(y[t]), label)``); ``w`` is ``mask`` (default 1).
 
     Args:
         module: the lowered network (its surrogate and scale give ``psi``).
         feedback: ``"symmetric"`` (``B = W_out^T``) or ``"random"`` (fixed random ``B``,
             seeded by ``seed``).
+        adaptation_trace: ALIF only; ``False`` drops ``ea`` (also stops the adaptation
+            loop ``z -> A -> b``, treating the threshold as a given input): a cruder
+            estimate, kept for comparison.
     """
 
-    def __init__(self, module: SpikecoreModule, feedback: str = "symmetric", seed: int = 0):
+    def __init__(self, module: SpikecoreModule, feedback: str = "symmetric", seed: int = 0,
+                 adaptation_trace: bool = True):
         if not isinstance(module, SpikecoreModule):
             raise SpikecoreError("EProp expects a module made by spikecore.to_torch")
         if feedback not in ("symmetric", "random"):
@@ -112,7 +192,9 @@ class EProp:
         self.m = module
         self.parts = _find_parts(module)
         self.feedback = feedback
-        hid: NeuronOp = module.op[self.parts.hidden]
+        hid = module.op[self.parts.hidden]
+        self.adaptation = HIDDEN[type(module.graph.nodes[self.parts.hidden])](hid)
+        self.adaptation_trace = bool(adaptation_trace)
         sur = hid.spike
         self.derivative = get_surrogate(getattr(sur, "surrogate", "heaviside")).derivative
         self.scale = getattr(sur, "scale", 0.0)
@@ -124,16 +206,28 @@ class EProp:
                       / w_out.shape[1] ** 0.5).to(dtype=w_out.dtype, device=w_out.device)
 
     @torch.no_grad()
-    def backward(self, x: torch.Tensor, target: torch.Tensor, loss: str = "ce") -> float:
-        """Forward pass with e-prop gradients; returns the loss value."""
+    def backward(self, x: torch.Tensor, target: torch.Tensor, loss: str = "ce",
+                 mask: torch.Tensor | None = None) -> float:
+        """Forward pass with e-prop gradients; returns the loss value.
+
+        ``mask``: optional weights of the loss per step, ``[steps]`` or ``[batch, steps]``
+        (e.g. 1 only in a recall window).
+        """
         if loss not in LOSSES:
             raise SpikecoreError(f"loss={loss!r}: expected one of {LOSSES}")
         m, p = self.m, self.parts
         inputs, batch, steps = m._inputs(x, None)
         x = next(iter(inputs.values()))
+        if mask is not None:
+            mask = torch.as_tensor(mask, dtype=x.dtype, device=x.device)
+            if mask.dim() == 1:
+                mask = mask[None].expand(batch, -1)
+            if tuple(mask.shape) != (batch, steps):
+                raise SpikecoreError(f"mask: got shape {tuple(mask.shape)}, expected "
+                                     f"[{steps}] or [{batch}, {steps}] (weights per step)")
         prep = m.prepare()
         co, co_o = prep[p.hidden], prep[p.readout]
-        hid: NeuronOp = m.op[p.hidden]
+        hid: NodeOp = m.op[p.hidden]
         win_op: AffineOp = m.op[p.w_in]
         w_in = win_op.weight
         w_rec = m.op[p.w_rec].weight if p.w_rec else None
@@ -145,24 +239,26 @@ class EProp:
                                  "with one readout leak; give every readout neuron one tau")
         kappa = float(kappa.reshape(-1)[0])
         k_o = co_o.k_x
-        a, k_x = co.a_mem, co.k_x
+        a_m, k_x = co.a_mem, co.k_x
+        v_th, v_reset = hid.v_threshold, hid.v_reset
+        beta, rho = self.adaptation if self.adaptation is not None else (None, None)
         B = w_out if self.B is None else self.B
         n, n_in = w_in.shape
         v = hid.init_state(batch)[0]
         y = m.op[p.readout].init_state(batch)[0]
         z = torch.zeros_like(v)
-        eps_in = torch.zeros(batch, n, n_in, dtype=v.dtype, device=v.device)
-        ebar_in = torch.zeros_like(eps_in)
-        eps_b = torch.zeros_like(v)
-        ebar_b = torch.zeros_like(v)
+        adapt = torch.zeros_like(v)  # A[t-1]
+        adaptive = beta is not None and self.adaptation_trace
+        traces = {"in": _Trace(batch, n, n_in, adaptive, v),
+                  "bias": _Trace(batch, n, 1, adaptive, v)}
         if w_rec is not None:
-            eps_rec = torch.zeros(batch, n, n, dtype=v.dtype, device=v.device)
-            ebar_rec = torch.zeros_like(eps_rec)
-            g_rec = torch.zeros_like(w_rec)
+            traces["rec"] = _Trace(batch, n, n, adaptive, v)
+        ones = torch.ones(batch, 1, dtype=v.dtype, device=v.device)
         zbar = torch.zeros_like(v)
         obar = 0.0
-        g_in, g_out = torch.zeros_like(w_in), torch.zeros_like(w_out)
-        g_bin = torch.zeros(n, dtype=v.dtype, device=v.device)
+        grads = {k: torch.zeros(n, tr.ev.shape[2], dtype=v.dtype, device=v.device)
+                 for k, tr in traces.items()}
+        g_out = torch.zeros_like(w_out)
         g_bout = torch.zeros(w_out.shape[0], dtype=v.dtype, device=v.device)
         total = 0.0
         for t in range(steps):
@@ -170,66 +266,62 @@ class EProp:
             cur = win_op.apply(xt, None)
             if w_rec is not None:
                 cur = cur + z @ w_rec.t()
-            vt = a * v
+            vt = a_m * v
             if k_x is not None:
                 vt = vt + k_x * cur
             if co.c is not None:
                 vt = vt + co.c
-            u = vt - co.v_threshold
+            thr = v_th if beta is None else v_th + beta * adapt
+            u = vt - thr
             z_new = (u > 0).to(v.dtype)
             psi = self.derivative(u, self.scale)
-            # eligibility vectors: d v~[t] / dW (reset gradient stopped)
-            eps_in = a[:, None] * eps_in + k_x[:, None] * xt[:, None, :]
-            eps_b = a * eps_b + k_x
-            ebar_in = kappa * ebar_in + psi[:, :, None] * eps_in
-            ebar_b = kappa * ebar_b + psi * eps_b
-            if w_rec is not None:
-                eps_rec = a[:, None] * eps_rec + k_x[:, None] * z[:, None, :]
-                ebar_rec = kappa * ebar_rec + psi[:, :, None] * eps_rec
+            pres = {"in": xt, "bias": ones, "rec": z}
+            for k, tr in traces.items():
+                tr.step(a_m, k_x, pres[k], psi, kappa, beta, rho)
             if hid.reset_mode == "to_value":
                 keep = 1.0 - z_new
-                v = keep * vt
-                if co.v_reset is not None:  # None: v_reset is 0
-                    v = v + z_new * co.v_reset
-                eps_in = eps_in * keep[:, :, None]
-                eps_b = eps_b * keep
-                if w_rec is not None:
-                    eps_rec = eps_rec * keep[:, :, None]
+                v = keep * vt + z_new * v_reset
+                for tr in traces.values():
+                    tr.after_reset(keep)
             else:
-                v = vt - z_new * co.amount
+                v = vt - z_new * (v_th - v_reset)
             z = z_new
+            if beta is not None:
+                adapt = rho * adapt + z
             # readout and its error
             drive = z @ w_out.t() + (b_out if b_out is not None else 0.0)
             y = kappa * y + k_o * drive
             if co_o.c is not None:
                 y = y + co_o.c
+            w = None if mask is None else mask[:, t]
             if loss == "mse":
                 err = y - target[:, t]
-                total += 0.5 * float((err**2).sum()) / batch
+                sq = (err**2).sum(1)
+                total += 0.5 * float((sq if w is None else sq * w).sum()) / batch
             else:
                 logp = torch.log_softmax(y, dim=-1)
-                total += float(-logp.gather(1, target[:, None]).sum()) / batch
+                nll = -logp.gather(1, target[:, None])[:, 0]
+                total += float((nll if w is None else nll * w).sum()) / batch
                 err = logp.exp()
                 err[torch.arange(batch), target] -= 1.0
+            if w is not None:
+                err = err * w[:, None]
             err = err / batch
             zbar = kappa * zbar + z
             L = (err * k_o) @ B  # learning signal [batch, n]
-            g_in += torch.einsum("bj,bji->ji", L, ebar_in)
-            g_bin += (L * ebar_b).sum(0)
-            if w_rec is not None:
-                g_rec += torch.einsum("bj,bji->ji", L, ebar_rec)
+            for k, tr in traces.items():
+                grads[k] += torch.einsum("bj,bji->ji", L, tr.ebar)
             obar = kappa * obar + 1.0  # d y[t] / d b_out, per unit of k_o
             g_out += (err * k_o).t() @ zbar
             g_bout += (err * k_o).sum(0) * obar
-        grads = {win_op.weight: g_in, w_out: g_out}
+        out = {w_in: grads["in"], w_out: g_out}
         if b_out is not None:
-            grads[b_out] = g_bout
+            out[b_out] = g_bout
         if win_op.has_bias:
-            grads[win_op.bias] = g_bin
+            out[win_op.bias] = grads["bias"][:, 0]
         if w_rec is not None:
-            grads[w_rec] = g_rec
-        for param, grad in grads.items():
+            out[w_rec] = grads["rec"]
+        for param, grad in out.items():
             if isinstance(param, torch.nn.Parameter):
                 param.grad = grad.clone()
         return total
-

@@ -24,6 +24,17 @@ from .connectivity import (
     scs_matrix,
     white_noise_current,
 )
+from .networks import (
+    brunel2000,
+    brunel2000_external_streams,
+    lif_population_noise,
+    low_rank_rate_network,
+    lsnn,
+    rajan_abbott_rate_network,
+    random_mode_rate_network,
+    rate_network,
+    scs_rate_network,
+)
 
 __all__ = [
     "Brunel2000Params", "Connectivity", "DaleParams", "HopfieldParams", "IzhikevichParams",
@@ -32,4 +43,8 @@ __all__ = [
     "hopfield_weights", "izhikevich_connectivity", "lif_population", "low_rank_matrix",
     "motif_adjacency", "poisson_input", "random_mode_matrix", "recurrent_lif", "scs_matrix",
     "white_noise_current",
+    # graph builders with extension primitives (models.networks)
+    "brunel2000", "brunel2000_external_streams", "lif_population_noise", "low_rank_rate_network",
+    "lsnn", "rajan_abbott_rate_network", "random_mode_rate_network", "rate_network",
+    "scs_rate_network",
 ]
