@@ -569,8 +569,10 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
             spec = P.spec_of(node)
             if spec is not None and spec.kind != "stateful":
                 warns.append(f"node {n!r} ({P.type_name(node)}) sends no edge")
-    if not flat.input_names and graph.semantics is not None:
-        warns.append("graph has no Input node")
+    has_source = any(P.spec_of(v) is not None and P.spec_of(v).kind == "source"
+                     for v in flat.nodes.values())
+    if not has_source and graph.semantics is not None:
+        warns.append("graph has no Input node and no source: nothing drives it but biases")
     return errors, warns
 
 
