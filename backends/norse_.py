@@ -666,9 +666,15 @@ class SpikecoreModule(nn.Module):
             return t.device
         return torch.device("cpu")
 
+    def _apply(self, fn, *args, **kwargs):
+        self._dtype_device = None  # .to()/.double()/.cuda() change them
+        return super()._apply(fn, *args, **kwargs)
+
     def prepare(self) -> dict[str, Any]:
         """Per-forward tensors derived from the parameters, by node (the ``params`` of
         :func:`graph_step`)."""
+        # dtype/device walk every parameter; fix them once per forward for the step loop.
+        self._dtype_device = (self.dtype, self.device)
         return {n: self.op[n].prepare() for n in self.names}
 
     def init_state(self, batch: int = 1) -> State:
@@ -679,7 +685,8 @@ class SpikecoreModule(nn.Module):
         return {"nodes": nodes, "hist": hist}
 
     def _zeros(self, batch: int, shape: Shape) -> torch.Tensor:
-        return torch.zeros((batch, *shape), dtype=self.dtype, device=self.device)
+        dtype, device = getattr(self, "_dtype_device", None) or (self.dtype, self.device)
+        return torch.zeros((batch, *shape), dtype=dtype, device=device)
 
     def _inputs(self, x: Any, steps: int | None) -> tuple[dict[str, torch.Tensor], int, int]:
         if x is None:
