@@ -11,6 +11,15 @@ float64 the states equal the numpy contract:
 * ALIF: the LIF membrane at +10, thresholder ``v > v_th + beta*adapt``, and at +35 (after
   the reset) ``adapt = rho*adapt + y`` (``y`` is 1 exactly for the neurons that spiked).
 * RateUnit: ``xr = a_mem*xr + k_x*x (+ c)``, ``y = phi(xr)``.
+* CondLIF: two input sums ``xe``, ``xi`` linked to the first and second half of each
+  source's ``y`` (``linked_var(..., index=...)``); conductance jumps, then the membrane
+  (Euler, or exact for the step's conductances) at +10; LIF thresholder and resetter.
+* Izhikevich: the paper's two half-steps of ``v`` and the step of ``u`` at +10;
+  thresholder ``v > v_peak``; resetter ``v = c; u = u + d``.
+* MorrisLecar(Graded): ``V`` and ``w`` from last step's values at +10 (``vprev`` keeps
+  ``V[t-1]``; ``w`` is called ``wml``: Synapses reserve ``w``); thresholder
+  ``vprev <= v_thr and v > v_thr`` without reset of ``V``, or ``y = s_inf(V)`` for the
+  graded neuron.
 * Sources: the stream of :func:`spikecore.ext_discrete.source_stream`, computed once in
   numpy, played back through a ``TimedArray`` (Poisson: with a thresholder, so spikes
   travel by spike queues like any other spike train).
@@ -30,6 +39,9 @@ from .. import primitives as P
 from ..discrete import neuron_coefficients
 from ..ext_discrete import (
     alif_coefficients,
+    cond_lif_coefficients,
+    izhikevich_h,
+    morris_lecar_h,
     rate_coefficients,
     refractory_steps,
     source_stream,
@@ -135,6 +147,108 @@ def _build_source(low: Any, name: str, node: Any) -> None:
     low.update(name, f"y = {ta_name}(t, i)")
 
 
+def _cond_input_lines(low: Any, name: str) -> list[str]:
+    """``xe``/``xi``: sums over the incoming edges of the first/second half of each source
+    (``(2, *shape)`` flattened in C order: the first ``size`` elements are excitatory)."""
+    ins = low.incoming[name]
+    n = low.size[name]
+    lines = []
+    for k in range(len(ins)):
+        lines += [f"xexc_{k} : 1 (linked)", f"xinh_{k} : 1 (linked)"]
+    lines.append(f"xe = {' + '.join(f'xexc_{k}' for k in range(len(ins))) or '0'} : 1")
+    lines.append(f"xin = {' + '.join(f'xinh_{k}' for k in range(len(ins))) or '0'} : 1")
+    base = (np.arange(low.B)[:, None] * 2 * n + np.arange(n)[None, :]).ravel()
+
+    def link() -> None:
+        g = low.groups[name]
+        for k, e in enumerate(ins):
+            src = low.groups[e.source]
+            setattr(g, f"xexc_{k}", low.b2.linked_var(src, e.var, index=base))
+            setattr(g, f"xinh_{k}", low.b2.linked_var(src, e.var, index=base + n))
+
+    low.deferred.append(link)
+    return lines
+
+
+def _build_cond_lif(low: Any, name: str, node: Any) -> None:
+    shape = low.shapes[name]
+    co = cond_lif_coefficients(node, low.sem, shape)
+    lines = [*_cond_input_lines(low, name), "v : 1", "g_exc : 1", "g_inh : 1"]
+    params: dict[str, tuple] = {
+        "a_exc": (co.a_exc, "1"), "a_inh": (co.a_inh, "1"), "h_mem": (co.h_mem, "1"),
+        "r_c": (co.r, "1"), "v_lk": (co.v_leak, "1"), "e_exc": (co.e_exc, "1"),
+        "e_inh": (co.e_inh, "1"), "v_th": (co.v_threshold, "1")}
+    code = [] if co.use_new else ["ge = g_exc", "gi = g_inh"]
+    code += ["g_exc = a_exc * g_exc + xe", "g_inh = a_inh * g_inh + xin"]
+    if co.use_new:
+        code += ["ge = g_exc", "gi = g_inh"]
+    if co.exact:
+        code += ["gt = 1 + r_c * ge + r_c * gi",
+                 "vinf = (v_lk + r_c * ge * e_exc + r_c * gi * e_inh) / gt",
+                 "v = vinf + (v - vinf) * exp(-h_mem * gt)"]
+    else:
+        code.append("v = v + h_mem * ((v_lk - v) + r_c * ge * (e_exc - v) "
+                    "+ r_c * gi * (e_inh - v))")
+    reset = _reset_code(co.reset, co.v_reset, co.v_threshold - co.v_reset, params)
+    g = low.make_group(name, lines, params=params, threshold="v > v_th", reset=reset)
+    g.v = np.tile(co.v_leak.ravel(), low.B)
+    low.update(name, "\n".join([*code, "y = 0"]))
+
+
+def _build_izhikevich(low: Any, name: str, node: Any) -> None:
+    shape = low.shapes[name]
+    h = izhikevich_h(low.sem)
+    par = lambda f: P.param(node, f, shape)  # noqa: E731
+    params: dict[str, tuple] = {"iz_a": (par("a"), "1"), "iz_b": (par("b"), "1"),
+                                "iz_c": (par("c"), "1"), "iz_d": (par("d"), "1"),
+                                "v_pk": (par("v_peak"), "1"), "iz_h": (np.full(shape, h), "1"),
+                                "iz_hh": (np.full(shape, 0.5 * h), "1")}
+    g = low.make_group(name, [*low.input_lines(name), "v : 1", "u : 1"], params=params,
+                       threshold="v > v_pk", reset="v = iz_c\nu = u + iz_d\ny = 1")
+    g.v = np.tile(par("v0").ravel(), low.B)
+    g.u = np.tile(par("u0").ravel(), low.B)
+    # One operation per statement: Brian2 passes each statement through sympy, which may
+    # reorder a longer sum; this pins the documented evaluation order (the model
+    # amplifies rounding differences near its spike upstroke).
+    half = ["q = {v} * {v}", "q = 0.04 * q", "q = q + 5.0 * {v}", "q = q + 140.0", "q = q - u",
+            "q = q + x", "q = iz_hh * q"]
+    low.update(name, "\n".join([
+        *[c.format(v="v") for c in half], "v1 = v + q",
+        *[c.format(v="v1") for c in half], "v = v1 + q",
+        "p = iz_b * v", "p = p - u", "p = iz_a * p", "p = iz_h * p", "u = u + p", "y = 0"]))
+
+
+_ML_FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
+              "v_threshold", "v_syn", "k_syn")
+
+
+def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
+    shape = low.shapes[name]
+    par = lambda f: P.param(node, f, shape)  # noqa: E731
+    params: dict[str, tuple] = {f"ml_{f}": (par(f), "1") for f in _ML_FIELDS}
+    params["ml_h"] = (np.full(shape, morris_lecar_h(low.sem)), "1")
+    spiking = P.SPECS[type(node)].spiking
+    g = low.make_group(name, [*low.input_lines(name), "v : 1", "wml : 1", "vprev : 1"],
+                       params=params,
+                       threshold="vprev <= ml_v_threshold and v > ml_v_threshold"
+                       if spiking else None, reset="y = 1" if spiking else None)
+    g.v = np.tile(par("v0").ravel(), low.B)
+    g.wml = np.tile(par("w0").ravel(), low.B)
+    if low.sem.integrator == "exact":
+        w_code = "wml = wi + (wml - wi) * exp(-ml_h * ml_phi * ch)"
+    else:
+        w_code = "wml = wml + ml_h * ml_phi * ch * (wi - wml)"
+    low.update(name, "\n".join([
+        "vprev = v",
+        "m = 0.5 * (1.0 + tanh((v - ml_v1) / ml_v2))",
+        "wi = 0.5 * (1.0 + tanh((v - ml_v3) / ml_v4))",
+        "ch = cosh((v - ml_v3) / (2.0 * ml_v4))",
+        "vn = v + (ml_h / ml_c_m) * (x - ml_g_l * (v - ml_v_l) - ml_g_ca * m * (v - ml_v_ca)"
+        " - ml_g_k * wml * (v - ml_v_k))",
+        w_code, "v = vn",
+        "y = 0" if spiking else "y = 0.5 * (1.0 + tanh((v - ml_v_syn) / ml_k_syn))"]))
+
+
 _NOTE = "discrete mode; the update of spikecore.ext_discrete"
 LOWERINGS = {
     X.RefractoryLIF: B.Lowerer(_build_refractory, _NOTE + " (counter ref, v held)",
@@ -150,7 +264,16 @@ LOWERINGS = {
                                   _discrete_only),
     X.OUSource: B.Lowerer(_build_source, "discrete mode; the seeded stream of "
                           "spikecore.ext_discrete played by a TimedArray", _discrete_only),
+    X.CondLIF: B.Lowerer(_build_cond_lif, _NOTE + " (conductance jumps, then membrane)",
+                         _discrete_only),
+    X.Izhikevich: B.Lowerer(_build_izhikevich, _NOTE + " (Izhikevich 2003 half-steps)",
+                            _discrete_only),
+    X.MorrisLecar: B.Lowerer(_build_morris_lecar, _NOTE + " (spike = upward crossing)",
+                             _discrete_only),
+    X.MorrisLecarGraded: B.Lowerer(_build_morris_lecar, _NOTE + " (y = s_inf(V))",
+                                   _discrete_only),
 }
 B.BUILDERS.update(LOWERINGS)
-B._STATE_VARS.update({"a": "adapt", "x": "xr"})
+B._STATE_VARS.update({"a": "adapt", "x": "xr", "g_exc": "g_exc", "g_inh": "g_inh", "u": "u",
+                      "w": "wml"})
 B._STATE_NAMES.update({v: k for k, v in B._STATE_VARS.items()})

@@ -325,6 +325,11 @@ RULES: dict[type, LavaRule] = {
 UNSUPPORTED_REASONS: dict[type, str] = {
     X.ALIF: "Lava 0.10 has no adaptive-threshold LIF process",
     X.RateUnit: "Lava's LIF sends spikes, not a graded phi(x)",
+    X.CondLIF: "Lava 0.10's LIF is current-based; conductance input multiplies (e - v)",
+    X.Izhikevich: "Lava 0.10 has no quadratic (Izhikevich) neuron process",
+    X.MorrisLecar: "Lava 0.10 has no Morris-Lecar (conductance ODE) process",
+    X.MorrisLecarGraded: "Lava 0.10 has no Morris-Lecar process and its LIF sends spikes, "
+                         "not a graded s_inf(V)",
 }
 
 

@@ -10,6 +10,9 @@ membrane so the base LIF/CubaLIF/LI update is the backend's one code path:
 * ALIF: LI membrane, ``z = v > v_threshold + beta * a``, reset, ``a = rho * a + z``
   (surrogate gradient through ``v - b`` when gradients are on);
 * RateUnit: LI update of ``x`` (``r = 1``, ``v_leak = 0``), ``y = phi(x)``;
+* CondLIF, Izhikevich, MorrisLecar(Graded): the numpy step functions of
+  :mod:`spikecore.ext_discrete` transcribed to torch, same evaluation order (forward
+  only: their spikes carry no surrogate gradient);
 * sources: step ``t`` of :func:`spikecore.ext_discrete.source_stream` (numpy, counter
   based), so a module run in pieces or all at once gives the same stream as every other
   backend. The state is ``(t, y)`` (``y``: the OU value).
@@ -24,7 +27,14 @@ import torch
 
 from .. import extensions as X
 from .. import primitives as P
-from ..ext_discrete import alif_coefficients, refractory_steps, source_stream
+from ..ext_discrete import (
+    alif_coefficients,
+    cond_lif_coefficients,
+    izhikevich_h,
+    morris_lecar_h,
+    refractory_steps,
+    source_stream,
+)
 from .norse_ import Builder, BuildOptions, NeuronOp, NodeOp, register_builder
 
 
@@ -155,6 +165,122 @@ class RateOp(NodeOp):
         return _with_base(self.template, self.inner.export())
 
 
+class CondLIFOp(NodeOp):
+    """CondLIF; state ``(g_exc, g_inh, v)``; input ``[batch, *in_shape]`` whose first half
+    is excitatory (:func:`spikecore.ext_discrete.cond_lif_step`)."""
+
+    kind = "stateful"
+    spiking = True
+    state_names = ("g_exc", "g_inh", "v")
+
+    def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
+        super().__init__(name, node, in_shape, out_shape, opts)
+        co = cond_lif_coefficients(node, opts.semantics, self.out_shape)
+        for f in ("a_exc", "a_inh", "h_mem", "r", "v_leak", "e_exc", "e_inh", "v_threshold",
+                  "v_reset"):
+            self.register_buffer(f, opts.tensor(getattr(co, f)))
+        self.exact, self.use_new, self.reset_mode = co.exact, co.use_new, co.reset
+
+    def init_state(self, batch):
+        z = self._like(batch, self.out_shape)
+        return (z, z.clone(), self.v_leak.expand(batch, *self.out_shape).clone())
+
+    def step(self, x, state, co):
+        g_exc, g_inh, v = state
+        xx = x.reshape(x.shape[0], 2, -1)
+        xe = xx[:, 0].reshape(x.shape[0], *self.out_shape)
+        xi = xx[:, 1].reshape(x.shape[0], *self.out_shape)
+        ge_new = self.a_exc * g_exc + xe
+        gi_new = self.a_inh * g_inh + xi
+        ge, gi = (ge_new, gi_new) if self.use_new else (g_exc, g_inh)
+        if self.exact:
+            gt = 1.0 + self.r * ge + self.r * gi
+            v_inf = (self.v_leak + self.r * ge * self.e_exc + self.r * gi * self.e_inh) / gt
+            v_new = v_inf + (v - v_inf) * torch.exp(-self.h_mem * gt)
+        else:
+            v_new = v + self.h_mem * ((self.v_leak - v) + self.r * ge * (self.e_exc - v)
+                                      + self.r * gi * (self.e_inh - v))
+        fired = v_new > self.v_threshold
+        if self.reset_mode == "to_value":
+            v_new = torch.where(fired, self.v_reset, v_new)
+        else:
+            v_new = torch.where(fired, v_new - (self.v_threshold - self.v_reset), v_new)
+        return fired.to(v_new.dtype), (ge_new, gi_new, v_new)
+
+
+class IzhikevichOp(NodeOp):
+    """Izhikevich (2003); state ``(v, u)`` (:func:`spikecore.ext_discrete.izhikevich_step`)."""
+
+    kind = "stateful"
+    spiking = True
+    state_names = ("v", "u")
+
+    def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
+        super().__init__(name, node, in_shape, out_shape, opts)
+        for f in ("a", "b", "c", "d", "v0", "u0", "v_peak"):
+            self.register_buffer(f, opts.tensor(P.param(node, f, self.out_shape)))
+        self.h = izhikevich_h(opts.semantics)
+
+    def init_state(self, batch):
+        shape = (batch, *self.out_shape)
+        return (self.v0.expand(*shape).clone(), self.u0.expand(*shape).clone())
+
+    def step(self, x, state, co):
+        v, u = state
+        hh = 0.5 * self.h
+
+        def f(w):
+            return 0.04 * (w * w) + 5.0 * w + 140.0 - u + x
+
+        v1 = v + hh * f(v)
+        v2 = v1 + hh * f(v1)
+        u_new = u + self.h * (self.a * (self.b * v2 - u))
+        fired = v2 > self.v_peak
+        return fired.to(v.dtype), (torch.where(fired, self.c, v2),
+                                   torch.where(fired, u_new + self.d, u_new))
+
+
+class MorrisLecarOp(NodeOp):
+    """MorrisLecar / MorrisLecarGraded; state ``(v, w)``
+    (:func:`spikecore.ext_discrete.morris_lecar_step`)."""
+
+    kind = "stateful"
+    state_names = ("v", "w")
+    FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
+              "v0", "w0", "v_threshold", "v_syn", "k_syn")
+
+    def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
+        super().__init__(name, node, in_shape, out_shape, opts)
+        for f in self.FIELDS:
+            self.register_buffer("ml_" + f, opts.tensor(P.param(node, f, self.out_shape)))
+        self.h = morris_lecar_h(opts.semantics)
+        self.exact = opts.semantics.integrator == "exact"
+        self.spiking = P.SPECS[type(node)].spiking
+
+    def init_state(self, batch):
+        shape = (batch, *self.out_shape)
+        return (self.ml_v0.expand(*shape).clone(), self.ml_w0.expand(*shape).clone())
+
+    def step(self, x, state, co):
+        v, w = state
+        h = self.h
+        m = 0.5 * (1.0 + torch.tanh((v - self.ml_v1) / self.ml_v2))
+        wi = 0.5 * (1.0 + torch.tanh((v - self.ml_v3) / self.ml_v4))
+        ch = torch.cosh((v - self.ml_v3) / (2.0 * self.ml_v4))
+        v_new = v + (h / self.ml_c_m) * (x - self.ml_g_l * (v - self.ml_v_l)
+                                         - self.ml_g_ca * m * (v - self.ml_v_ca)
+                                         - self.ml_g_k * w * (v - self.ml_v_k))
+        if self.exact:
+            w_new = wi + (w - wi) * torch.exp(-h * self.ml_phi * ch)
+        else:
+            w_new = w + h * self.ml_phi * ch * (wi - w)
+        if self.spiking:
+            y = ((v <= self.ml_v_threshold) & (v_new > self.ml_v_threshold)).to(v.dtype)
+        else:
+            y = 0.5 * (1.0 + torch.tanh((v_new - self.ml_v_syn) / self.ml_k_syn))
+        return y, (v_new, w_new)
+
+
 class SourceOp(NodeOp):
     """PoissonSource, WhiteNoiseSource, OUSource: the seeded stream, step by step."""
 
@@ -188,6 +314,12 @@ for _t in (X.RefractoryLIF, X.RefractoryCubaLIF):
     register_builder(_t, Builder(RefractoryOp, _NOTE + " (refractory counter; v held)"))
 register_builder(X.ALIF, Builder(ALIFOp, _NOTE + " (adaptive threshold; surrogate gradient)"))
 register_builder(X.RateUnit, Builder(RateOp, _NOTE + " (y = phi(x))"))
+register_builder(X.CondLIF, Builder(CondLIFOp, _NOTE + " (conductance jumps, then membrane; "
+                                    "forward only)"))
+register_builder(X.Izhikevich, Builder(IzhikevichOp, _NOTE + " (Izhikevich 2003 half-steps; "
+                                       "forward only)"))
+for _t in (X.MorrisLecar, X.MorrisLecarGraded):
+    register_builder(_t, Builder(MorrisLecarOp, _NOTE + " (forward only)"))
 for _t in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
     register_builder(_t, Builder(SourceOp, "seeded numpy stream of spikecore.ext_discrete, "
                                  "step by step"))

@@ -24,6 +24,11 @@ from . import primitives as P
 from .discrete import NeuronCoefficients, neuron_coefficients, neuron_step
 from .extensions import (
     ALIF,
+    IZHIKEVICH_TIME_UNIT,
+    MORRIS_LECAR_TIME_UNIT,
+    CondLIF,
+    Izhikevich,
+    MorrisLecar,
     OUSource,
     PoissonSource,
     RateUnit,
@@ -129,6 +134,151 @@ def rate_step(node: RateUnit, co: NeuronCoefficients, x: np.ndarray, inp: np.nda
     """``(x, input) -> (y, x)``: ``x = a_mem x + k_x input + c``; ``y = phi(x)``."""
     _, _, x_new = neuron_step(co, x, x, inp)
     return phi(node, x_new, shape), x_new
+
+
+# ====================================================================== CondLIF
+@dataclass(frozen=True)
+class CondLIFCoefficients:
+    """Per-neuron float64 numbers of the CondLIF update (see :func:`cond_lif_step`).
+
+    ``a_exc``, ``a_inh``: conductance decay per step; ``h_mem = dt / tau_mem``;
+    ``exact``: the membrane is integrated exactly for the step's conductances;
+    ``use_new``: the membrane sees this step's conductances (``current_first``)."""
+
+    a_exc: np.ndarray
+    a_inh: np.ndarray
+    h_mem: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    e_exc: np.ndarray
+    e_inh: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    exact: bool
+    use_new: bool
+    reset: str
+
+
+def cond_lif_coefficients(node: CondLIF, semantics: Semantics, shape: tuple[int, ...]
+                          ) -> CondLIFCoefficients:
+    dt = float(semantics.dt)
+    par = lambda f: P.param(node, f, shape)  # noqa: E731
+    exact = semantics.integrator == "exact"
+    decay = (lambda tau: np.exp(-dt / tau)) if exact else (lambda tau: 1.0 - dt / tau)
+    return CondLIFCoefficients(decay(par("tau_exc")), decay(par("tau_inh")),
+                               dt / par("tau_mem"), par("r"), par("v_leak"), par("e_exc"),
+                               par("e_inh"), par("v_threshold"), par("v_reset"), exact,
+                               semantics.update_order == "current_first", semantics.reset)
+
+
+def split_conductance_input(x: np.ndarray, in_shape: tuple[int, ...], shape: tuple[int, ...]
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` ``[..., *in_shape]`` (``in_shape`` = ``(2, *shape)`` or ``(2 * size,)``) ->
+    (excitatory, inhibitory) increments, each ``[..., *shape]``: the first half is
+    excitatory."""
+    lead = x.shape[:x.ndim - len(in_shape)]
+    flat = x.reshape(*lead, 2, int(np.prod(shape)))
+    return flat[..., 0, :].reshape(*lead, *shape), flat[..., 1, :].reshape(*lead, *shape)
+
+
+def cond_lif_step(co: CondLIFCoefficients, g_exc: np.ndarray, g_inh: np.ndarray,
+                  v: np.ndarray, x_exc: np.ndarray, x_inh: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(g_exc, g_inh, v, x_exc, x_inh) -> (z, g_exc, g_inh, v)``::
+
+        g_exc' = a_exc g_exc + x_exc ;  g_inh' = a_inh g_inh + x_inh
+        ge, gi = (g_exc', g_inh') if current_first else (g_exc, g_inh)
+        euler:  v' = v + h_mem * ((v_leak - v) + r ge (e_exc - v) + r gi (e_inh - v))
+        exact:  G = 1 + r ge + r gi ;  v_inf = (v_leak + r ge e_exc + r gi e_inh) / G
+                v' = v_inf + (v - v_inf) * exp(-h_mem G)
+        z = v' > v_threshold ; reset as LIF
+    """
+    ge_new = co.a_exc * g_exc + x_exc
+    gi_new = co.a_inh * g_inh + x_inh
+    ge, gi = (ge_new, gi_new) if co.use_new else (g_exc, g_inh)
+    if co.exact:
+        G = 1.0 + co.r * ge + co.r * gi
+        v_inf = (co.v_leak + co.r * ge * co.e_exc + co.r * gi * co.e_inh) / G
+        v_new = v_inf + (v - v_inf) * np.exp(-co.h_mem * G)
+    else:
+        v_new = v + co.h_mem * ((co.v_leak - v) + co.r * ge * (co.e_exc - v)
+                                + co.r * gi * (co.e_inh - v))
+    z = v_new > co.v_threshold
+    if co.reset == "to_value":
+        v_new = np.where(z, co.v_reset, v_new)
+    else:
+        v_new = np.where(z, v_new - (co.v_threshold - co.v_reset), v_new)
+    return z, ge_new, gi_new, v_new
+
+
+# ====================================================================== Izhikevich
+def izhikevich_h(semantics: Semantics) -> float:
+    """The step in the model's time unit (ms)."""
+    return float(semantics.dt) / IZHIKEVICH_TIME_UNIT
+
+
+def izhikevich_step(node: Izhikevich, h: float, v: np.ndarray, u: np.ndarray, x: np.ndarray,
+                    shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(v, u, I) -> (z, v, u)``, Izhikevich (2003)'s scheme with ``h = dt / 1 ms``::
+
+        f(w) = ((((0.04 (w w)) + 5 w) + 140) - u) + I      (this evaluation order)
+        v1 = v  + (h/2) f(v)
+        v2 = v1 + (h/2) f(v1)
+        u' = u + h (a (b v2 - u))
+        z = v2 > v_peak ;  where z: v2 = c, u' = u' + d
+    """
+    par = lambda f: P.param(node, f, shape)  # noqa: E731
+    hh = 0.5 * h
+
+    def f(w: np.ndarray) -> np.ndarray:
+        return 0.04 * (w * w) + 5.0 * w + 140.0 - u + x
+
+    v1 = v + hh * f(v)
+    v2 = v1 + hh * f(v1)
+    u_new = u + h * (par("a") * (par("b") * v2 - u))
+    z = v2 > par("v_peak")
+    return z, np.where(z, par("c"), v2), np.where(z, u_new + par("d"), u_new)
+
+
+# ====================================================================== Morris-Lecar
+def morris_lecar_h(semantics: Semantics) -> float:
+    """The step in the model's time unit (ms)."""
+    return float(semantics.dt) / MORRIS_LECAR_TIME_UNIT
+
+
+def morris_lecar_step(node: MorrisLecar, semantics: Semantics, v: np.ndarray, w: np.ndarray,
+                      x: np.ndarray, shape: tuple[int, ...]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(V, w, I) -> (z, y, V, w)``, ``h = dt / 1 ms``, everything from ``V[t-1]``::
+
+        m   = (1 + tanh((V - v1) / v2)) / 2
+        wi  = (1 + tanh((V - v3) / v4)) / 2
+        ch  = cosh((V - v3) / (2 v4))                        (= 1 / tau_w)
+        V'  = V + (h / c_m) * (I - g_l (V - v_l) - g_ca m (V - v_ca) - g_k w (V - v_k))
+        euler: w' = w + h phi ch (wi - w)
+        exact: w' = wi + (w - wi) exp(-h phi ch)             (w is linear for fixed V)
+        z = V <= v_threshold < V'  (upward crossing);  y = z, or for the graded neuron
+        y = (1 + tanh((V' - v_syn) / k_syn)) / 2
+    """
+    par = lambda f: P.param(node, f, shape)  # noqa: E731
+    h = morris_lecar_h(semantics)
+    m = 0.5 * (1.0 + np.tanh((v - par("v1")) / par("v2")))
+    wi = 0.5 * (1.0 + np.tanh((v - par("v3")) / par("v4")))
+    ch = np.cosh((v - par("v3")) / (2.0 * par("v4")))
+    v_new = v + (h / par("c_m")) * (x - par("g_l") * (v - par("v_l"))
+                                     - par("g_ca") * m * (v - par("v_ca"))
+                                     - par("g_k") * w * (v - par("v_k")))
+    if semantics.integrator == "exact":
+        w_new = wi + (w - wi) * np.exp(-h * par("phi") * ch)
+    else:
+        w_new = w + h * par("phi") * ch * (wi - w)
+    thr = par("v_threshold")
+    z = (v <= thr) & (v_new > thr)
+    if P.SPECS[type(node)].spiking:
+        y = z.astype(np.float64)
+    else:
+        y = 0.5 * (1.0 + np.tanh((v_new - par("v_syn")) / par("k_syn")))
+    return z, y, v_new, w_new
 
 
 # ====================================================================== streams

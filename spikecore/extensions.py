@@ -18,6 +18,11 @@ PoissonSource       seeded Bernoulli spike trains, probability ``rate * dt`` per
 WhiteNoiseSource    seeded white-noise current ``mean + sigma * xi / sqrt(dt)``
 OUSource            seeded Ornstein-Uhlenbeck current (mean, stationary std ``sigma``, ``tau``)
 RateUnit            rate unit ``tau dx/dt = -x + input``, output ``phi(x)``
+CondLIF             LIF with excitatory and inhibitory conductances (reversal potentials);
+                    input ``(2, *shape)``: row 0 excitatory, row 1 inhibitory increments
+Izhikevich          Izhikevich (2003) neuron (a, b, c, d; mV and ms as in the paper)
+MorrisLecar         Morris-Lecar neuron (mV, ms, uA/cm^2); spikes at upward crossings
+MorrisLecarGraded   the same neuron sending the graded synaptic activation ``s_inf(V)``
 ==================  =====================================================================
 
 **Files.** In a spikecore NIR file an extension node is not a NIR node (``nir.read``
@@ -174,6 +179,131 @@ class RateUnit(_Extension):
         return nir.LI(tau=self.tau, r=np.ones(shape), v_leak=np.zeros(shape))
 
 
+@dataclass(eq=False)
+class CondLIF(_Extension):
+    """LIF with conductance-based excitatory and inhibitory synapses.
+
+    ``tau_mem dv/dt = (v_leak - v) + r g_exc (e_exc - v) + r g_inh (e_inh - v)``,
+    ``tau_exc dg_exc/dt = -g_exc``, ``tau_inh dg_inh/dt = -g_inh``; an input is a jump
+    of conductance. The input has shape ``(2, *shape)`` (or the same numbers flat,
+    ``(2 * size,)``): element ``[0, j]`` is the excitatory, ``[1, j]`` the inhibitory
+    conductance increment of neuron ``j`` (a ``Linear`` with ``2 * n`` rows: the first
+    ``n`` excitatory, the last ``n`` inhibitory). ``r`` converts conductance to the
+    leak's units (``1/g_leak``). Exact discrete update: ``docs/semantics.md`` §7.
+    """
+
+    tau_mem: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    tau_exc: np.ndarray
+    tau_inh: np.ndarray
+    e_exc: np.ndarray
+    e_inh: np.ndarray
+    shape_param = "tau_mem"
+    array_fields = ("tau_mem", "r", "v_leak", "v_threshold", "v_reset", "tau_exc", "tau_inh",
+                    "e_exc", "e_inh")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        shape = np.array(np.shape(self.tau_mem) or (1,))
+        self.input_type = {"input": np.array([2, *shape])}
+
+
+#: Izhikevich's equations are written in milliseconds: ``h = dt / IZHIKEVICH_TIME_UNIT``.
+IZHIKEVICH_TIME_UNIT = 1e-3
+
+
+@dataclass(eq=False)
+class Izhikevich(_Extension):
+    """Izhikevich (2003) neuron, in the paper's units (v in mV, t in ms, I in mV/ms)::
+
+        dv/dt = 0.04 v^2 + 5 v + 140 - u + I,   du/dt = a (b v - u)
+        if v > v_peak: v <- c, u <- u + d
+
+    ``I`` is the node's input (held for the step). The discrete update is the paper's own
+    scheme (two Euler half-steps for ``v``, then one Euler step for ``u`` with the new
+    ``v``), with ``h = dt / 1 ms``; see ``docs/semantics.md`` §7.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    d: np.ndarray
+    v0: np.ndarray
+    u0: np.ndarray
+    v_peak: np.ndarray = 30.0
+    shape_param = "a"
+    array_fields = ("a", "b", "c", "d", "v0", "u0", "v_peak")
+
+
+#: Morris-Lecar parameter sets (mV, ms, uF/cm^2, mS/cm^2) from Rinzel & Ermentrout,
+#: "Analysis of neural excitability and oscillations", in Koch & Segev (eds.), Methods in
+#: Neuronal Modeling, 2nd ed., MIT Press 1998, ch. 7 (also Ermentrout & Terman,
+#: Mathematical Foundations of Neuroscience, 2010, ch. 3). Type II (Hopf) and type I
+#: (saddle-node on invariant circle) differ in g_ca, v3, v4 and phi.
+MORRIS_LECAR_TYPE_II = dict(c_m=20.0, g_l=2.0, g_ca=4.4, g_k=8.0, v_l=-60.0, v_ca=120.0,
+                            v_k=-84.0, v1=-1.2, v2=18.0, v3=2.0, v4=30.0, phi=0.04)
+MORRIS_LECAR_TYPE_I = dict(MORRIS_LECAR_TYPE_II, g_ca=4.0, v3=12.0, v4=17.4, phi=1.0 / 15.0)
+#: Morris-Lecar's equations are written in milliseconds: ``h = dt / MORRIS_LECAR_TIME_UNIT``.
+MORRIS_LECAR_TIME_UNIT = 1e-3
+
+
+@dataclass(eq=False)
+class MorrisLecar(_Extension):
+    """Morris-Lecar neuron (mV, ms, uA/cm^2; Rinzel & Ermentrout 1998)::
+
+        c_m dV/dt = I - g_l (V - v_l) - g_ca m_inf(V) (V - v_ca) - g_k w (V - v_k)
+        dw/dt     = phi (w_inf(V) - w) / tau_w(V)
+        m_inf = (1 + tanh((V - v1)/v2))/2,  w_inf = (1 + tanh((V - v3)/v4))/2,
+        tau_w = 1 / cosh((V - v3)/(2 v4))
+
+    ``I``: the node's input. No reset: a spike is an upward crossing of ``v_threshold``
+    (``V[t-1] <= v_threshold < V[t]``). Parameter sets: :data:`MORRIS_LECAR_TYPE_I`,
+    :data:`MORRIS_LECAR_TYPE_II`. Discrete update: ``docs/semantics.md`` §7.
+    """
+
+    c_m: np.ndarray
+    g_l: np.ndarray
+    g_ca: np.ndarray
+    g_k: np.ndarray
+    v_l: np.ndarray
+    v_ca: np.ndarray
+    v_k: np.ndarray
+    v1: np.ndarray
+    v2: np.ndarray
+    v3: np.ndarray
+    v4: np.ndarray
+    phi: np.ndarray
+    v0: np.ndarray
+    w0: np.ndarray
+    v_threshold: np.ndarray = 0.0
+    v_syn: np.ndarray = 0.0
+    k_syn: np.ndarray = 5.0
+    shape_param = "v0"
+    array_fields = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4",
+                    "phi", "v0", "w0", "v_threshold", "v_syn", "k_syn")
+
+    @classmethod
+    def of_type(cls, kind: str, n: int, v0: float = -60.0, w0: float = 0.0,
+                **overrides: Any) -> MorrisLecar:
+        """``n`` neurons with the named parameter set (``"I"`` or ``"II"``)."""
+        sets = {"I": MORRIS_LECAR_TYPE_I, "II": MORRIS_LECAR_TYPE_II}
+        if kind not in sets:
+            raise ValueError(f"Morris-Lecar type {kind!r}: expected 'I' or 'II'")
+        p = {**sets[kind], **overrides}
+        return cls(**{k: np.full(n, float(v)) for k, v in p.items()}, v0=np.full(n, v0),
+                   w0=np.full(n, w0))
+
+
+@dataclass(eq=False)
+class MorrisLecarGraded(MorrisLecar):
+    """A :class:`MorrisLecar` neuron whose output is the graded synaptic activation
+    ``s_inf(V) = (1 + tanh((V - v_syn) / k_syn)) / 2`` instead of spikes (graded
+    transmission, as in ML network models); ``V`` and ``w`` follow the same update."""
+
+
 # ---------------------------------------------------------------------- sources
 @dataclass(eq=False)
 class PoissonSource(_Extension):
@@ -214,7 +344,8 @@ class OUSource(_Extension):
     array_fields = ("mean", "sigma", "tau")
 
 
-NEURON_EXTENSIONS = (RefractoryLIF, RefractoryCubaLIF, ALIF, RateUnit)
+NEURON_EXTENSIONS = (RefractoryLIF, RefractoryCubaLIF, ALIF, RateUnit, CondLIF, Izhikevich,
+                     MorrisLecar, MorrisLecarGraded)
 SOURCE_EXTENSIONS = (PoissonSource, WhiteNoiseSource, OUSource)
 EXTENSION_TYPES: dict[str, type] = {t.__name__: t for t in (*NEURON_EXTENSIONS,
                                                              *SOURCE_EXTENSIONS)}
@@ -286,6 +417,30 @@ def _check_noise(name: str, node: Any, dt: float | None) -> list[str]:
     return _seed_problems(name, node) + _nonneg(name, node, "sigma")
 
 
+def _check_ml(name: str, node: Any, dt: float | None) -> list[str]:
+    out = []
+    for f in ("c_m", "phi"):
+        v = _arr(getattr(node, f))
+        if np.all(np.isfinite(v)) and np.any(v <= 0):
+            out.append(f"node {name!r} ({type(node).__name__}): {f!r} has value(s) <= 0 "
+                       f"(min {v.min():g}); expected > 0")
+    for f in ("v2", "v4", "k_syn"):
+        if np.any(_arr(getattr(node, f)) == 0):
+            out.append(f"node {name!r} ({type(node).__name__}): {f!r} has zero value(s); "
+                       "it divides a voltage (a tanh slope): expected nonzero")
+    return out
+
+
+def _cond_shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
+    """Output: the shape of ``tau_mem``; input: ``(2, *shape)`` or ``(2 * size,)``."""
+    shape = tuple(np.shape(node.tau_mem)) or (1,)
+    if in_shape is not None and tuple(in_shape) not in ((2, *shape), (2 * int(np.prod(shape)),)):
+        raise P.ShapeError(f"input shape {tuple(in_shape)}: a CondLIF of shape {shape} takes "
+                           f"{(2, *shape)} or {(2 * int(np.prod(shape)),)} (first half "
+                           "excitatory, second half inhibitory conductance increments)")
+    return shape
+
+
 _NEURON = ("r", "v_leak", "v_threshold", "v_reset")
 _S = P._same_as
 P.register(RefractoryLIF, P.PrimitiveSpec(
@@ -305,6 +460,24 @@ P.register(RateUnit, P.PrimitiveSpec(
     "stateful", _S("tau"), states=("x",), time_constants=("tau",),
     array_params=("tau", "x0", "k", "n"), notes="tau dx/dt = -x + input; y = phi(x)",
     extra={"check": _check_rate}))
+P.register(CondLIF, P.PrimitiveSpec(
+    "stateful", _cond_shape, states=("g_exc", "g_inh", "v"), spiking=True,
+    time_constants=("tau_mem", "tau_exc", "tau_inh"),
+    array_params=("tau_mem", *_NEURON, "tau_exc", "tau_inh", "e_exc", "e_inh"),
+    notes="conductance-based LIF; input (2, n): excitatory, inhibitory"))
+P.register(Izhikevich, P.PrimitiveSpec(
+    "stateful", _S("a"), states=("v", "u"), spiking=True,
+    array_params=("a", "b", "c", "d", "v0", "u0", "v_peak"),
+    notes="Izhikevich 2003 (mV, ms; two half-steps for v)"))
+_ML_PARAMS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
+              "v0", "w0", "v_threshold", "v_syn", "k_syn")
+P.register(MorrisLecar, P.PrimitiveSpec(
+    "stateful", _S("v0"), states=("v", "w"), spiking=True, array_params=_ML_PARAMS,
+    notes="Morris-Lecar (mV, ms); spike = upward crossing of v_threshold",
+    extra={"check": _check_ml}))
+P.register(MorrisLecarGraded, P.PrimitiveSpec(
+    "stateful", _S("v0"), states=("v", "w"), array_params=_ML_PARAMS,
+    notes="Morris-Lecar (mV, ms); graded output s_inf(V)", extra={"check": _check_ml}))
 P.register(PoissonSource, P.PrimitiveSpec(
     "source", _S("rate"), spiking=True, array_params=("rate",),
     notes="seeded Bernoulli(rate*dt) per step", extra={"check": _check_poisson}))
@@ -328,6 +501,7 @@ def to_record(node: Any) -> dict[str, Any]:
     """The node as a metadata group: ``type`` plus one value per field (arrays stay
     float64 arrays, so the file holds them bit for bit)."""
     rec: dict[str, Any] = {"type": type(node).__name__}
+    scalars = []
     for k, v in node.fields().items():
         if isinstance(v, str):
             rec[k] = v
@@ -335,6 +509,13 @@ def to_record(node: Any) -> dict[str, Any]:
             rec[k] = np.int64(v)
         else:
             rec[k] = np.asarray(v, dtype=np.float64)
+            if rec[k].ndim == 0:
+                # nir.write compresses datasets and HDF5 cannot compress a scalar: store
+                # it with shape (1,) and note it, so the read restores shape ().
+                rec[k] = rec[k].reshape(1)
+                scalars.append(k)
+    if scalars:
+        rec["scalar_fields"] = ",".join(scalars)
     if node.metadata:
         rec["node_metadata"] = dict(node.metadata)
     return rec
@@ -356,6 +537,7 @@ def from_record(rec: Mapping[str, Any], where: str) -> Any:
         raise ValueError(f"extension node {where!r} has type {t!r}; spikecore knows "
                          + ", ".join(sorted(EXTENSION_TYPES)))
     kwargs: dict[str, Any] = {}
+    scalars = str(_text(rec.get("scalar_fields", ""))).split(",")
     for f in dataclasses.fields(cls):
         if f.name in _SKIP:
             continue
@@ -366,6 +548,8 @@ def from_record(rec: Mapping[str, Any], where: str) -> Any:
         v = rec[f.name]
         if f.name in cls.array_fields:
             kwargs[f.name] = np.asarray(v, dtype=np.float64)
+            if f.name in scalars:
+                kwargs[f.name] = kwargs[f.name].reshape(())
         elif f.name == "seed":
             kwargs[f.name] = int(np.asarray(v))
         else:
@@ -376,6 +560,8 @@ def from_record(rec: Mapping[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
-__all__ = ["ALIF", "EXTENSIONS_KEY", "EXTENSION_TYPES", "OUSource", "PHIS", "PoissonSource",
-           "RateUnit", "RefractoryCubaLIF", "RefractoryLIF", "WhiteNoiseSource",
+__all__ = ["ALIF", "EXTENSIONS_KEY", "EXTENSION_TYPES", "IZHIKEVICH_TIME_UNIT",
+           "MORRIS_LECAR_TIME_UNIT", "MORRIS_LECAR_TYPE_I", "MORRIS_LECAR_TYPE_II", "CondLIF",
+           "Izhikevich", "MorrisLecar", "MorrisLecarGraded", "OUSource", "PHIS",
+           "PoissonSource", "RateUnit", "RefractoryCubaLIF", "RefractoryLIF", "WhiteNoiseSource",
            "extra_problems", "from_record", "is_extension", "to_record"]

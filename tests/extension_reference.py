@@ -88,12 +88,24 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
         elif isinstance(node, X.RateUnit):
             co = neuron_coefficients(P.LI(tau=node.tau, r=np.ones(s), v_leak=np.zeros(s)), sem, s)
             state[n] = {"co": co, "x": np.broadcast_to(node.x0, (batch, *s)).copy()}
+        elif isinstance(node, X.CondLIF):
+            state[n] = {"g_exc": np.zeros((batch, *s)), "g_inh": np.zeros((batch, *s)),
+                        "v": np.broadcast_to(node.v_leak, (batch, *s)).copy()}
+        elif isinstance(node, X.Izhikevich):
+            state[n] = {"v": np.broadcast_to(node.v0, (batch, *s)).copy(),
+                        "u": np.broadcast_to(node.u0, (batch, *s)).copy()}
+        elif isinstance(node, X.MorrisLecar):  # also MorrisLecarGraded
+            state[n] = {"v": np.broadcast_to(node.v0, (batch, *s)).copy(),
+                        "w": np.broadcast_to(node.w0, (batch, *s)).copy()}
         elif type(node) in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
             state[n] = {"stream": documented_stream(node, n, sem, batch, steps)}
-        if type(node) in (X.RefractoryLIF, X.RefractoryCubaLIF, X.ALIF, X.PoissonSource):
+        if type(node) in (X.RefractoryLIF, X.RefractoryCubaLIF, X.ALIF, X.PoissonSource,
+                          X.CondLIF, X.Izhikevich, X.MorrisLecar):
             spikes[n] = np.zeros((batch, steps, *s), dtype=bool)
         names = {X.RefractoryLIF: ("v",), X.RefractoryCubaLIF: ("i", "v"), X.ALIF: ("v", "a"),
-                 X.RateUnit: ("x",)}.get(type(node), ())
+                 X.RateUnit: ("x",), X.CondLIF: ("g_exc", "g_inh", "v"),
+                 X.Izhikevich: ("v", "u"), X.MorrisLecar: ("v", "w"),
+                 X.MorrisLecarGraded: ("v", "w")}.get(type(node), ())
         if names:
             traces[n] = {k: np.zeros((batch, steps, *s)) for k in names}
     for t in range(steps):
@@ -102,6 +114,8 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
             x = np.zeros((batch, *shapes[n]))
             if isinstance(node, (P.Linear, P.Affine)):
                 x = np.zeros((batch, np.shape(node.weight)[1]))
+            if isinstance(node, X.CondLIF) and graph.incoming(n):
+                x = np.zeros((batch, *shapes[graph.incoming(n)[0].source]))
             for e in graph.incoming(n):
                 if t - e.delay_steps >= 0:
                     x = x + sent[e.source][:, t - e.delay_steps]
@@ -154,6 +168,72 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
                 st["x"] = co.a_mem * st["x"] + co.k_x * x + co.c
                 y = _phi(node, st["x"])
                 traces[n]["x"][:, t] = st["x"]
+            elif isinstance(node, X.CondLIF):
+                # docs/semantics.md §7, CondLIF: jumps, then the membrane
+                size = int(np.prod(shapes[n]))
+                xx = x.reshape(batch, 2, size)
+                xe = xx[:, 0].reshape(batch, *shapes[n])
+                xi = xx[:, 1].reshape(batch, *shapes[n])
+                if sem.integrator == "exact":
+                    ae, ai = np.exp(-dt / node.tau_exc), np.exp(-dt / node.tau_inh)
+                else:
+                    ae, ai = 1 - dt / node.tau_exc, 1 - dt / node.tau_inh
+                ge_new, gi_new = ae * st["g_exc"] + xe, ai * st["g_inh"] + xi
+                if sem.update_order == "current_first":
+                    ge, gi = ge_new, gi_new
+                else:
+                    ge, gi = st["g_exc"], st["g_inh"]
+                v, r = st["v"], node.r
+                if sem.integrator == "exact":
+                    G = 1 + r * ge + r * gi
+                    vinf = (node.v_leak + r * ge * node.e_exc + r * gi * node.e_inh) / G
+                    vp = vinf + (v - vinf) * np.exp(-dt / node.tau_mem * G)
+                else:
+                    vp = v + dt / node.tau_mem * ((node.v_leak - v) + r * ge * (node.e_exc - v)
+                                                  + r * gi * (node.e_inh - v))
+                z = vp > node.v_threshold
+                if sem.reset == "to_value":
+                    vp = np.where(z, node.v_reset, vp)
+                else:
+                    vp = np.where(z, vp - (node.v_threshold - node.v_reset), vp)
+                st.update(g_exc=ge_new, g_inh=gi_new, v=vp)
+                y = z.astype(float)
+                spikes[n][:, t] = z
+                for k in traces[n]:
+                    traces[n][k][:, t] = st[k]
+            elif isinstance(node, X.Izhikevich):
+                # Izhikevich (2003): two half-steps of v, then u with the new v; h in ms
+                h = dt / 1e-3
+                v, u = st["v"], st["u"]
+                for _ in range(2):
+                    v = v + 0.5 * h * (0.04 * (v * v) + 5 * v + 140 - u + x)
+                u = u + h * (node.a * (node.b * v - u))
+                z = v > node.v_peak
+                st["v"], st["u"] = np.where(z, node.c, v), np.where(z, u + node.d, u)
+                y = z.astype(float)
+                spikes[n][:, t] = z
+                traces[n]["v"][:, t], traces[n]["u"][:, t] = st["v"], st["u"]
+            elif isinstance(node, X.MorrisLecar):
+                h = dt / 1e-3
+                v, w = st["v"], st["w"]
+                m_inf = (1 + np.tanh((v - node.v1) / node.v2)) / 2
+                w_inf = (1 + np.tanh((v - node.v3) / node.v4)) / 2
+                tau_w = 1 / np.cosh((v - node.v3) / (2 * node.v4))
+                i_ion = (node.g_l * (v - node.v_l) + node.g_ca * m_inf * (v - node.v_ca)
+                         + node.g_k * w * (v - node.v_k))
+                vp = v + h / node.c_m * (x - i_ion)
+                if sem.integrator == "exact":
+                    wp = w_inf + (w - w_inf) * np.exp(-h * node.phi / tau_w)
+                else:
+                    wp = w + h * node.phi * (w_inf - w) / tau_w
+                z = (v <= node.v_threshold) & (vp > node.v_threshold)
+                st["v"], st["w"] = vp, wp
+                if isinstance(node, X.MorrisLecarGraded):
+                    y = (1 + np.tanh((vp - node.v_syn) / node.k_syn)) / 2
+                else:
+                    y = z.astype(float)
+                    spikes[n][:, t] = z
+                traces[n]["v"][:, t], traces[n]["w"][:, t] = vp, wp
             elif n in state and "stream" in st:
                 y = st["stream"][:, t]
                 if n in spikes:
@@ -237,3 +317,79 @@ def rate_graph(phi: str, sem, n: int = 6, seed: int = 2):
         "J": P.Linear(rng.normal(0, 1.2 / np.sqrt(n), (n, n))),
         "out": P.Output(np.array([n])),
     }, [("ou", "x"), ("x", "J", 1), ("J", "x"), ("x", "out")], sem, name=f"rate_{phi}")
+
+
+def cond_graph(sem, n: int = 4, seed: int = 3):
+    """Poisson E and I drives, an Input and a delayed recurrence into a CondLIF: every
+    pathway is a Linear with 2n rows (first n excitatory, last n inhibitory)."""
+    from spikecore import Graph
+
+    rng = np.random.default_rng(seed)
+    zeros = np.zeros((n, 4))
+    neuron = X.CondLIF(tau_mem=rng.uniform(0.01, 0.03, n), r=rng.uniform(0.8, 1.2, n),
+                       v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.full(n, -0.1),
+                       tau_exc=rng.uniform(0.003, 0.006, n), tau_inh=rng.uniform(0.006, 0.012, n),
+                       e_exc=np.full(n, 14 / 3), e_inh=np.full(n, -2 / 3))
+    return Graph({
+        "in": P.Input(np.array([3])),
+        "w": P.Linear(np.vstack([rng.uniform(0, 0.15, (n, 3)), rng.uniform(0, 0.05, (n, 3))])),
+        "exc": X.PoissonSource(rate=np.full(4, 400.0), seed=21),
+        "we": P.Linear(np.vstack([rng.uniform(0, 0.4, (n, 4)), zeros])),
+        "inh": X.PoissonSource(rate=np.full(4, 300.0), seed=22),
+        "wi": P.Linear(np.vstack([zeros, rng.uniform(0, 0.6, (n, 4))])),
+        "n": neuron,
+        "rec": P.Linear(np.vstack([rng.uniform(0, 0.2, (n, n)), rng.uniform(0, 0.2, (n, n))])),
+        "out": P.Output(np.array([n])),
+    }, [("in", "w"), ("w", "n"), ("exc", "we"), ("we", "n"), ("inh", "wi"), ("wi", "n"),
+        ("n", "rec", 1), ("rec", "n"), ("n", "out")], sem, name="cond_lif")
+
+
+#: Izhikevich (2003), fig. 2: regular spiking, intrinsically bursting, chattering, fast
+#: spiking, low-threshold spiking.
+IZHIKEVICH_TYPES = {"RS": (0.02, 0.2, -65.0, 8.0), "IB": (0.02, 0.2, -55.0, 4.0),
+                    "CH": (0.02, 0.2, -50.0, 2.0), "FS": (0.1, 0.2, -65.0, 2.0),
+                    "LTS": (0.02, 0.25, -65.0, 2.0)}
+
+
+def izhikevich_graph(sem, seed: int = 4):
+    """The five cell types driven by an Input through a Linear, with delayed recurrence."""
+    from spikecore import Graph
+
+    rng = np.random.default_rng(seed)
+    a, b, c, d = (np.array(p) for p in zip(*IZHIKEVICH_TYPES.values(), strict=True))
+    n = a.size
+    return Graph({
+        "in": P.Input(np.array([3])),
+        # weights in 1/8 (inputs in 1/16, see the tests): every sum is exact in float64,
+        # so only the neuron's own arithmetic could differ between backends
+        "w": P.Linear(np.round(rng.uniform(0, 5, (n, 3)) * 8) / 8),
+        "izh": X.Izhikevich(a=a, b=b, c=c, d=d, v0=np.full(n, -65.0), u0=b * -65.0),
+        "rec": P.Linear(np.round(rng.uniform(-2, 4, (n, n)) * 8) / 8),
+        "out": P.Output(np.array([n])),
+    }, [("in", "w"), ("w", "izh"), ("izh", "rec", 1), ("rec", "izh"), ("izh", "out")], sem,
+        name="izhikevich")
+
+
+ML_DT = 1e-4  # 0.1 ms: the Morris-Lecar time scales are ms
+
+
+def morris_lecar_graph(sem, seed: int = 5):
+    """Spiking type I neurons and a graded type II network with delayed recurrence, both
+    driven by constant-ish currents from an Input."""
+    from spikecore import Graph
+
+    rng = np.random.default_rng(seed)
+    n = 3
+    spiking = X.MorrisLecar.of_type("I", n, v0=-30.0, w0=0.1)
+    graded = X.MorrisLecarGraded(**X.MorrisLecar.of_type("II", n, v0=-50.0, w0=0.0).fields())
+    return Graph({
+        "in": P.Input(np.array([2])),
+        "w1": P.Linear(rng.uniform(30, 60, (n, 2))),
+        "ml": spiking,
+        "w2": P.Linear(rng.uniform(40, 70, (n, 2))),
+        "mlg": graded,
+        "rec": P.Linear(rng.uniform(0, 30, (n, n))),
+        "out": P.Output(np.array([n])),
+        "outg": P.Output(np.array([n])),
+    }, [("in", "w1"), ("w1", "ml"), ("in", "w2"), ("w2", "mlg"), ("mlg", "rec", 1),
+        ("rec", "mlg"), ("ml", "out"), ("mlg", "outg")], sem, name="morris_lecar")
