@@ -403,13 +403,18 @@ def _build_linear(low: _Lowering, name: str, node: Any) -> None:
 
     def connect() -> None:
         b2 = low.b2
+        m_pre, m_post, m_w = m.pre, m.post, m.w
+        if m_pre.size == 0:
+            # An all-zero map (e.g. coupling 0): Brian2 cannot connect empty index arrays,
+            # so one synapse of weight 0 keeps the pathway (and summed variables) defined.
+            m_pre, m_post, m_w = np.zeros(1, int), np.zeros(1, int), np.zeros(1)
         offs_in = np.arange(low.B)[:, None] * m.n_in
         offs_out = np.arange(low.B)[:, None] * m.n_out
-        pre = (offs_in + m.pre[None, :]).ravel()
-        post = (offs_out + m.post[None, :]).ravel()
+        pre = (offs_in + m_pre[None, :]).ravel()
+        post = (offs_out + m_post[None, :]).ravel()
         for k, e in enumerate(ins):
             src = low.groups[e.source]
-            w = m.w
+            w = m_w
             if e.event:
                 spiking = low.emits_spikes(e.source)
                 height = low.S if (spiking and _is_neuron(low.graph.nodes[e.source])

@@ -35,6 +35,7 @@ from .networks import (
     rate_network,
     scs_rate_network,
 )
+from .networks_more import cond_lif_poisson, izhikevich_network, morris_lecar_network
 
 __all__ = [
     "Brunel2000Params", "Connectivity", "DaleParams", "HopfieldParams", "IzhikevichParams",
@@ -47,4 +48,6 @@ __all__ = [
     "brunel2000", "brunel2000_external_streams", "lif_population_noise", "low_rank_rate_network",
     "lsnn", "rajan_abbott_rate_network", "random_mode_rate_network", "rate_network",
     "scs_rate_network",
+    # graph builders with Izhikevich, Morris-Lecar and CondLIF neurons (models.networks_more)
+    "cond_lif_poisson", "izhikevich_network", "morris_lecar_network",
 ]

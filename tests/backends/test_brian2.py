@@ -682,3 +682,19 @@ def test_cython_target_gives_the_numpy_results():
     assert cy.info["codegen_target"] == "cython"
     assert any(p.suffix == ".so" for p in (cache / "cython").iterdir()), \
         "compiled code was not cached in cache_dir"
+
+
+def test_all_zero_linear_is_lowered_as_silence() -> None:
+    """An all-zero weight matrix (e.g. coupling switched off) must run, and deliver 0."""
+    import nir
+
+    g = sc.Graph({"input": nir.Input(input_type=np.array([3])),
+                  "lin": nir.Linear(weight=np.zeros((2, 3))),
+                  "lif": nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2),
+                                 v_threshold=np.ones(2), v_reset=np.zeros(2)),
+                  "output": nir.Output(output_type=np.array([2]))},
+                 [("input", "lin"), ("lin", "lif"), ("lif", "output")], sc.Semantics(dt=1e-3))
+    x = np.ones((2, 20, 3))
+    r = sc.simulate(g, x, backend="brian2", record=("spikes", "v"))
+    assert not r.spikes["lif"].any()
+    assert np.array_equal(r.traces["lif"]["v"], np.zeros((2, 20, 2)))
