@@ -27,6 +27,13 @@ a node evaluated before its source reads ``y`` itself, which still holds last st
 value. Spiking sources feed linear maps through spike queues instead, delayed by ``d``
 (``d - 1`` when the target is evaluated first: the queue is filled at the target's slot).
 
+Two shortcuts in discrete mode, neither changing a value nor the order of additions: an
+Input whose values are all 0/1 and which only feeds maps through spike queues (and is not
+recorded) is a ``SpikeGeneratorGroup`` emitting in its thresholder's place; a linear map
+without bias fed only by spike queues, whose one consumer is a neuron reading its ``y``
+directly, has no group of its own: its pathways add into the neuron's variable ``x_k``,
+which the neuron's update reads and then clears (as the map's ``y = 0`` did).
+
 Continuous mode integrates the NIR ODEs with Brian2's exact (linear) solver, with units
 (v in volt, currents in amp, r in ohm, time constants in second), on an internal step
 ``dt / substeps``. Inputs are held for the whole graph step (``input_meaning='current'``)
@@ -152,6 +159,12 @@ class _Lowering:
         self.spike_monitors: dict[str, Any] = {}
         self.state_monitors: dict[str, Any] = {}
         self._plan_edges()
+        self.spike_inputs = self._plan_spike_inputs()
+        #: fused linear map -> (neuron, index k of its input variable x_k)
+        self.fused: dict[str, tuple[str, int]] = self._plan_fusion()
+        self.fused_into: dict[str, dict[int, str]] = {}
+        for lin, (neuron, k) in self.fused.items():
+            self.fused_into.setdefault(neuron, {})[k] = lin
 
     # ------------------------------------------------------------------ planning
     def emits_spikes(self, name: str) -> bool:
@@ -181,6 +194,47 @@ class _Lowering:
             var = "y" if (lag == 0 or event) else f"y_h{steps}"
             self.incoming[e.target].append(_In(e.source, lag, var, event))
 
+    def _plan_spike_inputs(self) -> set[str]:
+        """Inputs realised as a ``SpikeGeneratorGroup`` (discrete mode): all values 0/1,
+        read only through spike pathways, not recorded. A value-1 element then is a spike
+        and ``w * y_pre`` is ``w``; no per-step TimedArray read or thresholder is needed."""
+        out = set()
+        if self.mode != "discrete":
+            return out
+        for name, data in self.inputs.items():
+            outs = [e for ins in self.incoming.values() for e in ins if e.source == name]
+            if (outs and all(e.event for e in outs) and name not in self.record
+                    and not self.history[name] and np.all((data == 0) | (data == 1))):
+                out.add(name)
+        return out
+
+    def _plan_fusion(self) -> dict[str, tuple[str, int]]:
+        """Linear maps fed only by spike pathways whose one consumer is a (discrete)
+        neuron reading ``y`` directly: their pathways add straight into the neuron's input
+        variable ``x_k``, which the neuron clears after its update. Same values, same
+        order of additions, one group and one per-step update fewer."""
+        fused: dict[str, tuple[str, int]] = {}
+        if self.mode != "discrete":
+            return fused
+        for name in self.order:
+            node = self.graph.nodes[name]
+            if type(node) not in MAP_BUILDERS or name in self.record or self.history[name]:
+                continue
+            ins = self.incoming[name]
+            if not ins or not all(e.event for e in ins):
+                continue
+            if getattr(node, "bias", None) is not None and np.any(np.asarray(node.bias) != 0):
+                continue
+            outs = [(t, k) for t, tins in self.incoming.items()
+                    for k, e in enumerate(tins) if e.source == name]
+            if len(outs) != 1:
+                continue
+            target, k = outs[0]
+            e = self.incoming[target][k]
+            if type(self.graph.nodes[target]) in NEURON_TYPES and e.lag == 0 and e.var == "y":
+                fused[name] = (target, k)
+        return fused
+
     def slot(self, name: str, sub: int) -> int:
         return SLOT * (self.pos[name] + 1) + sub
 
@@ -188,14 +242,18 @@ class _Lowering:
     def input_lines(self, name: str) -> list[str]:
         """Linked variables for the incoming edges and ``x``, their sum."""
         ins = self.incoming[name]
-        lines = [f"x_{k} : 1 (linked)" for k in range(len(ins))]
+        fused = self.fused_into.get(name, {})
+        # A fused input is the neuron's own variable, filled by the map's pathways.
+        lines = [f"x_{k} : 1" if k in fused else f"x_{k} : 1 (linked)"
+                 for k in range(len(ins))]
         total = " + ".join(f"x_{k}" for k in range(len(ins))) or "0"
         lines.append(f"x = {total} : 1")
 
         def link() -> None:
             g = self.groups[name]
             for k, e in enumerate(ins):
-                setattr(g, f"x_{k}", self.b2.linked_var(self.groups[e.source], e.var))
+                if k not in fused:
+                    setattr(g, f"x_{k}", self.b2.linked_var(self.groups[e.source], e.var))
 
         self.deferred.append(link)
         return lines
@@ -333,8 +391,19 @@ class Lowerer:
 
 
 def _build_input(low: _Lowering, name: str, node: Any) -> None:
-    ta_name = f"sc_input_{len(low.namespace)}"
     data = low.inputs[name]  # [batch, steps, *shape]
+    if name in low.spike_inputs:
+        # Element b * n + j spikes at step t where input[b, t, j] == 1, emitted in the
+        # thresholder's place of this node's slot.
+        b, t, j = np.nonzero(data.reshape(low.B, low.steps, -1))
+        g = low.b2.SpikeGeneratorGroup(low.B * low.size[name], b * low.size[name] + j,
+                                       t * low.dt * low.b2.second, clock=low.clock,
+                                       when="groups", order=low.slot(name, 20),
+                                       name=low.bname[name])
+        low.groups[name] = g
+        low.objects.append(g)
+        return
+    ta_name = f"sc_input_{len(low.namespace)}"
     values = data.reshape(low.B, low.steps, -1).transpose(1, 0, 2).reshape(low.steps, -1)
     low.namespace[ta_name] = low.b2.TimedArray(np.ascontiguousarray(values),
                                                dt=low.dt * low.b2.second, name=ta_name)
@@ -394,12 +463,17 @@ def _build_linear(low: _Lowering, name: str, node: Any) -> None:
         in_shape = _declared_input_shape(node)
     m: LinearMap = MAP_BUILDERS[type(node)](node, tuple(in_shape))
     summed = [k for k, e in enumerate(ins) if not e.event]
-    lines = [f"s_{k} : 1" for k in summed]
-    bias = m.bias if m.bias is not None and np.any(m.bias != 0) else None
-    params = {"bias": (bias, "1")} if bias is not None else {}
-    low.make_group(name, lines, params=params)
-    terms = (["bias"] if bias is not None else []) + [f"s_{k}" for k in summed]
-    low.update(name, "y = " + (" + ".join(terms) or "0"))
+    target, var = name, "y"
+    if name in low.fused:
+        neuron, kx = low.fused[name]
+        target, var = neuron, f"x_{kx}"
+    else:
+        lines = [f"s_{k} : 1" for k in summed]
+        bias = m.bias if m.bias is not None and np.any(m.bias != 0) else None
+        params = {"bias": (bias, "1")} if bias is not None else {}
+        low.make_group(name, lines, params=params)
+        terms = (["bias"] if bias is not None else []) + [f"s_{k}" for k in summed]
+        low.update(name, "y = " + (" + ".join(terms) or "0"))
 
     def connect() -> None:
         b2 = low.b2
@@ -420,8 +494,9 @@ def _build_linear(low: _Lowering, name: str, node: Any) -> None:
                 height = low.S if (spiking and _is_neuron(low.graph.nodes[e.source])
                                    and low.mode == "continuous") else 1
                 w = w * height if height != 1 else w
-                on_pre = "y_post += w" if spiking else "y_post += w * y_pre"
-                syn = b2.Synapses(src, low.groups[name], "w : 1 (constant)", on_pre=on_pre,
+                unit = spiking or e.source in low.spike_inputs
+                on_pre = f"{var}_post += w" + ("" if unit else " * y_pre")
+                syn = b2.Synapses(src, low.groups[target], "w : 1 (constant)", on_pre=on_pre,
                                   delay=e.lag * low.h * b2.second, clock=low.clock,
                                   name=low.bname[name] + f"__in{k}")
                 path = syn._pathways[0]
@@ -473,6 +548,8 @@ def _build_neuron(low: _Lowering, name: str, node: Any) -> None:
             params[coef] = (values, "1")
             v_terms.append(coef if term == "1" else f"{coef} * {term}")
     code.append("v = " + " + ".join(v_terms))
+    # Fused inputs were read above; clear them for the pathways of the coming step.
+    code += [f"x_{k} = 0" for k in sorted(low.fused_into.get(name, {}))]
     threshold = reset = None
     if co.spiking:
         params["v_th"] = (co.v_threshold, "1")
@@ -586,7 +663,8 @@ _MAP_NOTE = "index-mapped Synapses (summed variable, or on_pre pathway for spiki
 
 #: primitive type -> how it is lowered. Anything not here is reported by ``check``.
 BUILDERS: dict[type, Lowerer] = {
-    P.Input: Lowerer(_build_input, "TimedArray per batch element and step"),
+    P.Input: Lowerer(_build_input, "TimedArray per batch element and step (0/1 inputs "
+                     "feeding only maps: SpikeGeneratorGroup)"),
     P.Output: Lowerer(_build_output, "recorded every step (continuous: step average)"),
     P.Flatten: Lowerer(_build_identity, "identity on row-major flat indices"),
     P.Scale: Lowerer(_build_scale, "y = scale * x per element"),

@@ -698,3 +698,54 @@ def test_all_zero_linear_is_lowered_as_silence() -> None:
     r = sc.simulate(g, x, backend="brian2", record=("spikes", "v"))
     assert not r.spikes["lif"].any()
     assert np.array_equal(r.traces["lif"]["v"], np.zeros((2, 20, 2)))
+
+
+def _fusion_graph() -> sc.Graph:
+    """Spike input and graded input through their own maps into a CubaLIF, recurrent maps
+    with delay 1 (fused into the neuron) and delay 2 (not fused), and an LI readout."""
+    import nir
+
+    rng = np.random.default_rng(21)
+    n = 12
+    nodes = {
+        "spk_in": nir.Input(input_type=np.array([5])),
+        "cur_in": nir.Input(input_type=np.array([3])),
+        "w_spk": nir.Linear(weight=rng.normal(0, 1.5, (n, 5))),
+        "w_cur": nir.Affine(weight=rng.normal(0, 1.0, (n, 3)), bias=np.zeros(n)),
+        "rec": nir.CubaLIF(tau_syn=np.full(n, 4e-3), tau_mem=np.full(n, 9e-3), r=np.ones(n),
+                           v_leak=np.zeros(n), v_threshold=np.full(n, 0.4),
+                           v_reset=np.zeros(n), w_in=np.full(n, 3.0)),
+        "w_rec1": nir.Linear(weight=rng.normal(0, 0.6, (n, n))),
+        "w_rec2": nir.Linear(weight=rng.normal(0, 0.6, (n, n))),
+        "w_out": nir.Linear(weight=rng.normal(0, 1.0, (2, n))),
+        "readout": nir.LI(tau=np.full(2, 5e-3), r=np.ones(2), v_leak=np.zeros(2)),
+        "output": nir.Output(output_type=np.array([2])),
+    }
+    edges = [("spk_in", "w_spk"), ("w_spk", "rec"), ("cur_in", "w_cur"), ("w_cur", "rec"),
+             ("rec", "w_rec1"), ("w_rec1", "rec", 1), ("rec", "w_rec2"), ("w_rec2", "rec", 2),
+             ("rec", "w_out"), ("w_out", "readout"), ("readout", "output")]
+    return sc.Graph(nodes, edges, sc.Semantics(dt=1e-3), name="fusion")
+
+
+@pytest.mark.parametrize("spiking_input", ["poisson", "all_zero"])
+def test_spike_inputs_and_fused_maps_keep_the_contract(spiking_input: str) -> None:
+    """The fast paths (0/1 inputs as spike generators, linear maps fused into their
+    neuron) must give what the plain lowering gives: compared with the torch backend."""
+    from spikecore.testing import assert_close_arrays, assert_same_spikes
+
+    g = _fusion_graph()
+    rng = np.random.default_rng(5)
+    steps = 120
+    spikes = (rng.random((2, steps, 5)) < 0.2).astype(float)
+    if spiking_input == "all_zero":
+        spikes[:] = 0.0
+    cur = np.where(rng.random((2, steps, 3)) < 0.3, rng.normal(0.5, 1.0, (2, steps, 3)), 0.0)
+    x = {"spk_in": spikes, "cur_in": cur}
+    a = sc.simulate(g, x, backend="brian2", record=("spikes", "v", "i"))
+    b = sc.simulate(g, x, backend="norse", record=("spikes", "v", "i"))
+    assert_same_spikes(a, b)
+    for state in ("v", "i"):
+        assert_close_arrays(a.traces["rec"][state], b.traces["rec"][state], 1e-12, f"rec:{state}")
+    assert_close_arrays(a.outputs["output"], b.outputs["output"], 1e-12, "output")
+    if spiking_input == "poisson":
+        assert a.spikes["rec"].any(), "the test network should spike"
