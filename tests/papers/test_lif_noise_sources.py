@@ -36,7 +36,7 @@ def _siegert(mu: float, sigma: float, theta: float, v_reset: float, tau: float,
 
 
 def test_white_noise_source_rate_matches_siegert_on_brian2_and_torch():
-    mu, sigma, dt, n, duration = 0.8, 0.3, 5e-5, 200, 1.5
+    mu, sigma, dt, n, duration = 0.8, 0.3, 5e-5, 1000, 1.5
     graph = lif_population_noise(n, mu=mu, sigma=sigma, noise="white", tau=TAU, theta=THETA,
                                  V_r=V_R, tau_rp=TAU_RP, dt=dt, seed=3)
     steps = int(round(duration / dt))
@@ -45,18 +45,20 @@ def test_white_noise_source_rate_matches_siegert_on_brian2_and_torch():
                      dtype=torch.float64)
     assert_same_spikes(rb, rt)  # one contract, one seeded stream: the same spikes
     rates = A.firing_rates(rt, "neurons", t_start=0.1)[0]
-    expected = _siegert(mu, sigma, THETA, V_R, TAU, TAU_RP)
-    # Tolerance = discretisation bias + 4 standard errors (as tests/papers/test_lif_theory):
-    # the threshold is checked at step ends only, which to leading order raises it by
-    # beta * sigma sqrt(dt/tau), beta = -zeta(1/2)/sqrt(2 pi) (Siegmund's constant);
-    # the standard error comes from the spread of single-neuron rates.
+    siegert = _siegert(mu, sigma, THETA, V_R, TAU, TAU_RP)
+    # The threshold is checked at step ends only, which to leading order raises it by
+    # beta * sigma * sqrt(dt/tau), beta = -zeta(1/2)/sqrt(2 pi) (Siegmund's constant): the
+    # expected rate of the discrete model is Siegert's at the raised threshold (3.3 % below
+    # the continuous one here; the next order, O(dt/tau) = 0.25 %, is neglected).
     beta = -special.zeta(0.5) / math.sqrt(2 * math.pi)
-    bias = expected - _siegert(mu, sigma, THETA + beta * sigma * math.sqrt(dt / TAU),
-                               V_R, TAU, TAU_RP)
+    expected = _siegert(mu, sigma, THETA + beta * sigma * math.sqrt(dt / TAU), V_R, TAU, TAU_RP)
+    assert expected < siegert - 0.3
+    # 4 standard errors of the population mean (independent neurons; SE from the spread of
+    # single-neuron rates, ~0.06 Hz). Measured (torch, seeds 3, 7, 11): 11.996, 12.103,
+    # 12.101 Hz against 12.098 Hz, i.e. -1.75, +0.09, +0.05 SE; the uncorrected Siegert rate
+    # (12.51 Hz) is 7 SE away, so the test does see the discretisation.
     se = rates.std(ddof=1) / math.sqrt(n)
-    # Measured (torch, seeds 1, 2, 3, 5): 12.27, 12.10, 11.68, 11.89 Hz against 12.51 Hz,
-    # bias 0.41 Hz, SE 0.13 Hz (seed 3, used here, is the farthest: 0.84 <= 0.94 Hz).
-    assert abs(rates.mean() - expected) <= bias + 4 * se, (rates.mean(), expected, bias, se)
+    assert abs(rates.mean() - expected) <= 4 * se, (rates.mean(), expected, se)
 
 
 def test_ou_source_rate_matches_colored_noise_theory_on_torch():
