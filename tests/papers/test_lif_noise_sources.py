@@ -18,21 +18,15 @@ from __future__ import annotations
 import math
 
 import torch
-from scipy import integrate, special
+from scipy import special
 from spikecore.models import lif_population_noise
+from theory import siegert_rate
 
 import spikecore as sc
 from spikecore import analysis as A
 from spikecore.testing import assert_same_spikes
 
 TAU, THETA, V_R, TAU_RP = 20e-3, 1.0, 0.0, 2e-3
-
-
-def _siegert(mu: float, sigma: float, theta: float, v_reset: float, tau: float,
-             tau_rp: float) -> float:
-    integral, _ = integrate.quad(lambda u: special.erfcx(-u), (v_reset - mu) / sigma,
-                                 (theta - mu) / sigma, epsabs=1e-12)
-    return 1.0 / (tau_rp + tau * math.sqrt(math.pi) * integral)
 
 
 def test_white_noise_source_rate_matches_siegert_on_brian2_and_torch():
@@ -45,13 +39,13 @@ def test_white_noise_source_rate_matches_siegert_on_brian2_and_torch():
                      dtype=torch.float64)
     assert_same_spikes(rb, rt)  # one contract, one seeded stream: the same spikes
     rates = A.firing_rates(rt, "neurons", t_start=0.1)[0]
-    siegert = _siegert(mu, sigma, THETA, V_R, TAU, TAU_RP)
+    siegert = siegert_rate(mu, sigma, THETA, V_R, TAU, TAU_RP)
     # The threshold is checked at step ends only, which to leading order raises it by
     # beta * sigma * sqrt(dt/tau), beta = -zeta(1/2)/sqrt(2 pi) (Siegmund's constant): the
     # expected rate of the discrete model is Siegert's at the raised threshold (3.3 % below
     # the continuous one here; the next order, O(dt/tau) = 0.25 %, is neglected).
     beta = -special.zeta(0.5) / math.sqrt(2 * math.pi)
-    expected = _siegert(mu, sigma, THETA + beta * sigma * math.sqrt(dt / TAU), V_R, TAU, TAU_RP)
+    expected = siegert_rate(mu, sigma, THETA + beta * sigma * math.sqrt(dt / TAU), V_R, TAU, TAU_RP)
     assert expected < siegert - 0.3
     # 4 standard errors of the population mean (independent neurons; SE from the spread of
     # single-neuron rates, ~0.06 Hz). Measured (torch, seeds 3, 7, 11): 11.996, 12.103,
@@ -72,8 +66,8 @@ def test_ou_source_rate_matches_colored_noise_theory_on_torch():
     k = math.sqrt(tau_s / TAU)
     sigma = s * math.sqrt(2 * tau_s / TAU)
     shift = sigma * math.sqrt(2) * abs(special.zeta(0.5)) / 2 * k
-    expected = _siegert(mu, sigma, THETA + shift, V_R + shift, TAU, TAU_RP)
-    white = _siegert(mu, sigma, THETA, V_R, TAU, TAU_RP)
+    expected = siegert_rate(mu, sigma, THETA + shift, V_R + shift, TAU, TAU_RP)
+    white = siegert_rate(mu, sigma, THETA, V_R, TAU, TAU_RP)
     se = rates.std(ddof=1) / math.sqrt(n)
     # Tolerance 8 % of the coloured-noise rate + 4 standard errors: the theory is first
     # order in sqrt(tau_s/tau) = 0.22; the neglected O(tau_s/tau) = 5 % terms act on a

@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, special
+from scipy import special
 from spikecore.models import lif_population, white_noise_current
+from theory import siegert_rate
 
 import spikecore as sc
 from spikecore import analysis as A
@@ -76,13 +77,6 @@ def test_period_euler_small_dt_on_norse_and_continuous_brian2():
         assert abs(mean - T[j]) <= dt / sub + dt / (s.size - 1)
 
 
-def _siegert(mu: float, sigma: float, theta: float, v_reset: float, tau: float) -> float:
-    # e^{u^2} (1 + erf u) = erfcx(-u): no overflow for large |u|.
-    integral, _ = integrate.quad(lambda u: special.erfcx(-u), (v_reset - mu) / sigma,
-                                 (theta - mu) / sigma, epsabs=1e-12)
-    return 1.0 / (tau * np.sqrt(np.pi) * integral)
-
-
 def test_white_noise_rate_matches_siegert_on_brian2_and_norse():
     mu, sigma, dt, duration, n = 0.8, 0.3, 5e-5, 2.0, 200
     g = lif_population(n, tau=TAU, v_threshold=THETA, semantics=sc.Semantics(dt, "euler"))
@@ -93,7 +87,7 @@ def test_white_noise_rate_matches_siegert_on_brian2_and_norse():
     rn = sc.simulate(g, x, backend="norse", **NORSE)
     assert_same_spikes(rb, rn)  # same contract, same noise: the same spikes
     rates = A.firing_rates(rn, "lif", t_start=0.1)[0]   # drop 5 tau of transient
-    expected = _siegert(mu, sigma, THETA, 0.0, TAU)
+    expected = siegert_rate(mu, sigma, THETA, 0.0, TAU)
     # Tolerance = discretisation bias + 4 standard errors:
     # - checking the threshold only at step ends misses excursions between steps; to leading
     #   order this raises the threshold by beta * s with s = sigma sqrt(dt/tau) the noise
@@ -101,7 +95,7 @@ def test_white_noise_rate_matches_siegert_on_brian2_and_norse():
     #   constant); bias bound = nu(theta) - nu(theta + beta s) (0.44 Hz here);
     # - standard error of the population mean from the spread of single-neuron rates.
     beta = -special.zeta(0.5) / np.sqrt(2 * np.pi)
-    bias = expected - _siegert(mu, sigma, THETA + beta * sigma * np.sqrt(dt / TAU), 0.0, TAU)
+    bias = expected - siegert_rate(mu, sigma, THETA + beta * sigma * np.sqrt(dt / TAU), 0.0, TAU)
     se = rates.std(ddof=1) / np.sqrt(n)
     assert abs(rates.mean() - expected) <= bias + 4 * se, (rates.mean(), expected, bias, se)
     # The free membrane is an OU process with variance sigma^2/2: irregular firing (CV of

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate, linalg, optimize
+from scipy import linalg
 from spikecore.models import scs_matrix
+from theory import scs_delta0, scs_energy
 
 from spikecore import analysis as A
 
@@ -49,24 +50,9 @@ def test_largest_lyapunov_above_g1_is_positive(g):
         assert spec.largest > 0.05
 
 
-def _gauss(f) -> float:
-    return integrate.quad(lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi) * f(z),
-                          -np.inf, np.inf, epsabs=1e-12)[0]
-
-
-def _dmft_delta0(g: float) -> float:
-    Phi = lambda x: np.logaddexp(x, -x) - np.log(2.0)  # noqa: E731  ln cosh, overflow-safe
-
-    def energy(d: float) -> float:
-        return d * d / 2 - g * g * (_gauss(lambda z: Phi(np.sqrt(d) * z) ** 2)
-                                    - _gauss(lambda z: Phi(np.sqrt(d) * z)) ** 2)
-
-    return optimize.brentq(energy, 1e-6, 100.0)
-
-
 @pytest.mark.parametrize("g", [1.5, 3.0])
 def test_scs_variance_matches_dynamic_mean_field(g):
-    delta0 = _dmft_delta0(g)
+    delta0 = scs_delta0(g)
     J = scs_matrix(1000, g, seed=1).matrix
     x = A.rate_network_trajectory(J, tau=TAU, dt=0.1, steps=3000, seed=1, record_every=5)
     measured = np.mean(x[200:] ** 2)  # after 100 tau of transient; mean of x is 0
@@ -79,10 +65,5 @@ def test_scs_variance_matches_dynamic_mean_field(g):
 def test_dmft_has_no_chaotic_solution_below_g1():
     # The theory side of the transition: for g < 1 the energy condition has no positive
     # root (only Delta_0 = 0), consistent with the negative exponent above.
-    Phi = lambda x: np.logaddexp(x, -x) - np.log(2.0)  # noqa: E731
-    g = 0.9
     for d in (0.01, 0.1, 1.0, 10.0):
-        sd = np.sqrt(d)
-        var_phi = (_gauss(lambda z, sd=sd: Phi(sd * z) ** 2)
-                   - _gauss(lambda z, sd=sd: Phi(sd * z)) ** 2)
-        assert d * d / 2 > g * g * var_phi
+        assert scs_energy(d, 0.9) > 0

@@ -13,34 +13,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, optimize
 from spikecore.models import (
     low_rank_rate_network,
     rajan_abbott_rate_network,
     random_mode_rate_network,
     scs_rate_network,
 )
+from theory import scs_delta0
 
 import spikecore as sc
 from spikecore.testing import assert_close_arrays
 
 TORCH = {"dtype": torch.float64}
-
-
-def _gauss(f) -> float:
-    return integrate.quad(lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi) * f(z),
-                          -np.inf, np.inf, epsabs=1e-12)[0]
-
-
-def scs_delta0(g: float) -> float:
-    """Sompolinsky-Crisanti-Sommers variance of x in the chaotic state (g > 1)."""
-    Phi = lambda x: np.logaddexp(x, -x) - np.log(2.0)  # noqa: E731  ln cosh, overflow-safe
-
-    def energy(d: float) -> float:
-        return d * d / 2 - g * g * (_gauss(lambda z: Phi(np.sqrt(d) * z) ** 2)
-                                    - _gauss(lambda z: Phi(np.sqrt(d) * z)) ** 2)
-
-    return optimize.brentq(energy, 1e-6, 100.0)
 
 
 def _x(graph: sc.Graph, backend: str, steps: int) -> np.ndarray:
