@@ -66,6 +66,13 @@ ZOO: dict[str, ZooCase] = {
                                 lava_refuses=("units", "graded")),
     "rajan_abbott_rate": ZooCase(lambda: M.rajan_abbott_rate_network(N=60, seed=1), 200,
                                  lava_refuses=("units", "graded")),
+    # E/I rate network with chain motifs (Shao et al. 2024), relu units (power-law phi, n=1)
+    "ei_motif_rate": ZooCase(lambda: M.rate_network(
+        M.ei_motif_matrix(48, 12, 0.2, J_E=0.2, J_I=0.7, alpha_conv=0.3, alpha_div=0.3,
+                          alpha_chain=0.2, seed=1), phi="relu",
+        seed=1, with_input=True), 200,
+        lambda g: {"input": np.random.default_rng(3).normal(0.5, 0.2, (1, 200, 60))},
+        lava_refuses=("units", "graded")),
     "ei_network": ZooCase(lambda: M.ei_network(n_exc=40, n_inh=10, n_in=20, seed=1), 80,
                           _spike_input(20, 0.3)),
     "lsnn": ZooCase(lambda: M.lsnn(n_in=6, n_lif=10, n_alif=10, seed=1), 80, _spike_input(6),
