@@ -19,7 +19,9 @@ float64 the states equal the numpy contract:
 * MorrisLecar(Graded): ``V`` and ``w`` from last step's values at +10 (``vprev`` keeps
   ``V[t-1]``; ``w`` is called ``wml``: Synapses reserve ``w``); thresholder
   ``vprev <= v_thr and v > v_thr`` without reset of ``V``, or ``y = s_inf(V)`` for the
-  graded neuron.
+  graded neuron. ``input_kind='current+conductance'``: the two halves of each source
+  linked as for CondLIF (``xe`` current, ``xin`` conductance) and ``x = xe + xin *
+  (e_syn - v)`` before the membrane step.
 * Sources: the stream of :func:`spikecore.ext_discrete.source_stream`, computed once in
   numpy, played back through a ``TimedArray`` (Poisson: with a thresholder, so spikes
   travel by spike queues like any other spike train).
@@ -136,14 +138,17 @@ def _build_rate(low: Any, name: str, node: Any) -> None:
 
 
 def _build_source(low: Any, name: str, node: Any) -> None:
+    from .brian2_streams import build_streamed_source, needs_threshold
+
+    if build_streamed_source(low, name, node):  # long streams: block by block
+        return
     shape = low.shapes[name]
     data, _ = source_stream(node, name, low.sem, low.B, 0, low.steps, shape)
     ta_name = f"sc_input_{len(low.namespace)}"
     values = data.reshape(low.B, low.steps, -1).transpose(1, 0, 2).reshape(low.steps, -1)
     low.namespace[ta_name] = low.b2.TimedArray(np.ascontiguousarray(values),
                                                dt=low.dt * low.b2.second, name=ta_name)
-    spiking = P.SPECS[type(node)].spiking
-    low.make_group(name, [], threshold="y > 0.5" if spiking else None)
+    low.make_group(name, [], threshold="y > 0.5" if needs_threshold(low, name, node) else None)
     low.update(name, f"y = {ta_name}(t, i)")
 
 
@@ -219,7 +224,7 @@ def _build_izhikevich(low: Any, name: str, node: Any) -> None:
 
 
 _ML_FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
-              "v_threshold", "v_syn", "k_syn")
+              "v_threshold", "v_syn", "k_syn", "e_syn")
 
 
 def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
@@ -228,7 +233,9 @@ def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
     params: dict[str, tuple] = {f"ml_{f}": (par(f), "1") for f in _ML_FIELDS}
     params["ml_h"] = (np.full(shape, morris_lecar_h(low.sem)), "1")
     spiking = P.SPECS[type(node)].spiking
-    g = low.make_group(name, [*low.input_lines(name), "v : 1", "wml : 1", "vprev : 1"],
+    conductance = node.input_kind == X.ML_CONDUCTANCE
+    inputs = _cond_input_lines(low, name) if conductance else low.input_lines(name)
+    g = low.make_group(name, [*inputs, "v : 1", "wml : 1", "vprev : 1"],
                        params=params,
                        threshold="vprev <= ml_v_threshold and v > ml_v_threshold"
                        if spiking else None, reset="y = 1" if spiking else None)
@@ -243,8 +250,9 @@ def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
         "m = 0.5 * (1.0 + tanh((v - ml_v1) / ml_v2))",
         "wi = 0.5 * (1.0 + tanh((v - ml_v3) / ml_v4))",
         "ch = cosh((v - ml_v3) / (2.0 * ml_v4))",
-        "vn = v + (ml_h / ml_c_m) * (x - ml_g_l * (v - ml_v_l) - ml_g_ca * m * (v - ml_v_ca)"
-        " - ml_g_k * wml * (v - ml_v_k))",
+        *(["ic = ml_e_syn - v", "ic = xin * ic", "xc = xe + ic"] if conductance else []),
+        f"vn = v + (ml_h / ml_c_m) * ({'xc' if conductance else 'x'} - ml_g_l * (v - ml_v_l)"
+        " - ml_g_ca * m * (v - ml_v_ca) - ml_g_k * wml * (v - ml_v_k))",
         w_code, "v = vn",
         "y = 0" if spiking else "y = 0.5 * (1.0 + tanh((v - ml_v_syn) / ml_k_syn))"]))
 
@@ -277,3 +285,9 @@ B.BUILDERS.update(LOWERINGS)
 B._STATE_VARS.update({"a": "adapt", "x": "xr", "g_exc": "g_exc", "g_inh": "g_inh", "u": "u",
                       "w": "wml"})
 B._STATE_NAMES.update({v: k for k, v in B._STATE_VARS.items()})
+
+# LTCLIF's lowering lives in its own module and registers itself into BUILDERS.
+from . import brian2_ltc as _ltc  # noqa: E402,F401
+
+# SparseLinear's lowering lives in its own module and registers itself into BUILDERS.
+from . import brian2_sparse as _sparse  # noqa: E402,F401

@@ -330,6 +330,8 @@ UNSUPPORTED_REASONS: dict[type, str] = {
     X.MorrisLecar: "Lava 0.10 has no Morris-Lecar (conductance ODE) process",
     X.MorrisLecarGraded: "Lava 0.10 has no Morris-Lecar process and its LIF sends spikes, "
                          "not a graded s_inf(V)",
+    X.LTCLIF: "Lava 0.10's LIF has fixed decays; LTC gates recompute them every step from "
+              "sigmoids of the input and the state",
 }
 
 
@@ -745,3 +747,7 @@ def output_values(terms: Terms, sources: dict[str, np.ndarray], batch: int, step
         x = np.ones((batch, steps, 1)) if s == ONE else sources[s]
         y[:, d:] += x[:, :steps - d] @ m.T
     return y
+
+
+# SparseLinear composes like Linear; its rule lives in its own module.
+from . import lava_sparse as _sparse  # noqa: E402,F401

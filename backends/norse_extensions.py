@@ -11,8 +11,18 @@ membrane so the base LIF/CubaLIF/LI update is the backend's one code path:
   (surrogate gradient through ``v - b`` when gradients are on);
 * RateUnit: LI update of ``x`` (``r = 1``, ``v_leak = 0``), ``y = phi(x)``;
 * CondLIF, Izhikevich, MorrisLecar(Graded): the numpy step functions of
-  :mod:`spikecore.ext_discrete` transcribed to torch, same evaluation order (forward
-  only: their spikes carry no surrogate gradient);
+  :mod:`spikecore.ext_discrete` transcribed to torch, same evaluation order. With
+  gradients on, spikes go through the configured surrogate (``to_torch(surrogate=...)``)
+  and resets are arithmetic, as in the LIF op (:func:`.norse_.neuron_update`): CondLIF
+  ``z = spike(v' - v_threshold)``, ``v = (1 - zr) v' + zr v_reset`` (``subtract``:
+  ``v' - zr (v_threshold - v_reset)``); Izhikevich ``z = spike(v2 - v_peak)``,
+  ``v = (1 - zr) v2 + zr c``, ``u = u' + zr d``; ``zr = z.detach()`` only with
+  ``detach_reset=True`` (the LIF op's rule). Morris-Lecar's spike is the upward crossing
+  ``V[t-1] <= thr < V[t]``: ``z = spike(V[t] - thr) * 1[V[t-1] <= thr]``, the indicator a
+  constant (no gradient through ``V[t-1]`` there); it has no reset. Forward values are
+  those of the no-gradient path bit for bit (``u > 0`` is ``v > thr`` for doubles, and
+  ``(1 - z) v + z c`` selects exactly for ``z`` in {0, 1}). The graded Morris-Lecar
+  output ``s_inf(V)`` is smooth: plain autograd;
 * sources: step ``t`` of :func:`spikecore.ext_discrete.source_stream` (numpy, counter
   based), so a module run in pieces or all at once gives the same stream as every other
   backend. The state is ``(t, y)`` (``y``: the OU value).
@@ -180,6 +190,7 @@ class CondLIFOp(NodeOp):
                   "v_reset"):
             self.register_buffer(f, opts.tensor(getattr(co, f)))
         self.exact, self.use_new, self.reset_mode = co.exact, co.use_new, co.reset
+        self.spike, self.detach_reset = opts.spike, opts.detach_reset
 
     def init_state(self, batch):
         z = self._like(batch, self.out_shape)
@@ -200,6 +211,14 @@ class CondLIFOp(NodeOp):
         else:
             v_new = v + self.h_mem * ((self.v_leak - v) + self.r * ge * (self.e_exc - v)
                                       + self.r * gi * (self.e_inh - v))
+        if torch.is_grad_enabled():
+            z = self.spike(v_new - self.v_threshold)
+            zr = z.detach() if self.detach_reset else z
+            if self.reset_mode == "to_value":
+                v_new = (1.0 - zr) * v_new + zr * self.v_reset
+            else:
+                v_new = v_new - zr * (self.v_threshold - self.v_reset)
+            return z, (ge_new, gi_new, v_new)
         fired = v_new > self.v_threshold
         if self.reset_mode == "to_value":
             v_new = torch.where(fired, self.v_reset, v_new)
@@ -220,6 +239,7 @@ class IzhikevichOp(NodeOp):
         for f in ("a", "b", "c", "d", "v0", "u0", "v_peak"):
             self.register_buffer(f, opts.tensor(P.param(node, f, self.out_shape)))
         self.h = izhikevich_h(opts.semantics)
+        self.spike, self.detach_reset = opts.spike, opts.detach_reset
 
     def init_state(self, batch):
         shape = (batch, *self.out_shape)
@@ -235,6 +255,10 @@ class IzhikevichOp(NodeOp):
         v1 = v + hh * f(v)
         v2 = v1 + hh * f(v1)
         u_new = u + self.h * (self.a * (self.b * v2 - u))
+        if torch.is_grad_enabled():
+            z = self.spike(v2 - self.v_peak)
+            zr = z.detach() if self.detach_reset else z
+            return z, ((1.0 - zr) * v2 + zr * self.c, u_new + zr * self.d)
         fired = v2 > self.v_peak
         return fired.to(v.dtype), (torch.where(fired, self.c, v2),
                                    torch.where(fired, u_new + self.d, u_new))
@@ -247,7 +271,7 @@ class MorrisLecarOp(NodeOp):
     kind = "stateful"
     state_names = ("v", "w")
     FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
-              "v0", "w0", "v_threshold", "v_syn", "k_syn")
+              "v0", "w0", "v_threshold", "v_syn", "k_syn", "e_syn")
 
     def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
         super().__init__(name, node, in_shape, out_shape, opts)
@@ -256,6 +280,8 @@ class MorrisLecarOp(NodeOp):
         self.h = morris_lecar_h(opts.semantics)
         self.exact = opts.semantics.integrator == "exact"
         self.spiking = P.SPECS[type(node)].spiking
+        self.conductance = node.input_kind == X.ML_CONDUCTANCE
+        self.spike = opts.spike
 
     def init_state(self, batch):
         shape = (batch, *self.out_shape)
@@ -264,9 +290,16 @@ class MorrisLecarOp(NodeOp):
     def step(self, x, state, co):
         v, w = state
         h = self.h
+        g = None
+        if self.conductance:  # stacked (current, conductance): first half is the current
+            xx = x.reshape(x.shape[0], 2, -1)
+            x = xx[:, 0].reshape(x.shape[0], *self.out_shape)
+            g = xx[:, 1].reshape(x.shape[0], *self.out_shape)
         m = 0.5 * (1.0 + torch.tanh((v - self.ml_v1) / self.ml_v2))
         wi = 0.5 * (1.0 + torch.tanh((v - self.ml_v3) / self.ml_v4))
         ch = torch.cosh((v - self.ml_v3) / (2.0 * self.ml_v4))
+        if g is not None:
+            x = x + g * (self.ml_e_syn - v)
         v_new = v + (h / self.ml_c_m) * (x - self.ml_g_l * (v - self.ml_v_l)
                                          - self.ml_g_ca * m * (v - self.ml_v_ca)
                                          - self.ml_g_k * w * (v - self.ml_v_k))
@@ -274,7 +307,10 @@ class MorrisLecarOp(NodeOp):
             w_new = wi + (w - wi) * torch.exp(-h * self.ml_phi * ch)
         else:
             w_new = w + h * self.ml_phi * ch * (wi - w)
-        if self.spiking:
+        if self.spiking and torch.is_grad_enabled():
+            below = (v <= self.ml_v_threshold).to(v.dtype).detach()
+            y = self.spike(v_new - self.ml_v_threshold) * below
+        elif self.spiking:
             y = ((v <= self.ml_v_threshold) & (v_new > self.ml_v_threshold)).to(v.dtype)
         else:
             y = 0.5 * (1.0 + torch.tanh((v_new - self.ml_v_syn) / self.ml_k_syn))
@@ -299,8 +335,29 @@ class SourceOp(NodeOp):
         return (torch.zeros(1, dtype=torch.float64, device=self._ref.device),
                 torch.as_tensor(y, dtype=torch.float64, device=self._ref.device))
 
+    #: Stateless streams (Poisson, white noise) are drawn this many steps at a time: one
+    #: call per block instead of one per step (Brunel at full scale: 20 sources of 12,500).
+    BLOCK_STEPS = 64
+    BLOCK_BYTES = 16 * 2**20
+
+    def _block(self, batch: int, t: int) -> np.ndarray:
+        """Step ``t`` of a stateless stream, ``[batch, *shape]``, from a cached block (a
+        pure function of the step, so blocks equal the step-by-step values)."""
+        cache = getattr(self, "_cache", None)
+        if cache is None or cache[0] != batch or not cache[1] <= t < cache[1] + cache[2].shape[1]:
+            size = batch * int(np.prod(self.out_shape))
+            n = int(max(1, min(self.BLOCK_STEPS, self.BLOCK_BYTES // (8 * size))))
+            data, _ = source_stream(self.template, self.node_name, self.sem, batch, t, t + n,
+                                    self.out_shape)
+            cache = self._cache = (batch, t, data)
+        return cache[2][:, t - cache[1]]
+
     def step(self, x, state, prep):
         t = int(state[0].item())
+        if not isinstance(self.template, X.OUSource):
+            y = torch.as_tensor(self._block(x.shape[0], t), dtype=self._ref.dtype,
+                                device=self._ref.device)
+            return y, (state[0] + 1, state[1])
         held = state[1].detach().cpu().numpy() if isinstance(self.template, X.OUSource) else None
         values, after = source_stream(self.template, self.node_name, self.sem, x.shape[0], t,
                                       t + 1, self.out_shape, state=held)
@@ -315,11 +372,18 @@ for _t in (X.RefractoryLIF, X.RefractoryCubaLIF):
 register_builder(X.ALIF, Builder(ALIFOp, _NOTE + " (adaptive threshold; surrogate gradient)"))
 register_builder(X.RateUnit, Builder(RateOp, _NOTE + " (y = phi(x))"))
 register_builder(X.CondLIF, Builder(CondLIFOp, _NOTE + " (conductance jumps, then membrane; "
-                                    "forward only)"))
+                                    "surrogate gradient)"))
 register_builder(X.Izhikevich, Builder(IzhikevichOp, _NOTE + " (Izhikevich 2003 half-steps; "
-                                       "forward only)"))
-for _t in (X.MorrisLecar, X.MorrisLecarGraded):
-    register_builder(_t, Builder(MorrisLecarOp, _NOTE + " (forward only)"))
+                                       "surrogate gradient)"))
+register_builder(X.MorrisLecar, Builder(MorrisLecarOp, _NOTE + " (surrogate gradient on the "
+                                        "upward crossing)"))
+register_builder(X.MorrisLecarGraded, Builder(MorrisLecarOp, _NOTE + " (smooth: autograd)"))
 for _t in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
     register_builder(_t, Builder(SourceOp, "seeded numpy stream of spikecore.ext_discrete, "
                                  "step by step"))
+
+# SparseLinear's lowering lives in its own module and registers itself into BUILDERS.
+from . import norse_sparse as _sparse  # noqa: E402,F401
+
+# LTCLIF's op lives in its own module and registers itself into BUILDERS.
+from . import torch_ltc as _ltc  # noqa: E402,F401

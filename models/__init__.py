@@ -24,6 +24,7 @@ from .connectivity import (
     scs_matrix,
     white_noise_current,
 )
+from .ltc import ltc_snn
 from .networks import (
     brunel2000,
     brunel2000_external_streams,
@@ -50,4 +51,6 @@ __all__ = [
     "scs_rate_network",
     # graph builders with Izhikevich, Morris-Lecar and CondLIF neurons (models.networks_more)
     "cond_lif_poisson", "izhikevich_network", "morris_lecar_network",
+    # liquid time-constant spiking network, Yin et al. 2023 (models.ltc)
+    "ltc_snn",
 ]

@@ -406,7 +406,8 @@ class Brunel2000Params:
 
 def brunel2000_connectivity(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1,
                             J: float = 0.1e-3, g: float = 5.0, D: float = 1.5e-3,
-                            seed: int | None = 0, autapses: bool = False) -> Connectivity:
+                            seed: int | None = 0, autapses: bool = False,
+                            sparse: bool = False) -> Connectivity:
     """Sparse E/I connectivity of Brunel (2000) with fixed in-degree.
 
     ``N_I = round(gamma N_E)``; every neuron receives exactly ``C_E = round(epsilon N_E)``
@@ -414,6 +415,11 @@ def brunel2000_connectivity(N_E: int = 10000, gamma: float = 0.25, epsilon: floa
     drawn without replacement (no self-connection unless ``autapses``). Weights (jumps of
     the membrane potential, in volts): ``+J`` from E, ``-g J`` from I. Neurons ``0..N_E-1``
     are excitatory. All synapses have the delay ``D`` (seconds; ``parts['delay']``).
+
+    ``sparse=True``: ``matrix`` is a ``scipy.sparse.csr_array`` (row ``i``: the
+    ``C_E + C_I`` partners of neuron ``i``, E then I, in drawing order) built without a
+    dense ``N x N`` array; the same seed draws the same partners, so it equals the dense
+    matrix entry for entry.
     """
     N_E = _positive_int("N_E", N_E)
     epsilon = _unit_interval("epsilon", epsilon)
@@ -423,15 +429,27 @@ def brunel2000_connectivity(N_E: int = 10000, gamma: float = 0.25, epsilon: floa
     if C_E > N_E - 1 or C_I > N_I - 1:
         raise InputError(f"epsilon={epsilon} too large for N_E={N_E}, N_I={N_I} without autapses")
     rng = np.random.default_rng(seed)
-    W = np.zeros((N, N))
+    pools = (np.arange(0, N_E), np.arange(N_E, N))
+    # Row i: C_E excitatory then C_I inhibitory partners, drawn in this order for every
+    # i (one generator), so the dense and the sparse form share their draws.
+    cols = np.empty((N, C_E + C_I), dtype=np.int64)
     for i in range(N):
-        for lo, size, c, w in ((0, N_E, C_E, J), (N_E, N_I, C_I, -g * J)):
-            pool = np.arange(lo, lo + size)
-            if not autapses:
-                pool = pool[pool != i]
-            W[i, rng.choice(pool, size=c, replace=False)] = w
+        for k, (pool, c) in enumerate(zip(pools, (C_E, C_I), strict=True)):
+            if not autapses and pool[0] <= i <= pool[-1]:
+                pool = np.delete(pool, i - pool[0])
+            cols[i, k * C_E:k * C_E + c] = rng.choice(pool, size=c, replace=False)
+    w_row = np.concatenate([np.full(C_E, J), np.full(C_I, -g * J)])
     params = Brunel2000Params(N_E, N_I, epsilon, J, g, D, C_E, C_I, seed)
-    return Connectivity(W, params, {"excitatory": np.arange(N) < N_E, "delay": np.array(D)})
+    parts = {"excitatory": np.arange(N) < N_E, "delay": np.array(D)}
+    if sparse:
+        import scipy.sparse
+
+        indptr = np.arange(N + 1, dtype=np.int64) * (C_E + C_I)
+        W = scipy.sparse.csr_array((np.tile(w_row, N), cols.ravel(), indptr), shape=(N, N))
+        return Connectivity(W, params, parts)
+    W = np.zeros((N, N))
+    W[np.arange(N)[:, None], cols] = w_row
+    return Connectivity(W, params, parts)
 
 
 # ================================================================ Izhikevich 2003

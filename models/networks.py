@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..extensions import ALIF, OUSource, PoissonSource, RateUnit, RefractoryLIF, WhiteNoiseSource
 from ..graph import Edge, Graph
 from ..semantics import Semantics
+from ..sparse import SparseLinear
 from .connectivity import (
     Connectivity,
     brunel2000_connectivity,
@@ -62,10 +63,16 @@ def brunel2000_external_streams(rate_per_neuron: float, dt: float, p_max: float)
     return max(1, math.ceil(rate_per_neuron * dt / p_max - 1e-12))
 
 
+#: ``brunel2000(sparse=None)`` uses a SparseLinear above this many neurons (a dense
+#: float64 matrix of 4000 x 4000 is 128 MB; at N = 12,500 it would be 1.25 GB).
+BRUNEL_SPARSE_ABOVE = 4000
+
+
 def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: float = 0.1e-3,
                g: float = 5.0, eta: float = 2.0, tau: float = 20e-3, theta: float = 20e-3,
                V_r: float = 10e-3, tau_rp: float = 2e-3, D: float = 1.5e-3, dt: float = 0.1e-3,
-               seed: int = 0, p_max: float = 0.1, stimulus: bool = False) -> Graph:
+               seed: int = 0, p_max: float = 0.1, stimulus: bool = False,
+               sparse: bool | None = None) -> Graph:
     """Brunel (2000), model A: sparse E/I network of LIF neurons with delta synapses.
 
     Model (the paper's eq. 1-2)::
@@ -87,7 +94,7 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
     Discrete realisation (``Semantics(dt, integrator='exact', input_meaning='increment')``):
     nodes ``neurons`` (:class:`~spikecore.extensions.RefractoryLIF`, ``tau``,
     ``v_threshold = theta``, ``v_reset = V_r``, ``v_leak = 0``, ``t_ref = tau_rp``),
-    ``recurrent`` (``Linear(W)``, ``W`` in volts as in the paper) fed by ``neurons`` over
+    ``recurrent`` (``Linear(W)`` or ``SparseLinear``, ``W`` in volts as in the paper) fed by ``neurons`` over
     an edge of ``round(D/dt)`` steps, and ``ext0 .. ext{K-1}``
     (:class:`~spikecore.extensions.PoissonSource`, seeded) summed by ``external``
     (``Scale(J)``). Per step ``V[t] = exp(-dt/tau) V[t-1] + (dt r / tau) x[t]`` with
@@ -110,6 +117,12 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
 
     Neurons ``0 .. N_E - 1`` are excitatory. ``metadata`` holds ``C_E, C_I, nu_thr,
     nu_ext, external_streams, external_p, delay_steps``.
+
+    ``sparse``: the recurrent map as a :class:`~spikecore.sparse.SparseLinear` (CSR, built
+    without a dense ``N x N`` array: 190 MB instead of 1.25 GB at the paper's N = 12,500)
+    or as a dense ``nir.Linear`` (plain NIR). ``None`` (default): sparse when
+    ``N > BRUNEL_SPARSE_ABOVE`` (4000) neurons. Both forms hold the same synapses for the
+    same seed and give the same spikes.
     """
     tau, theta, dt = _positive("tau", tau), _positive("theta", theta), _positive("dt", dt)
     J = _positive("J", J)
@@ -122,10 +135,18 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
     if d_steps < 1 or abs(d_steps * dt - D) > 1e-9 * D:
         raise InputError(f"D={D!r} s is not a whole number (>= 1) of steps of dt={dt!r} s; "
                          "choose D as a multiple of dt")
+    n_total = int(N_E) + int(round(gamma * N_E)) if isinstance(N_E, (int, np.integer)) else 0
+    use_sparse = n_total > BRUNEL_SPARSE_ABOVE if sparse is None else bool(sparse)
     conn: Connectivity = brunel2000_connectivity(N_E=N_E, gamma=gamma, epsilon=epsilon, J=J,
-                                                 g=g, D=D, seed=seed)
+                                                 g=g, D=D, seed=seed, sparse=use_sparse)
     pr = conn.params
     N = conn.n
+    if use_sparse:
+        W = conn.matrix
+        recurrent: Any = SparseLinear(shape=np.array([N, N]), indptr=W.indptr,
+                                      indices=W.indices, weights=W.data)
+    else:
+        recurrent = nir.Linear(weight=conn.matrix)
     nu_thr = theta / (J * pr.C_E * tau)
     nu_ext = eta * nu_thr
     total = pr.C_E * nu_ext  # external spikes per second into one neuron
@@ -135,7 +156,7 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
         "neurons": RefractoryLIF(tau=np.full(N, tau), r=np.full(N, tau / dt),
                                  v_leak=np.zeros(N), v_threshold=np.full(N, theta),
                                  v_reset=np.full(N, float(V_r)), t_ref=np.full(N, float(tau_rp))),
-        "recurrent": nir.Linear(weight=conn.matrix),
+        "recurrent": recurrent,
         "external": nir.Scale(scale=np.full(N, J)),
     }
     edges = [Edge("neurons", "recurrent", d_steps), Edge("recurrent", "neurons"),

@@ -11,7 +11,7 @@ builder                     model
 izhikevich_network          Izhikevich (2003): 800 RS + 200 FS neurons, all-to-all, random
                             thalamic input
 morris_lecar_network        recurrent Morris-Lecar network (type I or II) with graded
-                            (current-based) synapses
+                            current- or conductance-based synapses
 cond_lif_poisson            conductance-based LIF population under Poisson shot noise
 ==========================  ==============================================================
 
@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import InputError
 from ..extensions import (
     IZHIKEVICH_TIME_UNIT,
+    ML_CONDUCTANCE,
     MORRIS_LECAR_TIME_UNIT,
     CondLIF,
     Izhikevich,
@@ -114,42 +115,66 @@ def izhikevich_network(Ne: int = 800, Ni: int = 200, seed: int = 0, dt: float = 
 #: firing (type I: saddle-node on invariant circle near 40; type II: Hopf/fold of cycles
 #: near 88-98 with these parameter sets).
 MORRIS_LECAR_I_APP = {"I": 45.0, "II": 100.0}
+#: Synaptic reversal potentials (mV) for ``synapse="conductance"``: glutamatergic (AMPA)
+#: 0 mV and GABA_A -80 mV, the values of Destexhe, Mainen & Sejnowski (1994), J Comput
+#: Neurosci 1:195 (and their kinetic synapse models, ModelDB 18198 / 18500).
+E_SYN_EXCITATORY = 0.0
+E_SYN_INHIBITORY = -80.0
+SYNAPSES = ("current", "conductance")
 
 
 def morris_lecar_network(n: int = 50, kind: str = "I", coupling: float = 10.0,
                          I_app: float | None = None, sigma: float = 0.0, seed: int = 0,
                          dt: float = 0.05e-3, v_syn: float = 0.0, k_syn: float = 5.0,
-                         integrator: str = "euler") -> Graph:
+                         integrator: str = "euler", synapse: str = "current",
+                         e_syn: float = E_SYN_EXCITATORY) -> Graph:
     """Recurrent Morris-Lecar network with graded synapses (type ``"I"`` or ``"II"``,
     :meth:`~spikecore.extensions.MorrisLecar.of_type`, Rinzel & Ermentrout 1998).
 
-    Neuron ``i`` (mV, ms, uA/cm^2)::
+    Neuron ``i`` (mV, ms, uA/cm^2), ``synapse="current"`` (default)::
 
         c_m dV_i/dt = I_app + I_noise,i + (coupling / (n - 1)) sum_{j != i} s_j - I_ion(V_i, w_i)
         s_j = s_inf(V_j) = (1 + tanh((V_j - v_syn) / k_syn)) / 2
 
-    **Coupling.** All to all without self-coupling, current-based: each presynaptic
+    ``synapse="conductance"``: ``coupling`` is the total synaptic conductance ``g_syn``
+    (mS/cm^2, >= 0) and the synaptic term is a conductance with reversal potential
+    ``e_syn`` (mV; :data:`E_SYN_EXCITATORY` = 0, :data:`E_SYN_INHIBITORY` = -80)::
+
+        c_m dV_i/dt = I_app + I_noise,i + (g_syn / (n - 1)) sum_{j != i} s_j (e_syn - V_i)
+                      - I_ion(V_i, w_i)
+
+    **Coupling.** All to all without self-coupling. Current-based: each presynaptic
     neuron adds ``coupling / (n - 1)`` uA/cm^2 times its graded activation ``s_j`` in
     [0, 1] (``coupling`` is the total current when every neuron is depolarised; > 0
-    excitatory, < 0 inhibitory). The conductance form ``g s_j (E_syn - V_i)`` needs a
-    product with the postsynaptic voltage that no primitive provides; the current form is
-    what ``MorrisLecarGraded -> Linear`` expresses exactly. The activation is the
+    excitatory, < 0 inhibitory). Conductance-based: the neurons take the stacked
+    (current, conductance) input of ``MorrisLecarGraded(input_kind="current+conductance",
+    e_syn=...)``; the ``coupling`` Linear writes the conductance half (``2n x n``, its
+    first ``n`` rows zero) and the drive the current half. The activation is the
     instantaneous ``s_inf(V)`` (no synaptic first-order kinetics).
 
     Nodes: ``drive`` (:class:`~spikecore.extensions.WhiteNoiseSource`, mean ``I_app``,
-    intensity ``sigma`` in uA/cm^2 sqrt(ms); ``sigma = 0`` is a constant current) ->
-    ``neurons`` (:class:`~spikecore.extensions.MorrisLecarGraded`); ``neurons`` ->
-    ``coupling`` (``Linear``) -> ``neurons`` over an edge of one step, so ``x[t] =
-    drive[t] + J s[t-1]`` (0 from the coupling in step 0); ``neurons`` -> ``output``
-    (the graded ``s``). The graded node emits no spikes: a spike is an upward crossing of
-    0 mV by ``V`` (record ``neurons:v``). Initial state: ``V0 ~ U(-60, 0)`` mV per neuron,
-    ``w0 = w_inf(V0)``, drawn with ``seed`` (desynchronised start).
+    intensity ``sigma`` in uA/cm^2 sqrt(ms); ``sigma = 0`` is a constant current; for
+    conductance synapses it has ``2 n`` elements, the last ``n`` zero: no drive to the
+    conductance half) -> ``neurons`` (:class:`~spikecore.extensions.MorrisLecarGraded`);
+    ``neurons`` -> ``coupling`` (``Linear``) -> ``neurons`` over an edge of one step, so
+    ``x[t] = drive[t] + J s[t-1]`` (0 from the coupling in step 0); ``neurons`` ->
+    ``output`` (the graded ``s``). The graded node emits no spikes: a spike is an upward
+    crossing of 0 mV by ``V`` (record ``neurons:v``). Initial state: ``V0 ~ U(-60, 0)`` mV
+    per neuron, ``w0 = w_inf(V0)``, drawn with ``seed`` (desynchronised start).
     """
     n = _count("n", n, 2)
     if kind not in MORRIS_LECAR_I_APP:
         raise InputError(f"kind={kind!r}: expected 'I' or 'II'")
+    if synapse not in SYNAPSES:
+        raise InputError(f"synapse={synapse!r}: expected 'current' or 'conductance'")
     if not math.isfinite(coupling):
         raise InputError(f"coupling={coupling!r}: expected a finite number")
+    if synapse == "conductance" and coupling < 0:
+        raise InputError(f"coupling={coupling!r}: with synapse='conductance' it is a "
+                         "conductance (mS/cm^2), expected >= 0; choose e_syn for the sign "
+                         f"(e.g. {E_SYN_INHIBITORY} mV for inhibition)")
+    if not math.isfinite(e_syn):
+        raise InputError(f"e_syn={e_syn!r}: expected a finite reversal potential in mV")
     if sigma < 0:
         raise InputError(f"sigma={sigma!r}: expected >= 0")
     I_app = MORRIS_LECAR_I_APP[kind] if I_app is None else float(I_app)
@@ -162,10 +187,14 @@ def morris_lecar_network(n: int = 50, kind: str = "I", coupling: float = 10.0,
                   k_syn=np.full(n, _positive("k_syn", k_syn)))
     J = np.full((n, n), float(coupling) / (n - 1))
     np.fill_diagonal(J, 0.0)
+    mean = np.full(n, I_app)
+    noise = np.full(n, sigma * math.sqrt(MORRIS_LECAR_TIME_UNIT))
+    if synapse == "conductance":
+        fields.update(e_syn=np.full(n, float(e_syn)), input_kind=ML_CONDUCTANCE)
+        J = np.vstack([np.zeros((n, n)), J])
+        mean, noise = np.concatenate([mean, np.zeros(n)]), np.concatenate([noise, np.zeros(n)])
     nodes: dict[str, Any] = {
-        "drive": WhiteNoiseSource(mean=np.full(n, I_app),
-                                  sigma=np.full(n, sigma * math.sqrt(MORRIS_LECAR_TIME_UNIT)),
-                                  seed=int(seed)),
+        "drive": WhiteNoiseSource(mean=mean, sigma=noise, seed=int(seed)),
         "neurons": MorrisLecarGraded(**fields),
         "coupling": nir.Linear(weight=J),
         "output": nir.Output(output_type=np.array([n])),
@@ -173,7 +202,9 @@ def morris_lecar_network(n: int = 50, kind: str = "I", coupling: float = 10.0,
     edges = [Edge("drive", "neurons"), Edge("neurons", "coupling"),
              Edge("coupling", "neurons", 1), Edge("neurons", "output")]
     meta = {"model": "morris_lecar_network", "kind": kind, "coupling": float(coupling),
-            "I_app": I_app, "sigma": float(sigma), "seed": int(seed)}
+            "I_app": I_app, "sigma": float(sigma), "seed": int(seed), "synapse": synapse}
+    if synapse == "conductance":
+        meta["e_syn"] = float(e_syn)
     sem = Semantics(dt=_positive("dt", dt), integrator=integrator)
     return Graph(nodes, edges, sem, name="morris_lecar_network", metadata=meta).validate()
 

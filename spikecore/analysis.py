@@ -28,7 +28,7 @@ __all__ = [
     "ConnectivitySpectrum", "LyapunovSpectrum", "MotifStatistics", "connectivity_spectrum",
     "fano_factor", "firing_rates", "isi_cv", "lyapunov_spectrum", "motif_statistics",
     "participation_ratio", "population_rate", "rate_network_trajectory", "spectral_radius",
-    "spike_counts",
+    "spike_counts", "synchrony_chi",
 ]
 
 
@@ -140,6 +140,33 @@ def fano_factor(spikes: Result | np.ndarray, node: str | None = None, dt: float 
     var = counts.var(axis=1, ddof=1)
     np.divide(var, mean, out=out, where=mean > 0)
     return out
+
+
+def synchrony_chi(spikes: Result | np.ndarray, node: str | None = None, dt: float | None = None,
+                  bin_width: float | None = None) -> np.ndarray:
+    """Golomb's synchrony measure ``chi`` on binned spike counts, per batch element.
+
+    With counts ``n_i(k)`` of neuron ``i`` in bin ``k`` (``m = round(bin_width/dt)`` steps,
+    default one step; trailing remainder dropped) and the population mean
+    ``A(k) = (1/N) sum_i n_i(k)``::
+
+        chi^2 = Var_k[A(k)] / ((1/N) sum_i Var_k[n_i(k)])      (population variances)
+
+    (Golomb 2007, Scholarpedia "Neuronal synchrony measures", applied to counts instead of
+    voltages). ``chi = 1`` for identical trains, ``chi ~ 1/sqrt(N)`` for independent
+    neurons; ``nan`` when no neuron's count varies.
+    """
+    z, dt = _spike_array(spikes, node, dt)
+    m = 1 if bin_width is None else max(1, int(round(bin_width / dt)))
+    k = z.shape[1] // m
+    if k < 2:
+        raise InputError(f"bin_width={bin_width!r}: fewer than 2 bins in {z.shape[1]} steps")
+    counts = z[:, : k * m].reshape(z.shape[0], k, m, z.shape[2]).sum(axis=2)
+    pop_var = counts.mean(axis=2).var(axis=1)
+    single = counts.var(axis=1).mean(axis=1)
+    out = np.full(z.shape[0], np.nan)
+    np.divide(pop_var, single, out=out, where=single > 0)
+    return np.sqrt(out)
 
 
 def participation_ratio(activity: np.ndarray) -> float:

@@ -25,6 +25,7 @@ from .discrete import NeuronCoefficients, neuron_coefficients, neuron_step
 from .extensions import (
     ALIF,
     IZHIKEVICH_TIME_UNIT,
+    ML_CONDUCTANCE,
     MORRIS_LECAR_TIME_UNIT,
     CondLIF,
     Izhikevich,
@@ -246,14 +247,25 @@ def morris_lecar_h(semantics: Semantics) -> float:
     return float(semantics.dt) / MORRIS_LECAR_TIME_UNIT
 
 
+def split_morris_lecar_input(node: MorrisLecar, x: np.ndarray, in_shape: tuple[int, ...],
+                             shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """``x`` ``[..., *in_shape]`` -> ``(I, g)``: ``g`` is ``None`` for
+    ``input_kind='current'``; otherwise the first half of ``x`` is the current ``I``, the
+    second the conductance ``g`` (as :func:`split_conductance_input`)."""
+    if node.input_kind != ML_CONDUCTANCE:
+        return x, None
+    return split_conductance_input(x, in_shape, shape)
+
+
 def morris_lecar_step(node: MorrisLecar, semantics: Semantics, v: np.ndarray, w: np.ndarray,
-                      x: np.ndarray, shape: tuple[int, ...]
+                      x: np.ndarray, shape: tuple[int, ...], g: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(V, w, I) -> (z, y, V, w)``, ``h = dt / 1 ms``, everything from ``V[t-1]``::
+    """``(V, w, I[, g]) -> (z, y, V, w)``, ``h = dt / 1 ms``, everything from ``V[t-1]``::
 
         m   = (1 + tanh((V - v1) / v2)) / 2
         wi  = (1 + tanh((V - v3) / v4)) / 2
         ch  = cosh((V - v3) / (2 v4))                        (= 1 / tau_w)
+        I   = I + g (e_syn - V)          (only with a conductance input g; this order)
         V'  = V + (h / c_m) * (I - g_l (V - v_l) - g_ca m (V - v_ca) - g_k w (V - v_k))
         euler: w' = w + h phi ch (wi - w)
         exact: w' = wi + (w - wi) exp(-h phi ch)             (w is linear for fixed V)
@@ -265,6 +277,8 @@ def morris_lecar_step(node: MorrisLecar, semantics: Semantics, v: np.ndarray, w:
     m = 0.5 * (1.0 + np.tanh((v - par("v1")) / par("v2")))
     wi = 0.5 * (1.0 + np.tanh((v - par("v3")) / par("v4")))
     ch = np.cosh((v - par("v3")) / (2.0 * par("v4")))
+    if g is not None:
+        x = x + g * (par("e_syn") - v)
     v_new = v + (h / par("c_m")) * (x - par("g_l") * (v - par("v_l"))
                                      - par("g_ca") * m * (v - par("v_ca"))
                                      - par("g_k") * w * (v - par("v_k")))

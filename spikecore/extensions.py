@@ -14,6 +14,9 @@ RefractoryCubaLIF   CubaLIF with the same refractory period (the synaptic curren
                     filtering its input; only the membrane is held)
 ALIF                adaptive-threshold LIF (e-prop, Bellec et al. 2020): threshold
                     ``v_threshold + beta * a``, ``a`` decays with ``tau_adapt``, +1 per spike
+LTCLIF              liquid time-constant LIF (LTC-SNN, Yin et al. 2023): sigmoid gates over
+                    input and state set the per-step membrane rate and adaptation decay
+                    (:mod:`spikecore.ltc`)
 PoissonSource       seeded Bernoulli spike trains, probability ``rate * dt`` per step
 WhiteNoiseSource    seeded white-noise current ``mean + sigma * xi / sqrt(dt)``
 OUSource            seeded Ornstein-Uhlenbeck current (mean, stationary std ``sigma``, ``tau``)
@@ -23,6 +26,7 @@ CondLIF             LIF with excitatory and inhibitory conductances (reversal po
 Izhikevich          Izhikevich (2003) neuron (a, b, c, d; mV and ms as in the paper)
 MorrisLecar         Morris-Lecar neuron (mV, ms, uA/cm^2); spikes at upward crossings
 MorrisLecarGraded   the same neuron sending the graded synaptic activation ``s_inf(V)``
+SparseLinear        ``y = W x`` with ``W`` in CSR form (:mod:`spikecore.sparse`)
 ==================  =====================================================================
 
 **Files.** In a spikecore NIR file an extension node is not a NIR node (``nir.read``
@@ -30,7 +34,8 @@ knows no such type): it is stored under the graph's metadata key
 :data:`EXTENSIONS_KEY` as a group per node (``type`` plus one dataset per field), and
 the full edge list with delays is kept in the spikecore JSON metadata. ``nir.read``
 reads such a file as the plain part of the graph plus metadata; spikecore restores the
-graph exactly. ``to_nir(graph, plain=True)`` refuses extension nodes, naming them.
+graph exactly. ``to_nir(graph, plain=True)`` refuses extension nodes, naming them
+(except those whose spec has a ``plain`` decomposition: SparseLinear -> dense Linear).
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class _Extension(nir.NIRNode):
 
     shape_param = ""
     array_fields: tuple[str, ...] = ()
+    #: fields stored as int64 arrays in files (sparse index arrays)
+    int_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for f in self.array_fields:
@@ -238,16 +245,24 @@ class Izhikevich(_Extension):
     array_fields = ("a", "b", "c", "d", "v0", "u0", "v_peak")
 
 
-#: Morris-Lecar parameter sets (mV, ms, uF/cm^2, mS/cm^2) from Rinzel & Ermentrout,
+#: Morris-Lecar parameter sets (mV, ms, uF/cm^2, mS/cm^2) of Rinzel & Ermentrout,
 #: "Analysis of neural excitability and oscillations", in Koch & Segev (eds.), Methods in
-#: Neuronal Modeling, 2nd ed., MIT Press 1998, ch. 7 (also Ermentrout & Terman,
-#: Mathematical Foundations of Neuroscience, 2010, ch. 3). Type II (Hopf) and type I
-#: (saddle-node on invariant circle) differ in g_ca, v3, v4 and phi.
+#: Neuronal Modeling, 2nd ed., MIT Press 1998, ch. 7, Appendix A: type II = its Figs. 1-3
+#: (Hopf), type I = its Figs. 4-6 (saddle-node on invariant circle), which change only
+#: g_ca, v3, v4 and phi; the same numbers are Ermentrout & Terman, Mathematical
+#: Foundations of Neuroscience, 2010, Table 3.1 ("Hopf", "SNLC"). Checked against
+#: Ermentrout's XPP file for that chapter ("par1-3 v3=2,v4=30,phi=.04,gca=4.4",
+#: "par4-6 v3=12,v4=17.4,phi=.06666667,gca=4"; common c=20, gl=2, gk=8, vl=-60, vca=120,
+#: vk=-84, v1=-1.2, v2=18) and the Brain Dynamics Toolbox's Table 3.1 presets (SNLC phi
+#: printed as 0.067). phi = 1/15 is the XPP file's .06666667.
 MORRIS_LECAR_TYPE_II = dict(c_m=20.0, g_l=2.0, g_ca=4.4, g_k=8.0, v_l=-60.0, v_ca=120.0,
                             v_k=-84.0, v1=-1.2, v2=18.0, v3=2.0, v4=30.0, phi=0.04)
 MORRIS_LECAR_TYPE_I = dict(MORRIS_LECAR_TYPE_II, g_ca=4.0, v3=12.0, v4=17.4, phi=1.0 / 15.0)
 #: Morris-Lecar's equations are written in milliseconds: ``h = dt / MORRIS_LECAR_TIME_UNIT``.
 MORRIS_LECAR_TIME_UNIT = 1e-3
+#: ``MorrisLecar.input_kind`` values: a current; a (current, conductance) stacked input.
+ML_CURRENT, ML_CONDUCTANCE = "current", "current+conductance"
+ML_INPUT_KINDS = (ML_CURRENT, ML_CONDUCTANCE)
 
 
 @dataclass(eq=False)
@@ -262,6 +277,12 @@ class MorrisLecar(_Extension):
     ``I``: the node's input. No reset: a spike is an upward crossing of ``v_threshold``
     (``V[t-1] <= v_threshold < V[t]``). Parameter sets: :data:`MORRIS_LECAR_TYPE_I`,
     :data:`MORRIS_LECAR_TYPE_II`. Discrete update: ``docs/semantics.md`` §7.
+
+    ``input_kind``: ``"current"`` (default; input of the neuron's shape, ``I`` in
+    uA/cm^2) or ``"current+conductance"``: a stacked input ``(2, *shape)`` (or ``(2 n,)``)
+    whose row 0 is a current ``I`` and row 1 a synaptic conductance ``g`` (mS/cm^2)
+    with reversal potential ``e_syn`` (mV, per neuron), so the input term is
+    ``I + g (e_syn - V)`` (``V`` of the start of the step, as every term of the update).
     """
 
     c_m: np.ndarray
@@ -281,9 +302,17 @@ class MorrisLecar(_Extension):
     v_threshold: np.ndarray = 0.0
     v_syn: np.ndarray = 0.0
     k_syn: np.ndarray = 5.0
+    e_syn: np.ndarray = 0.0
+    input_kind: str = "current"
     shape_param = "v0"
     array_fields = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4",
-                    "phi", "v0", "w0", "v_threshold", "v_syn", "k_syn")
+                    "phi", "v0", "w0", "v_threshold", "v_syn", "k_syn", "e_syn")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.input_kind == ML_CONDUCTANCE:
+            shape = np.array(np.shape(self.v0) or (1,))
+            self.input_type = {"input": np.array([2, *shape])}
 
     @classmethod
     def of_type(cls, kind: str, n: int, v0: float = -60.0, w0: float = 0.0,
@@ -293,8 +322,8 @@ class MorrisLecar(_Extension):
         if kind not in sets:
             raise ValueError(f"Morris-Lecar type {kind!r}: expected 'I' or 'II'")
         p = {**sets[kind], **overrides}
-        return cls(**{k: np.full(n, float(v)) for k, v in p.items()}, v0=np.full(n, v0),
-                   w0=np.full(n, w0))
+        full = lambda v: v if isinstance(v, str) else np.broadcast_to(_arr(v), (n,)).copy()  # noqa: E731
+        return cls(**{k: full(v) for k, v in p.items()}, v0=full(v0), w0=full(w0))
 
 
 @dataclass(eq=False)
@@ -428,7 +457,28 @@ def _check_ml(name: str, node: Any, dt: float | None) -> list[str]:
         if np.any(_arr(getattr(node, f)) == 0):
             out.append(f"node {name!r} ({type(node).__name__}): {f!r} has zero value(s); "
                        "it divides a voltage (a tanh slope): expected nonzero")
+    if node.input_kind not in ML_INPUT_KINDS:
+        out.append(f"node {name!r} ({type(node).__name__}): input_kind={node.input_kind!r}; "
+                   "expected one of " + ", ".join(map(repr, ML_INPUT_KINDS)))
     return out
+
+
+def _ml_shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
+    """Output: the shape of ``v0``; input: that shape (``input_kind='current'``) or
+    ``(2, *shape)`` / ``(2 * size,)`` (``'current+conductance'``: current, conductance)."""
+    shape = tuple(np.shape(node.v0)) or (1,)
+    if in_shape is None:
+        return shape
+    if getattr(node, "input_kind", ML_CURRENT) != ML_CONDUCTANCE:
+        if tuple(in_shape) != shape:
+            raise P.ShapeError(f"input shape {tuple(in_shape)} != shape of 'v0' {shape} "
+                               "(input_kind='current')")
+    elif tuple(in_shape) not in ((2, *shape), (2 * int(np.prod(shape)),)):
+        raise P.ShapeError(f"input shape {tuple(in_shape)}: a Morris-Lecar neuron of shape "
+                           f"{shape} with input_kind={ML_CONDUCTANCE!r} takes {(2, *shape)} or "
+                           f"{(2 * int(np.prod(shape)),)} (first half current, second half "
+                           "conductance)")
+    return shape
 
 
 def _cond_shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
@@ -470,13 +520,13 @@ P.register(Izhikevich, P.PrimitiveSpec(
     array_params=("a", "b", "c", "d", "v0", "u0", "v_peak"),
     notes="Izhikevich 2003 (mV, ms; two half-steps for v)"))
 _ML_PARAMS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
-              "v0", "w0", "v_threshold", "v_syn", "k_syn")
+              "v0", "w0", "v_threshold", "v_syn", "k_syn", "e_syn")
 P.register(MorrisLecar, P.PrimitiveSpec(
-    "stateful", _S("v0"), states=("v", "w"), spiking=True, array_params=_ML_PARAMS,
+    "stateful", _ml_shape, states=("v", "w"), spiking=True, array_params=_ML_PARAMS,
     notes="Morris-Lecar (mV, ms); spike = upward crossing of v_threshold",
     extra={"check": _check_ml}))
 P.register(MorrisLecarGraded, P.PrimitiveSpec(
-    "stateful", _S("v0"), states=("v", "w"), array_params=_ML_PARAMS,
+    "stateful", _ml_shape, states=("v", "w"), array_params=_ML_PARAMS,
     notes="Morris-Lecar (mV, ms); graded output s_inf(V)", extra={"check": _check_ml}))
 P.register(PoissonSource, P.PrimitiveSpec(
     "source", _S("rate"), spiking=True, array_params=("rate",),
@@ -507,6 +557,8 @@ def to_record(node: Any) -> dict[str, Any]:
             rec[k] = v
         elif isinstance(v, (bool, int, np.integer)) and k == "seed":
             rec[k] = np.int64(v)
+        elif k in type(node).int_fields:
+            rec[k] = np.asarray(v, dtype=np.int64)
         else:
             rec[k] = np.asarray(v, dtype=np.float64)
             if rec[k].ndim == 0:
@@ -550,6 +602,8 @@ def from_record(rec: Mapping[str, Any], where: str) -> Any:
             kwargs[f.name] = np.asarray(v, dtype=np.float64)
             if f.name in scalars:
                 kwargs[f.name] = kwargs[f.name].reshape(())
+        elif f.name in cls.int_fields:
+            kwargs[f.name] = np.asarray(v, dtype=np.int64)
         elif f.name == "seed":
             kwargs[f.name] = int(np.asarray(v))
         else:
@@ -562,6 +616,19 @@ def from_record(rec: Mapping[str, Any], where: str) -> Any:
 
 __all__ = ["ALIF", "EXTENSIONS_KEY", "EXTENSION_TYPES", "IZHIKEVICH_TIME_UNIT",
            "MORRIS_LECAR_TIME_UNIT", "MORRIS_LECAR_TYPE_I", "MORRIS_LECAR_TYPE_II", "CondLIF",
-           "Izhikevich", "MorrisLecar", "MorrisLecarGraded", "OUSource", "PHIS",
+           "Izhikevich", "ML_CONDUCTANCE", "ML_CURRENT", "ML_INPUT_KINDS", "MorrisLecar",
+           "MorrisLecarGraded", "OUSource", "PHIS",
            "PoissonSource", "RateUnit", "RefractoryCubaLIF", "RefractoryLIF", "WhiteNoiseSource",
            "extra_problems", "from_record", "is_extension", "to_record"]
+
+# LTCLIF lives in its own module (it subclasses _Extension above and registers its spec).
+from .ltc import LTCLIF  # noqa: E402
+
+NEURON_EXTENSIONS = (*NEURON_EXTENSIONS, LTCLIF)
+EXTENSION_TYPES[LTCLIF.__name__] = LTCLIF
+__all__ += ["LTCLIF"]
+
+# SparseLinear lives in its own module (it subclasses _Extension and registers itself).
+from .sparse import SparseLinear  # noqa: E402
+
+__all__ += ["SparseLinear"]

@@ -254,13 +254,43 @@ def to_nir(graph: Graph, plain: bool = False) -> nir.NIRGraph:
     node (NIR 1.0 has no exact equivalent of any of them).
     """
     if plain:
-        found = _extension_nodes_of(graph, "")
+        # Extensions with a documented exact decomposition (spec.extra["plain"], e.g.
+        # SparseLinear -> dense Linear) are replaced first; the rest are refused.
+        graph, found = _plain_decomposition(graph, "")
+        found += _extension_nodes_of(graph, "")
         if found:
             raise UnsupportedError(
                 f"graph {graph.name!r} cannot be written as plain NIR: {len(found)} node(s) "
                 "are spikecore extensions without a NIR 1.0 equivalent (write without "
                 "plain=True to keep them in spikecore metadata, or replace them):", found)
     return _to_nir(graph, top=True)
+
+
+def _plain_decomposition(graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
+    """``graph`` with every node whose spec has a ``plain`` hook replaced by the hook's
+    NIR node (nested graphs too), and the problems the hooks reported."""
+    nodes: dict[str, Any] = {}
+    problems: list[str] = []
+    for n, node in graph.nodes.items():
+        if isinstance(node, Graph):
+            nodes[n], sub = _plain_decomposition(node, f"{prefix}{n}.")
+            problems += sub
+            continue
+        spec = P.spec_of(node)
+        hook = spec.extra.get("plain") if spec is not None else None
+        if hook is None:
+            nodes[n] = node
+            continue
+        try:
+            nodes[n] = hook(f"{prefix}{n}", node)
+        except UnsupportedError as exc:
+            problems.append(str(exc).split("\n")[0])
+            nodes[n] = node
+    if all(nodes[n] is graph.nodes[n] for n in nodes):
+        return graph, problems
+    out = copy.copy(graph)
+    out.nodes = nodes
+    return out, problems
 
 
 def _extension_nodes_of(graph: Graph, prefix: str) -> list[str]:

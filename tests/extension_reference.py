@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import scipy.sparse
 
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.discrete import neuron_coefficients
+from spikecore.ltc import LTCLIF, ltc_coefficients, ltc_initial_state, ltc_step
+from spikecore.sparse import SparseLinear
 
 
 def documented_draws(seed: int, name: str, b: int, t: int, size: int, kind: str) -> np.ndarray:
@@ -99,13 +102,17 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
                         "w": np.broadcast_to(node.w0, (batch, *s)).copy()}
         elif type(node) in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
             state[n] = {"stream": documented_stream(node, n, sem, batch, steps)}
+        elif isinstance(node, LTCLIF):  # through spikecore.ltc.ltc_step (tested on its own)
+            co = ltc_coefficients(node, sem, s)
+            v, a, z = ltc_initial_state(co, batch)
+            state[n] = {"co": co, "v": v, "a": a, "z": z}
         if type(node) in (X.RefractoryLIF, X.RefractoryCubaLIF, X.ALIF, X.PoissonSource,
-                          X.CondLIF, X.Izhikevich, X.MorrisLecar):
+                          X.CondLIF, X.Izhikevich, X.MorrisLecar, LTCLIF):
             spikes[n] = np.zeros((batch, steps, *s), dtype=bool)
         names = {X.RefractoryLIF: ("v",), X.RefractoryCubaLIF: ("i", "v"), X.ALIF: ("v", "a"),
                  X.RateUnit: ("x",), X.CondLIF: ("g_exc", "g_inh", "v"),
                  X.Izhikevich: ("v", "u"), X.MorrisLecar: ("v", "w"),
-                 X.MorrisLecarGraded: ("v", "w")}.get(type(node), ())
+                 X.MorrisLecarGraded: ("v", "w"), LTCLIF: ("v", "a", "z")}.get(type(node), ())
         if names:
             traces[n] = {k: np.zeros((batch, steps, *s)) for k in names}
     for t in range(steps):
@@ -114,6 +121,8 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
             x = np.zeros((batch, *shapes[n]))
             if isinstance(node, (P.Linear, P.Affine)):
                 x = np.zeros((batch, np.shape(node.weight)[1]))
+            if isinstance(node, SparseLinear):
+                x = np.zeros((batch, int(node.shape[1])))
             if isinstance(node, X.CondLIF) and graph.incoming(n):
                 x = np.zeros((batch, *shapes[graph.incoming(n)[0].source]))
             for e in graph.incoming(n):
@@ -129,6 +138,11 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
                 outputs[n][:, t] = y
             elif isinstance(node, P.Linear):
                 y = x @ np.asarray(node.weight).T
+            elif isinstance(node, SparseLinear):
+                # scipy's CSR product (documented field meaning), not spikecore's code.
+                W = scipy.sparse.csr_array((node.weights, node.indices, node.indptr),
+                                           shape=tuple(int(v) for v in node.shape))
+                y = (W @ x.T).T
             elif isinstance(node, P.Affine):
                 y = x @ np.asarray(node.weight).T + node.bias
             elif isinstance(node, (X.RefractoryLIF, X.RefractoryCubaLIF)):
@@ -234,6 +248,13 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
                     y = z.astype(float)
                     spikes[n][:, t] = z
                 traces[n]["v"][:, t], traces[n]["w"][:, t] = vp, wp
+            elif isinstance(node, LTCLIF):
+                z, st["v"], st["a"], _ = ltc_step(st["co"], st["v"], st["a"], st["z"], x)
+                st["z"] = z.astype(float)
+                y = st["z"]
+                spikes[n][:, t] = z
+                for k in traces[n]:
+                    traces[n][k][:, t] = st[k]
             elif n in state and "stream" in st:
                 y = st["stream"][:, t]
                 if n in spikes:

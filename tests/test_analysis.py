@@ -201,3 +201,21 @@ def test_lyapunov_rejects_bad_arguments():
         A.lyapunov_spectrum(np.eye(3), n_exponents=4)
     with pytest.raises(InputError, match="square"):
         A.lyapunov_spectrum(np.ones((2, 3)))
+
+
+def test_synchrony_chi_by_hand_and_limits():
+    # Two neurons, four one-step bins: counts n1 = [1,0,1,0], n2 = [1,1,0,0].
+    z = np.array([[1, 1], [0, 1], [1, 0], [0, 0]], dtype=bool)
+    pop = np.array([1.0, 0.5, 0.5, 0.0])
+    expected = np.sqrt(pop.var() / np.mean([np.var([1, 0, 1, 0]), np.var([1, 1, 0, 0])]))
+    assert A.synchrony_chi(z, dt=1e-3)[0] == pytest.approx(expected, rel=1e-15)
+    # Identical trains: chi = 1. Independent Bernoulli trains: chi ~ 1/sqrt(N).
+    rng = np.random.default_rng(0)
+    same = np.repeat(rng.random((2000, 1)) < 0.1, 50, axis=1)
+    assert A.synchrony_chi(same, dt=1e-3)[0] == pytest.approx(1.0, rel=1e-12)
+    indep = rng.random((4000, 400)) < 0.1
+    chi = A.synchrony_chi(indep, dt=1e-3, bin_width=2e-3)[0]
+    assert chi == pytest.approx(1 / np.sqrt(400), rel=0.15)
+    assert np.isnan(A.synchrony_chi(np.zeros((10, 3), bool), dt=1e-3)[0])
+    with pytest.raises(InputError, match="fewer than 2 bins"):
+        A.synchrony_chi(indep, dt=1e-3, bin_width=3.0)

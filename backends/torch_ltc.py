@@ -1,0 +1,91 @@
+"""Torch lowering of :class:`spikecore.ltc.LTCLIF` (differentiable, batched).
+
+Registered into :data:`spikecore.backends.norse_.BUILDERS` (imported by
+:mod:`.norse_extensions`). :class:`LTCOp` is :func:`spikecore.ltc.ltc_step` in torch, same
+operations in the same order::
+
+    g_m = sigmoid(I @ w_mem_in.T + v @ w_mem_v.T + b_mem)
+    rho = sigmoid(I @ w_adp_in.T + a @ w_adp_a.T + b_adp)
+    a   = rho * a + (1 - rho) * z                      (z: last step's spike)
+    k   = g_m  (euler)  |  1 - exp(-g_m)  (exact)
+    v~  = v + k * (v_leak - v + r * I)
+    z   = spike(v~ - (v_threshold + beta * a))         (surrogate gradient when training)
+    v   = (1 - z) v~ + z v_reset  (to_value)  |  v~ - z (v_threshold - v_reset)  (subtract)
+
+Trainable parameters follow :func:`spikecore.backends.norse_.to_torch`'s ``trainable``
+names: the four gate matrices are ``weight``\\ s, ``b_mem``/``b_adp`` are ``bias``\\ es (so
+the default ``trainable=("weight", "bias", ...)`` trains the gates, as in the paper);
+``r``, ``v_leak``, ``v_threshold``, ``v_reset`` by their own names; ``beta`` is fixed.
+``torch.sigmoid`` and the matrix products round differently from numpy: float64 states
+equal the numpy contract to rounding, spikes are identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..ltc import LTC_MATRICES, LTCLIF, ltc_coefficients
+from .norse_ import Builder, BuildOptions, NodeOp, register_builder
+
+#: Which ``trainable`` name switches each LTCLIF field to an ``nn.Parameter``.
+TRAINABLE_AS = {"w_mem_in": "weight", "w_mem_v": "weight", "w_adp_in": "weight",
+                "w_adp_a": "weight", "b_mem": "bias", "b_adp": "bias", "r": "r",
+                "v_leak": "v_leak", "v_threshold": "v_threshold", "v_reset": "v_reset",
+                "beta": "beta"}
+
+
+class LTCOp(NodeOp):
+    """LTCLIF; state ``(v, a, z)``; sends ``z``."""
+
+    kind = "stateful"
+    spiking = True
+    state_names = ("v", "a", "z")
+
+    def __init__(self, name: str, node: LTCLIF, in_shape, out_shape, opts: BuildOptions):
+        super().__init__(name, node, in_shape, out_shape, opts)
+        co = ltc_coefficients(node, opts.semantics, self.out_shape)
+        for f, as_name in TRAINABLE_AS.items():
+            value = getattr(co, f)
+            self._add(f, value.reshape(getattr(node, f).shape) if f in LTC_MATRICES else value,
+                      opts, None if f in LTC_MATRICES else self.out_shape, param_name=as_name)
+        self.exact = co.exact
+        self.reset_mode = co.reset
+        self.spike = opts.spike
+        self.detach_reset = opts.detach_reset
+
+    def init_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        v = self.v_leak.detach().expand(batch, *self.out_shape).clone()
+        return (v, torch.zeros_like(v), torch.zeros_like(v))
+
+    def step(self, x: torch.Tensor, state: tuple, prep: Any
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        v, a, z = state
+        g_m = torch.sigmoid(x @ self.w_mem_in.T + v @ self.w_mem_v.T + self.b_mem)
+        rho = torch.sigmoid(x @ self.w_adp_in.T + a @ self.w_adp_a.T + self.b_adp)
+        a_new = rho * a + (1.0 - rho) * z
+        theta = self.v_threshold + self.beta * a_new
+        k = 1.0 - torch.exp(-g_m) if self.exact else g_m
+        v_new = v + k * (self.v_leak - v + self.r * x)
+        if torch.is_grad_enabled():
+            z_new = self.spike(v_new - theta)
+            zr = z_new.detach() if self.detach_reset else z_new
+            if self.reset_mode == "to_value":
+                v_new = (1.0 - zr) * v_new + zr * self.v_reset
+            else:
+                v_new = v_new - zr * (self.v_threshold - self.v_reset)
+        else:
+            fired = v_new > theta
+            z_new = fired.to(v_new.dtype)
+            if self.reset_mode == "to_value":
+                v_new = torch.where(fired, self.v_reset, v_new)
+            else:
+                v_new = torch.where(fired, v_new - (self.v_threshold - self.v_reset), v_new)
+        return z_new, (v_new, a_new, z_new)
+
+
+register_builder(LTCLIF, Builder(LTCOp, "the update of spikecore.ltc (sigmoid gates; "
+                                 "surrogate gradient; gates train as weight/bias)"))
+
+__all__ = ["LTCOp", "TRAINABLE_AS"]

@@ -1,0 +1,195 @@
+"""Liquid time-constant spiking neuron (LTC-SNN) as a spikecore extension primitive.
+
+Yin, Corradi & Bohté, "Accurate online training of dynamical spiking neural networks
+through Forward Propagation Through Time", Nature Machine Intelligence 5 (2023). Their
+LTC-SNN layer computes, every step, the membrane's integration rate and the adaptation's
+decay with sigmoid gates over the layer's synaptic input and the neuron's own state, so
+the time constants change from step to step ("liquid").
+
+:class:`LTCLIF` is the node, :func:`ltc_step` its exact discrete update (numpy, float64,
+the executable form of ``docs/semantics.md`` §7 "LTCLIF"); every backend reproduces it.
+The node is registered in :data:`spikecore.primitives.SPECS` and listed among the
+extension types of :mod:`spikecore.extensions` (which imports this module at its end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import primitives as P
+from .extensions import _Extension
+from .semantics import Semantics
+
+#: The gate matrices, each ``(n, n)``: (membrane gate: input, own v), (adaptation gate:
+#: input, own a).
+LTC_MATRICES = ("w_mem_in", "w_mem_v", "w_adp_in", "w_adp_a")
+#: The per-neuron vectors, each ``(n,)`` or a scalar.
+LTC_VECTORS = ("b_mem", "b_adp", "r", "v_leak", "v_threshold", "v_reset", "beta")
+
+
+@dataclass(eq=False)
+class LTCLIF(_Extension):
+    """Liquid time-constant LIF with an adaptive threshold (the LTC-SNN neuron).
+
+    ``n`` neurons (the shape of ``b_mem``), input ``I`` of shape ``(n,)`` (the synaptic
+    current the graph delivers, e.g. ``W_in x`` plus a recurrent ``W_rec z`` with delay 1).
+    States ``v`` (starts at ``v_leak``), ``a`` (starts at 0) and ``z`` (the last step's
+    spike, starts at 0). Per step ``t``, in the paper's order::
+
+        g_m      = sigmoid(w_mem_in @ I[t] + w_mem_v @ v[t-1] + b_mem)   # in (0, 1)
+        rho      = sigmoid(w_adp_in @ I[t] + w_adp_a @ a[t-1] + b_adp)   # in (0, 1)
+        a[t]     = rho * a[t-1] + (1 - rho) * z[t-1]
+        theta[t] = v_threshold + beta * a[t]
+        k        = g_m                      (integrator 'euler': the paper's update)
+                 = 1 - exp(-g_m)            (integrator 'exact')
+        v~       = v[t-1] + k * (v_leak - v[t-1] + r * I[t])
+        z[t]     = v~ > theta[t]
+        v[t]     = v_reset where z[t] else v~                  (reset 'to_value')
+                 = v~ - z[t] * (v_threshold - v_reset)          (reset 'subtract')
+
+    ``sigmoid(u) = 1 / (1 + exp(-u))``. The gates are per-step quantities, as in the
+    paper: the update depends on ``dt`` only through the integrator choice, not through
+    ``dt``'s value. Read continuously, the membrane time constant in step ``t`` is
+    ``tau_m(t) = dt / g_m`` (under 'euler', ``g_m = dt / tau_m`` is the Euler rate;
+    under 'exact', ``1 - exp(-g_m)`` is the exact decay over the step of
+    ``tau_m dv/dt = v_leak - v + r I`` for ``tau_m = dt / g_m`` held fixed), and the
+    adaptation time constant is ``tau_adp(t) = -dt / ln(rho)``.
+
+    The paper's neuron: ``r = 1``, ``v_leak = 0``, ``v_threshold = 0.1`` (the baseline
+    ``b_j0``), ``beta = 1.8``, hard reset to ``v_reset = 0`` (``reset='to_value'``), Euler.
+    The spike output ``z`` is what the node sends; the reset does not depend on ``beta``
+    (``subtract`` removes ``v_threshold - v_reset``, as for :class:`~.extensions.ALIF`).
+    """
+
+    w_mem_in: np.ndarray
+    w_mem_v: np.ndarray
+    b_mem: np.ndarray
+    w_adp_in: np.ndarray
+    w_adp_a: np.ndarray
+    b_adp: np.ndarray
+    r: np.ndarray = 1.0
+    v_leak: np.ndarray = 0.0
+    v_threshold: np.ndarray = 0.1
+    v_reset: np.ndarray = 0.0
+    beta: np.ndarray = 1.8
+    shape_param = "b_mem"
+    array_fields = (*LTC_MATRICES, *LTC_VECTORS)
+
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+        return int(np.size(self.b_mem))
+
+
+def _check_ltc(name: str, node: Any, dt: float | None) -> list[str]:
+    """Matrices ``(n, n)``, vectors ``(n,)`` or scalars, ``b_mem`` one-dimensional."""
+    out = []
+    shape = np.shape(node.b_mem)
+    if len(shape) > 1:
+        out.append(f"node {name!r} (LTCLIF): 'b_mem' has shape {shape}; expected (n,): the "
+                   "neurons of an LTCLIF form a vector (gates are n x n matrices)")
+        return out
+    n = int(np.prod(shape)) if shape else 1
+    for f in LTC_MATRICES:
+        s = np.shape(getattr(node, f))
+        if s != (n, n):
+            out.append(f"node {name!r} (LTCLIF): {f!r} has shape {s}; expected ({n}, {n}) "
+                       f"for {n} neuron(s) (n from 'b_mem'): give an n x n matrix (zeros "
+                       "to switch the term off)")
+    for f in LTC_VECTORS:
+        s = np.shape(getattr(node, f))
+        if s not in ((), (1,), (n,)):
+            out.append(f"node {name!r} (LTCLIF): {f!r} has shape {s}; expected ({n},) or a "
+                       "scalar")
+    return out
+
+
+P.register(LTCLIF, P.PrimitiveSpec(
+    "stateful", P._same_as("b_mem"), states=("v", "a", "z"), spiking=True,
+    array_params=(*LTC_MATRICES, *LTC_VECTORS),
+    notes="liquid time-constant LIF: sigmoid gates set the per-step rates (Yin et al. 2023)",
+    extra={"check": _check_ltc}))
+
+
+# ====================================================================== the update
+@dataclass(frozen=True)
+class LTCCoefficients:
+    """The node's parameters as float64 arrays (vectors broadcast to ``(n,)``) and the
+    semantics' choices: ``exact`` (integrator) and ``reset``."""
+
+    w_mem_in: np.ndarray
+    w_mem_v: np.ndarray
+    b_mem: np.ndarray
+    w_adp_in: np.ndarray
+    w_adp_a: np.ndarray
+    b_adp: np.ndarray
+    r: np.ndarray
+    v_leak: np.ndarray
+    v_threshold: np.ndarray
+    v_reset: np.ndarray
+    beta: np.ndarray
+    exact: bool
+    reset: str
+
+    @property
+    def reset_amount(self) -> np.ndarray:
+        return self.v_threshold - self.v_reset
+
+
+def ltc_coefficients(node: LTCLIF, semantics: Semantics, shape: tuple[int, ...]
+                     ) -> LTCCoefficients:
+    """Coefficients of :func:`ltc_step` for ``node`` under ``semantics``."""
+    n = int(np.prod(shape))
+    mats = {f: np.asarray(getattr(node, f), dtype=np.float64).reshape(n, n)
+            for f in LTC_MATRICES}
+    vecs = {f: P.param(node, f, shape) for f in LTC_VECTORS}
+    return LTCCoefficients(**mats, **vecs, exact=semantics.integrator == "exact",
+                           reset=semantics.reset)
+
+
+def sigmoid(u: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-u))`` (overflow of ``exp`` for very negative ``u`` gives 0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-u))
+
+
+def ltc_initial_state(co: LTCCoefficients, batch: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(v, a, z)`` at the start: ``v = v_leak``, ``a = 0``, ``z = 0``, each ``[batch, n]``."""
+    v = np.broadcast_to(co.v_leak, (batch, *co.v_leak.shape)).copy()
+    return v, np.zeros_like(v), np.zeros_like(v)
+
+
+def ltc_step(co: LTCCoefficients, v: np.ndarray, a: np.ndarray, z: np.ndarray,
+             x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One step: ``(v, a, z, I) -> (z_new, v_new, a_new, g_m)``, all ``[..., n]``.
+
+    Exactly :class:`LTCLIF`'s update::
+
+        g_m = sigmoid(I @ w_mem_in.T + v @ w_mem_v.T + b_mem)
+        rho = sigmoid(I @ w_adp_in.T + a @ w_adp_a.T + b_adp)
+        a   = rho * a + (1 - rho) * z
+        k   = g_m | 1 - exp(-g_m) ;  v~ = v + k * (v_leak - v + r * I)
+        z   = v~ > v_threshold + beta * a ;  reset
+
+    ``g_m`` is returned for analysis (the effective ``tau_m = dt / g_m``).
+    """
+    g_m = sigmoid(x @ co.w_mem_in.T + v @ co.w_mem_v.T + co.b_mem)
+    rho = sigmoid(x @ co.w_adp_in.T + a @ co.w_adp_a.T + co.b_adp)
+    a_new = rho * a + (1.0 - rho) * z
+    theta = co.v_threshold + co.beta * a_new
+    k = 1.0 - np.exp(-g_m) if co.exact else g_m
+    v_new = v + k * (co.v_leak - v + co.r * x)
+    fired = v_new > theta
+    if co.reset == "to_value":
+        v_new = np.where(fired, co.v_reset, v_new)
+    else:
+        v_new = np.where(fired, v_new - co.reset_amount, v_new)
+    return fired, v_new, a_new, g_m
+
+
+__all__ = ["LTCCoefficients", "LTCLIF", "LTC_MATRICES", "LTC_VECTORS", "ltc_coefficients",
+           "ltc_initial_state", "ltc_step", "sigmoid"]
