@@ -158,16 +158,34 @@ def record_plan(graph: Graph, record: Iterable[str] | str | None) -> dict[str, t
     return {n: tuple(v) for n, v in plan.items()}
 
 
+#: Values per element a run keeps whatever its length (state, input sum, output).
+STATE_VALUES_PER_ELEMENT = 4
+#: A source's stream is held whole up to this size and generated block by block above it
+#: (torch always in blocks; Brian2 runtime targets above 64 MiB, see brian2_streams).
+SOURCE_STREAM_HELD_BYTES = 64 * 2**20
+
+
 def estimate_bytes(graph: Graph, batch: int, steps: int, plan: RecordPlan) -> int:
+    """Memory a run needs beyond its inputs (counted by :func:`normalize_inputs`):
+
+    * per step: one float64 per element of every recorded name and of every Output;
+    * per source: its stream, ``8 * batch * steps * size`` up to
+      :data:`SOURCE_STREAM_HELD_BYTES` (longer streams are generated in blocks);
+    * once: :data:`STATE_VALUES_PER_ELEMENT` float64 per element of every node (states
+      and the values sent in the current step), independent of ``steps``.
+    """
     shapes = graph.shapes()
-    per_step = 0
+    per_step = held = 0
     for n, node in graph.nodes.items():
         size = math.prod(shapes[n])
-        per_step += 8 * size  # one float64 value per element and step for the run itself
         per_step += 8 * size * len(plan.get(n, ()))
         if isinstance(node, P.Output):
             per_step += 8 * size
-    return batch * steps * per_step
+        spec = P.spec_of(node)
+        if spec is not None and spec.kind == "source" and not isinstance(node, P.Input):
+            held += min(8 * batch * steps * size, SOURCE_STREAM_HELD_BYTES)
+        held += 8 * batch * size * STATE_VALUES_PER_ELEMENT
+    return batch * steps * per_step + held
 
 
 def available_backends() -> dict[str, Availability]:

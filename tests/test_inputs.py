@@ -194,13 +194,30 @@ def test_record_plan_lists_every_problem(two_inputs):
 
 
 # ============================================================== memory
-def test_estimate_bytes_counts_run_recordings_and_outputs(two_inputs):
+def test_estimate_bytes_counts_recordings_outputs_and_state(two_inputs):
+    from spikecore.simulate import STATE_VALUES_PER_ELEMENT
+
     plan = record_plan(two_inputs, ("spikes", "v", "i"))
-    n_values = 5 * 2           # one float per element of every node (a, b, cell, syn, o)
-    n_values += 2 * 2 + 2 * 2  # cell: spikes, v; syn: v, i
-    n_values += 2              # the Output's recording
-    assert estimate_bytes(two_inputs, 3, 11, plan) == 8 * n_values * 3 * 11
+    per_step = 2 * 2 + 2 * 2   # cell: spikes, v; syn: v, i
+    per_step += 2              # the Output's recording
+    state = 5 * 2 * STATE_VALUES_PER_ELEMENT  # every element of a, b, cell, syn, o
+    assert estimate_bytes(two_inputs, 3, 11, plan) == 8 * 3 * (11 * per_step + state)
     assert estimate_bytes(two_inputs, 6, 11, plan) == 2 * estimate_bytes(two_inputs, 3, 11, plan)
+    # what is not recorded costs nothing per step: the length only scales the recordings
+    bare = record_plan(two_inputs, ())
+    assert (estimate_bytes(two_inputs, 1, 1000, bare) - estimate_bytes(two_inputs, 1, 10, bare)
+            == 8 * 990 * 2)  # the Output alone
+
+
+def test_estimate_bytes_caps_source_streams():
+    from spikecore.extensions import PoissonSource
+    from spikecore.simulate import SOURCE_STREAM_HELD_BYTES
+
+    g = sc.Graph({"src": PoissonSource(rate=np.full(1000, 5.0), seed=1)}, [],
+                 sc.Semantics(dt=1e-3), name="s")
+    short = estimate_bytes(g, 1, 100, {})
+    assert short == 8 * 1000 * 100 + 8 * 1000 * 4
+    assert estimate_bytes(g, 1, 10**7, {}) == SOURCE_STREAM_HELD_BYTES + 8 * 1000 * 4
 
 
 def _any_available_backend() -> str:

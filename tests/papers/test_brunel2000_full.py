@@ -77,10 +77,6 @@ def graph() -> sc.Graph:
 
 @pytest.fixture(scope="module")
 def runs(graph):
-    mp = pytest.MonkeyPatch()
-    # simulate()'s memory guard counts 8 bytes per element and step for every node (a
-    # TimedArray's worth); the run streams its sources and records 1 byte per spike bit.
-    mp.setenv("SPIKECORE_MAX_BYTES", str(16 * 2**30))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see tests/papers/conftest.py: contended cores
     try:
@@ -89,7 +85,6 @@ def runs(graph):
         rb = sc.simulate(graph, None, backend="brian2", steps=STEPS, record="neurons:spikes")
     finally:
         torch.set_num_threads(threads)
-        mp.undo()
     return rt, rb
 
 
