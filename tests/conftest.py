@@ -30,10 +30,13 @@ def shared_fixtures() -> Path:
 
 
 @pytest.fixture(scope="session")
-def lava_runtime() -> None:
-    """Skips (with the reason and the fix) when no Python 3.10 exists to host the Lava
-    sidecar; fails when Python 3.10 exists but the sidecar does not run (that is a
-    set-up bug, not a missing optional part). ``make test`` builds the sidecar."""
+def lava() -> str:
+    """The Python that runs Lava (the sidecar's interpreter). Skips (with the reason and
+    the fix) when no Python 3.10 exists to host the sidecar; fails when Python 3.10 exists
+    but the sidecar does not run (a set-up bug, not a missing optional part). ``make
+    test`` builds the sidecar."""
+    import sys
+
     from spikecore.backends import lava_sidecar as sidecar
 
     base, _ = sidecar.find_base_python()
@@ -42,3 +45,4 @@ def lava_runtime() -> None:
         pytest.skip("no Python 3.10 interpreter here, so Lava cannot run: "
                     f"{rt.reason} (fix: {rt.fix})")
     assert rt.available, f"Python 3.10 exists but Lava does not run: {rt.reason}; fix: {rt.fix}"
+    return rt.python or sys.executable

@@ -37,16 +37,6 @@ STATE_ATOL = 1e-9
 
 
 # ================================================================== availability
-@pytest.fixture(scope="module")
-def lava() -> None:
-    base, looked = sidecar.find_base_python()
-    rt = sidecar.locate()
-    if base is None and not rt.available:
-        pytest.skip("no Python 3.10 interpreter here, so Lava cannot run: "
-                    + rt.reason + f" (fix: {rt.fix})")
-    assert rt.available, f"Python 3.10 exists but Lava does not run: {rt.reason}; fix: {rt.fix}"
-
-
 def _by_pid_cmdline(fragment: str) -> list[int]:
     """Pids whose command line mentions ``fragment`` (a job folder), from /proc."""
     pids = []

@@ -7,9 +7,7 @@ Expected values: tests/extension_reference.py (docs/semantics.md §7 transcribed
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from extension_reference import DT, reference, refractory_graph
-from spikecore.backends import lava_sidecar as sidecar
 from spikecore.backends.lava_lowering import check_graph, supported_names
 
 import spikecore as sc
@@ -20,15 +18,6 @@ from spikecore.testing import assert_close_arrays, assert_same_spikes
 #: Lava float pre-scales weights and shifts the voltage origin (see tests/backends/test_lava.py).
 STATE_ATOL = 1e-9
 STEPS = 120
-
-
-@pytest.fixture(scope="module")
-def lava() -> None:
-    base, _ = sidecar.find_base_python()
-    rt = sidecar.locate()
-    if base is None and not rt.available:
-        pytest.skip("no Python 3.10 interpreter here, so Lava cannot run: " + rt.reason)
-    assert rt.available, f"Python 3.10 exists but Lava does not run: {rt.reason}; fix: {rt.fix}"
 
 
 def _combined() -> tuple[sc.Graph, dict]:

@@ -13,7 +13,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from spikecore.backends import lava_sidecar as sidecar
 from spikecore.backends import loihi2_torch as LT
 from spikecore.hardware.loihi2 import (
     FixedConnection,
@@ -28,18 +27,6 @@ import spikecore as sc
 from spikecore import primitives as P
 from spikecore.errors import SpikecoreError
 from spikecore.testing import assert_close_arrays
-
-
-@pytest.fixture(scope="module")
-def lava_python() -> str:
-    base, _ = sidecar.find_base_python()
-    rt = sidecar.locate()
-    if base is None and not rt.available:
-        pytest.skip("no Python 3.10 interpreter here, so Lava cannot run: "
-                    + rt.reason + f" (fix: {rt.fix})")
-    assert rt.available, f"Python 3.10 exists but Lava does not run: {rt.reason}; fix: {rt.fix}"
-    import sys
-    return rt.python or sys.executable
 
 
 # ------------------------------------------------------------------ networks
@@ -131,19 +118,19 @@ CASES = {
 
 @pytest.mark.lava
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_quantised_graph_bit_exact_with_lava(case: str, lava_python: str) -> None:
+def test_quantised_graph_bit_exact_with_lava(case: str, lava: str) -> None:
     sizes, kinds, signs, rate, steps = CASES[case]
     g = layered(sizes, kinds, seed=len(case), signs=signs)
     _, report = quantize(g)
     assert LT.Loihi2Module(report.network).fused_reason() is None
     x = spikes_in(sizes[0], steps, rate, seed=7)
-    out = assert_bit_exact(report.network, x, steps, lava_python)
+    out = assert_bit_exact(report.network, x, steps, lava)
     # The comparison means something only if the network is active.
     assert out["spikes"] > 0, f"{case}: no spikes at all; the test network is silent"
 
 
 @pytest.mark.lava
-def test_overflow_paths_bit_exact_with_lava(lava_python: str) -> None:
+def test_overflow_paths_bit_exact_with_lava(lava: str) -> None:
     """Integer corner cases built directly: u wraps past 2**23 (huge excitatory and
     inhibitory input), v saturates at ±(2**23 - 1), negative weight exponents floor the
     accumulated sum, negative bias with exponents, du = 0 and dv = 0, unrepresentable
@@ -166,7 +153,7 @@ def test_overflow_paths_bit_exact_with_lava(lava_python: str) -> None:
                         (big, neg, odd, rec), {}, ("a", "b"))
     steps = 50
     x = spikes_in(n_in, steps, 0.5, seed=11)
-    out = assert_bit_exact(net, x, steps, lava_python)
+    out = assert_bit_exact(net, x, steps, lava)
     u_a, v_a = out["mine"].info["int"]["a"]["u"], out["mine"].info["int"]["a"]["v"]
     # The corner cases were really exercised.
     assert np.abs(u_a).max() > 2**22, "u never came near the 24-bit wrap"
