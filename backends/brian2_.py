@@ -525,6 +525,17 @@ def _is_neuron(node: Any) -> bool:
     return type(node) in NEURON_TYPES
 
 
+def reset_code(reset: str, v_reset: np.ndarray, amount: np.ndarray, params: dict,
+               extra: str = "") -> str:
+    """The resetter's code of a discrete spiking neuron (``v`` to ``v_reset``, or minus
+    ``amount``; ``y = 1`` marks the spike), adding its parameters to ``params``."""
+    if reset == "to_value":
+        params["v_rs"] = (v_reset, "1")
+        return "v = v_rs\ny = 1" + extra
+    params["v_amt"] = (amount, "1")
+    return "v = v - v_amt\ny = 1" + extra
+
+
 def _build_neuron(low: _Lowering, name: str, node: Any) -> None:
     if low.mode == "continuous":
         _build_neuron_continuous(low, name, node)
@@ -554,12 +565,7 @@ def _build_neuron(low: _Lowering, name: str, node: Any) -> None:
     if co.spiking:
         params["v_th"] = (co.v_threshold, "1")
         threshold = "v > v_th"
-        if co.reset == "to_value":
-            params["v_rs"] = (co.v_reset, "1")
-            reset = "v = v_rs\ny = 1"
-        else:
-            params["v_amt"] = (co.reset_amount, "1")
-            reset = "v = v - v_amt\ny = 1"
+        reset = reset_code(co.reset, co.v_reset, co.reset_amount, params)
         code.append("y = 0")
     else:
         code.append("y = v")

@@ -79,14 +79,6 @@ def _membrane_terms(co, params: dict, target: str = "v") -> tuple[list[str], str
     return code, " + ".join(terms)
 
 
-def _reset_code(reset: str, co_reset, co_amount, params: dict, extra: str = "") -> str:
-    if reset == "to_value":
-        params["v_rs"] = (co_reset, "1")
-        return "v = v_rs\ny = 1" + extra
-    params["v_amt"] = (co_amount, "1")
-    return "v = v - v_amt\ny = 1" + extra
-
-
 def _build_refractory(low: Any, name: str, node: Any) -> None:
     shape = low.shapes[name]
     co = neuron_coefficients(node.base(), low.sem, shape)
@@ -98,7 +90,7 @@ def _build_refractory(low: Any, name: str, node: Any) -> None:
     code = ["act = int(ref <= 0)", *code, f"vc = {expr}",
             "v = act * vc + (1 - act) * v", "ref = ref - int(ref > 0)", "y = 0"]
     params["v_th"] = (co.v_threshold, "1")
-    reset = _reset_code(co.reset, co.v_reset, co.reset_amount, params, "\nref = n_ref")
+    reset = B.reset_code(co.reset, co.v_reset, co.reset_amount, params, "\nref = n_ref")
     g = low.make_group(name, lines, params=params, threshold="v > v_th and act > 0.5",
                        reset=reset)
     g.v = np.tile(co.v_initial.ravel(), low.B)
@@ -112,7 +104,7 @@ def _build_alif(low: Any, name: str, node: Any) -> None:
     params: dict[str, tuple] = {"v_th": (co.v_threshold, "1"), "beta": (co.beta, "1"),
                                 "rho": (co.rho, "1")}
     code, expr = _membrane_terms(co.membrane, params)
-    reset = _reset_code(co.reset, co.v_reset, co.reset_amount, params)
+    reset = B.reset_code(co.reset, co.v_reset, co.reset_amount, params)
     g = low.make_group(name, lines, params=params, threshold="v > v_th + beta * adapt",
                        reset=reset)
     g.v = np.tile(co.membrane.v_initial.ravel(), low.B)
@@ -194,7 +186,7 @@ def _build_cond_lif(low: Any, name: str, node: Any) -> None:
     else:
         code.append("v = v + h_mem * ((v_lk - v) + r_c * ge * (e_exc - v) "
                     "+ r_c * gi * (e_inh - v))")
-    reset = _reset_code(co.reset, co.v_reset, co.v_threshold - co.v_reset, params)
+    reset = B.reset_code(co.reset, co.v_reset, co.v_threshold - co.v_reset, params)
     g = low.make_group(name, lines, params=params, threshold="v > v_th", reset=reset)
     g.v = np.tile(co.v_leak.ravel(), low.B)
     low.update(name, "\n".join([*code, "y = 0"]))

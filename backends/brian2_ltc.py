@@ -79,12 +79,7 @@ def _build_ltc(low: Any, name: str, node: LTCLIF) -> None:
     params: dict[str, tuple] = {
         "ltc_bm": (co.b_mem, "1"), "ltc_ba": (co.b_adp, "1"), "ltc_r": (co.r, "1"),
         "ltc_vl": (co.v_leak, "1"), "v_th": (co.v_threshold, "1"), "ltc_beta": (co.beta, "1")}
-    if co.reset == "to_value":
-        params["v_rs"] = (co.v_reset, "1")
-        reset = "v = v_rs\ny = 1"
-    else:
-        params["v_amt"] = (co.reset_amount, "1")
-        reset = "v = v - v_amt\ny = 1"
+    reset = B.reset_code(co.reset, co.v_reset, co.reset_amount, params)
     g = low.make_group(name, lines, params=params, threshold="v > v_th + ltc_beta * adapt",
                        reset=reset)
     g.v = np.tile(co.v_leak.ravel(), low.B)

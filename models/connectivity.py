@@ -13,6 +13,7 @@ Izhikevich neurons) get their matrices here and their graphs elsewhere.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,13 @@ class Connectivity:
     @property
     def n(self) -> int:
         return int(self.matrix.shape[0])
+
+
+def _positive(name: str, value: float) -> float:
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise InputError(f"{name}={value!r}: expected a positive finite number")
+    return v
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> int:

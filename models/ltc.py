@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..graph import Edge, Graph
 from ..ltc import LTCLIF
 from ..semantics import Semantics
+from .connectivity import _positive_int
 
 #: The paper's threshold baseline ``b_j0`` and adaptation strength ``beta``.
 PAPER_B_J0 = 0.1
@@ -39,13 +40,6 @@ def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     distribution is uniform over the orthogonal group)."""
     q, r = np.linalg.qr(rng.normal(size=(n, n)))
     return q * np.sign(np.diag(r))
-
-
-def _count(name: str, value: int) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-    if not ok:
-        raise InputError(f"{name}={value!r}: expected an integer >= 1")
-    return int(value)
 
 
 def ltc_snn(n_in: int, n_hidden: int, n_out: int, seed: int = 0, dt: float = 1e-3,
@@ -78,8 +72,8 @@ def ltc_snn(n_in: int, n_hidden: int, n_out: int, seed: int = 0, dt: float = 1e-
     * ``w_out`` (``n_out x n_hidden``): Xavier uniform; readout ``LI(tau_out, r=1,
       v_leak=0)``.
     """
-    n_in, n_hidden, n_out = (_count(k, v) for k, v in (("n_in", n_in), ("n_hidden", n_hidden),
-                                                        ("n_out", n_out)))
+    n_in, n_hidden, n_out = (_positive_int(k, v) for k, v in (
+        ("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)))
     for k, v in (("dt", dt), ("tau_out", tau_out)):
         if not math.isfinite(float(v)) or float(v) <= 0:
             raise InputError(f"{k}={v!r}: expected a positive finite number (seconds)")

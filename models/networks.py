@@ -35,6 +35,7 @@ from ..semantics import Semantics
 from ..sparse import SparseLinear
 from .connectivity import (
     Connectivity,
+    _positive,
     brunel2000_connectivity,
     dale_matrix,
     low_rank_matrix,
@@ -47,13 +48,6 @@ __all__ = [
     "lsnn", "rajan_abbott_rate_network", "random_mode_rate_network", "rate_network",
     "scs_rate_network",
 ]
-
-
-def _positive(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{name}={value!r}: expected a positive finite number")
-    return v
 
 
 # ======================================================================== Brunel 2000

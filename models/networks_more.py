@@ -42,22 +42,9 @@ from ..extensions import (
 )
 from ..graph import Edge, Graph
 from ..semantics import Semantics
-from .connectivity import izhikevich_connectivity
+from .connectivity import _positive, _positive_int, izhikevich_connectivity
 
 __all__ = ["cond_lif_poisson", "izhikevich_network", "morris_lecar_network"]
-
-
-def _positive(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{name}={value!r}: expected a positive finite number")
-    return v
-
-
-def _count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name}={value!r}: expected an integer >= {minimum}")
-    return int(value)
 
 
 # ======================================================================== Izhikevich 2003
@@ -85,7 +72,7 @@ def izhikevich_network(Ne: int = 800, Ni: int = 200, seed: int = 0, dt: float = 
     keep the noise intensity and the ``S`` mV jump per presynaptic spike. Neurons
     ``0 .. Ne-1`` are excitatory.
     """
-    Ne, Ni = _count("Ne", Ne, 1), _count("Ni", Ni, 1)
+    Ne, Ni = _positive_int("Ne", Ne, 1), _positive_int("Ni", Ni, 1)
     dt = _positive("dt", dt)
     if sigma_E < 0 or sigma_I < 0:
         raise InputError(f"sigma_E={sigma_E!r}, sigma_I={sigma_I!r}: expected >= 0")
@@ -162,7 +149,7 @@ def morris_lecar_network(n: int = 50, kind: str = "I", coupling: float = 10.0,
     crossing of 0 mV by ``V`` (record ``neurons:v``). Initial state: ``V0 ~ U(-60, 0)`` mV
     per neuron, ``w0 = w_inf(V0)``, drawn with ``seed`` (desynchronised start).
     """
-    n = _count("n", n, 2)
+    n = _positive_int("n", n, 2)
     if kind not in MORRIS_LECAR_I_APP:
         raise InputError(f"kind={kind!r}: expected 'I' or 'II'")
     if synapse not in SYNAPSES:
@@ -241,7 +228,7 @@ def cond_lif_poisson(n: int = 100, N_E: int = 400, N_I: int = 100,
     conductances held over the step, so ``E_I <= V <= E_E`` at every step when
     ``E_I <= E_L, V_r <= E_E``).
     """
-    n, N_E, N_I = _count("n", n, 1), _count("N_E", N_E, 0), _count("N_I", N_I, 0)
+    n, N_E, N_I = _positive_int("n", n, 1), _positive_int("N_E", N_E, 0), _positive_int("N_I", N_I, 0)
     if N_E + N_I < 1:
         raise InputError("N_E + N_I = 0: expected at least one afferent")
     if not 0 < epsilon <= 1:
