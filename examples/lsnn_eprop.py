@@ -14,7 +14,6 @@ the cue in self-sustained firing — try ``train(beta=0.0)`` and look at its ras
 
 from __future__ import annotations
 
-import nir
 import numpy as np
 import torch
 from _common import parse_out, pyplot
@@ -46,10 +45,6 @@ def train(beta: float) -> tuple[sc.Graph, list[float], float]:
     torch.manual_seed(0)
     graph = lsnn(n_in=4, n_lif=20, n_alif=20, n_out=2, tau_a=0.5, beta=beta, w_in_scale=3.0,
                  seed=0)
-    # Readout gain: a spike of unit weight moves the readout by about one (the model's
-    # r = 1 gives logits ~0.05 per spike, too small for the cross-entropy to separate).
-    ro = graph.nodes["readout"]
-    graph.nodes["readout"] = nir.LI(tau=ro.tau, r=np.full_like(ro.r, 20.0), v_leak=ro.v_leak)
     module = sc.to_torch(graph, dtype=torch.float64, surrogate="triangle", surrogate_scale=1.0)
     rule = EProp(module)
     opt = torch.optim.Adam(module.parameters(), lr=0.005)

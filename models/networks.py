@@ -319,7 +319,9 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
 
     ``rec``: ``tau = tau_m``, ``r = 1``, ``v_leak = 0``, ``v_threshold = v_th``, ``v_reset
     = 0``; threshold ``v_th + beta a``; ``Semantics(dt, 'exact', reset)`` (``subtract``, as
-    in the paper). Weights ``~ N(0, scale^2 / fan_in)`` times ``v_th / (1 - exp(-dt/tau_m))``
+    in the paper). ``readout``: the paper's ``y[t] = kappa y[t-1] + W_out z[t]``, ``kappa =
+    exp(-dt/tau_out)``, i.e. an LI with ``r = 1 / (1 - kappa)`` (its exact update then adds
+    ``W_out z[t]`` unscaled). Weights ``~ N(0, scale^2 / fan_in)`` times ``v_th / (1 - exp(-dt/tau_m))``
     for ``w_in`` and ``w_rec`` (so one unit-weight input spike moves ``v`` by about
     ``v_th``), no self-connections; ``w_out ~ N(0, 1/n_rec)``.
     """
@@ -329,6 +331,8 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
         raise InputError(f"n_in={n_in}, n_lif={n_lif}, n_alif={n_alif}, n_out={n_out}: need "
                          "n_in, n_out >= 1 and at least one recurrent neuron")
     gain = v_th / (1.0 - math.exp(-dt / _positive("tau_m", tau_m)))
+    tau_out = _positive("tau_out", tau_out)
+    readout_r = 1.0 / (1.0 - math.exp(-dt / tau_out))
     w_in = rng.normal(0.0, w_in_scale / math.sqrt(n_in), (n_rec, n_in)) * gain
     w_rec = rng.normal(0.0, w_rec_scale / math.sqrt(n_rec), (n_rec, n_rec)) * gain
     np.fill_diagonal(w_rec, 0.0)
@@ -342,7 +346,7 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
                     v_reset=full(0.0), tau_adapt=full(_positive("tau_a", tau_a)), beta=b),
         "w_rec": nir.Linear(weight=w_rec),
         "w_out": nir.Linear(weight=w_out),
-        "readout": nir.LI(tau=np.full(n_out, _positive("tau_out", tau_out)), r=np.ones(n_out),
+        "readout": nir.LI(tau=np.full(n_out, tau_out), r=np.full(n_out, readout_r),
                           v_leak=np.zeros(n_out)),
         "output": nir.Output(output_type=np.array([n_out])),
     }

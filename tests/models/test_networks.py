@@ -17,6 +17,7 @@ from spikecore.models import (
 )
 
 import spikecore as sc
+from spikecore.discrete import neuron_coefficients
 from spikecore.errors import InputError
 from spikecore.extensions import ALIF, OUSource, PoissonSource, RateUnit, WhiteNoiseSource
 from spikecore.testing import assert_close_arrays, assert_same_spikes
@@ -119,6 +120,14 @@ def test_lsnn_structure_and_backends_agree():
     # the ALIF part adapts (a counts its spikes; in the LIF part beta = 0 ignores a)
     assert_close_arrays(rb.traces["rec"]["a"], rt.traces["rec"]["a"], atol=1e-12)
     assert rb.traces["rec"]["a"][..., 15:].max() > 0
+
+
+def test_lsnn_readout_is_the_papers_leaky_sum():
+    # y[t] = kappa y[t-1] + W_out z[t]: one spike of neuron j adds exactly W_out[:, j]
+    g = lsnn(n_in=3, n_lif=2, n_alif=2, n_out=2, seed=4, tau_out=30e-3)
+    co = neuron_coefficients(g.nodes["readout"], g.semantics, (2,))
+    np.testing.assert_allclose(co.k_x, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(co.a_mem, np.exp(-1e-3 / 30e-3), rtol=1e-12)
 
 
 def test_lsnn_is_an_eprop_network():
