@@ -25,8 +25,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, optimize, special
 from spikecore.models import brunel2000
+from theory import brunel_ai_rate
 
 import spikecore as sc
 from spikecore import analysis as A
@@ -39,29 +39,6 @@ DT, P_MAX = 1e-4, 0.1
 # the rate is measured after 10 tau (all neurons start at v = 0 and the synchronous start
 # decays slowly).
 DURATION, TRANSIENT = 0.8, 0.2
-
-
-def _siegert(mu: float, sigma: float, theta: float, V_r: float, tau: float,
-             tau_rp: float) -> float:
-    # e^{u^2} (1 + erf u) = erfcx(-u): no overflow.
-    integral, _ = integrate.quad(lambda u: special.erfcx(-u), (V_r - mu) / sigma,
-                                 (theta - mu) / sigma, epsabs=1e-12)
-    return 1.0 / (tau_rp + tau * math.sqrt(math.pi) * integral)
-
-
-def brunel_ai_rate(N_E: int, gamma: float, epsilon: float, J: float, g: float, eta: float,
-                   tau: float, theta: float, V_r: float, tau_rp: float, ext_variance: float = 1.0
-                   ) -> float:
-    """The self-consistent AI rate of model A (Hz), from the formulas above."""
-    C_E, C_I = round(epsilon * N_E), round(epsilon * round(gamma * N_E))
-    nu_ext = eta * theta / (J * C_E * tau)
-
-    def F(nu: float) -> float:
-        mu = J * tau * (C_E * (nu_ext + nu) - g * C_I * nu)
-        s2 = J * J * tau * (C_E * (nu_ext * ext_variance + nu) + g * g * C_I * nu)
-        return _siegert(mu, math.sqrt(s2), theta, V_r, tau, tau_rp)
-
-    return optimize.brentq(lambda nu: nu - F(nu), 1e-3, 1.0 / tau_rp - 1e-3, xtol=1e-10)
 
 
 def _external_p(p: dict) -> float:

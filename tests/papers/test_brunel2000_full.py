@@ -24,7 +24,7 @@ import pytest
 import torch
 from scipy import integrate, special
 from spikecore.models import brunel2000
-from test_brunel2000 import brunel_ai_rate
+from theory import brunel_ai_rate
 
 import spikecore as sc
 from spikecore import analysis as A

@@ -52,3 +52,26 @@ def scs_delta0(g: float) -> float:
     ``tau dx/dt = -x + J tanh(x)``, ``J_ij ~ N(0, g^2/N)``: the positive root of
     :func:`scs_energy`."""
     return optimize.brentq(scs_energy, 1e-6, 100.0, args=(g,))
+
+
+def brunel_ai_rate(N_E: int, gamma: float, epsilon: float, J: float, g: float, eta: float,
+                   tau: float, theta: float, V_r: float, tau_rp: float,
+                   ext_variance: float = 1.0) -> float:
+    """The self-consistent rate (Hz) of the asynchronous-irregular state of Brunel (2000)
+    model A (eqs. 4-5 and 21): ``nu = siegert_rate(mu(nu), sigma(nu))`` with
+
+        mu      = J tau (C_E (nu_ext + nu) - g C_I nu)
+        sigma^2 = J^2 tau (C_E (nu_ext v_ext + nu) + g^2 C_I nu)
+
+    ``C_E = epsilon N_E``, ``C_I = epsilon gamma N_E``, ``nu_ext = eta theta / (J C_E tau)``;
+    ``ext_variance`` (``v_ext``) is the external count's variance relative to Poisson.
+    """
+    C_E, C_I = round(epsilon * N_E), round(epsilon * round(gamma * N_E))
+    nu_ext = eta * theta / (J * C_E * tau)
+
+    def rate(nu: float) -> float:
+        mu = J * tau * (C_E * (nu_ext + nu) - g * C_I * nu)
+        s2 = J * J * tau * (C_E * (nu_ext * ext_variance + nu) + g * g * C_I * nu)
+        return siegert_rate(mu, math.sqrt(s2), theta, V_r, tau, tau_rp)
+
+    return optimize.brentq(lambda nu: nu - rate(nu), 1e-3, 1.0 / tau_rp - 1e-3, xtol=1e-10)
