@@ -260,7 +260,8 @@ class _Lowering:
 
     def make_group(self, name: str, lines: list[str], params: Mapping[str, tuple] = (),
                    threshold: str | None = None, reset: str | None = None,
-                   method: str | None = None, extra_history: Mapping[str, int] = ()) -> Any:
+                   method: str | None = None, extra_history: Mapping[str, int] = (),
+                   refractory: str | bool = False) -> Any:
         """A group of ``batch * size`` elements with ``y``, the given equations, the
         parameters ``{name: (per-sample values, unit)}``, history copies and spike
         machinery placed in this node's slot."""
@@ -275,7 +276,9 @@ class _Lowering:
             eqs.append(line)
         for var, depth in hist.items():
             eqs += [f"{var}_h{k} : {'1'}" for k in range(1, depth + 1)]
-        kwargs = {} if method is None else {"method": method}
+        kwargs: dict[str, Any] = {} if method is None else {"method": method}
+        if refractory is not False:  # Brian2's refractoriness (continuous extensions)
+            kwargs["refractory"] = refractory
         if threshold is not None and reset is None:
             reset = ""  # an event source without reset (Threshold, Input): not a bug
         g = b2.NeuronGroup(self.B * n, "\n".join(eqs), threshold=threshold, reset=reset,
@@ -521,8 +524,14 @@ def _declared_input_shape(node: Any) -> tuple[int, ...]:
     return P.as_shape(t)
 
 
+#: Spiking types whose continuous-mode spikes are pulses of height ``substeps`` for one
+#: internal step (area ``dt``): the Linear lowering scales their event weights by
+#: ``substeps``. Extension lowerings with a continuous builder add their types.
+PULSE_TYPES: set[type] = set(NEURON_TYPES)
+
+
 def _is_neuron(node: Any) -> bool:
-    return type(node) in NEURON_TYPES
+    return type(node) in PULSE_TYPES
 
 
 def reset_code(reset: str, v_reset: np.ndarray, amount: np.ndarray, params: dict,

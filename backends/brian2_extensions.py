@@ -26,7 +26,9 @@ float64 the states equal the numpy contract:
   numpy, played back through a ``TimedArray`` (Poisson: with a thresholder, so spikes
   travel by spike queues like any other spike train).
 
-Continuous mode is not implemented for extensions; ``check`` says so.
+Continuous mode (Brian2 integrating each model's ODE) is in :mod:`.brian2_continuous_ext`,
+which wraps these lowerings by mode; types it does not cover (LTCLIF) are refused in
+continuous mode by ``check``, with the reason from :data:`CONTINUOUS_REFUSALS`.
 """
 
 from __future__ import annotations
@@ -51,12 +53,15 @@ from ..ext_discrete import (
 from ..graph import Graph
 from . import brian2_ as B
 
+#: type name -> why it has no continuous-mode lowering (filled by brian2_continuous_ext).
+CONTINUOUS_REFUSALS: dict[str, str] = {}
+
 
 def _discrete_only(graph: Graph, name: str, node: Any, options: Mapping[str, Any]
                    ) -> list[str]:
     if options.get("mode", "discrete") == "continuous":
-        return [f"{name!r} ({P.type_name(node)}): extension primitives run in "
-                "mode='discrete' only (no continuous-time lowering yet)"]
+        why = CONTINUOUS_REFUSALS.get(P.type_name(node), "no continuous-time lowering yet")
+        return [f"{name!r} ({P.type_name(node)}): runs in mode='discrete' only ({why})"]
     return []
 
 
@@ -277,6 +282,9 @@ B.BUILDERS.update(LOWERINGS)
 B._STATE_VARS.update({"a": "adapt", "x": "xr", "g_exc": "g_exc", "g_inh": "g_inh", "u": "u",
                       "w": "wml"})
 B._STATE_NAMES.update({v: k for k, v in B._STATE_VARS.items()})
+
+# Continuous mode: wraps the lowerings above by mode (registers itself into BUILDERS).
+from . import brian2_continuous_ext as _continuous  # noqa: E402,F401
 
 # LTCLIF's lowering lives in its own module and registers itself into BUILDERS.
 from . import brian2_ltc as _ltc  # noqa: E402,F401

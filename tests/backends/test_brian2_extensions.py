@@ -66,13 +66,16 @@ def test_rate_units_match_the_documented_update(phi: str, sem: str) -> None:
     assert np.all(np.isfinite(x)) and np.ptp(x) > 0.1
 
 
-def test_continuous_mode_refuses_every_extension_at_once() -> None:
+def test_continuous_mode_lowers_the_refractory_graph() -> None:
+    # Continuous mode has its own lowerings (tests/backends/test_brian2_continuous_ext.py);
+    # only LTCLIF is refused there (tests/backends/test_ltc_backends.py).
+    from spikecore.backends.brian2_ import Brian2Backend
+
     g = refractory_graph("RefractoryLIF", sc.Semantics(dt=DT))
-    with pytest.raises(sc.UnsupportedError) as err:
-        sc.simulate(g, np.zeros((1, 5, 3)), backend="brian2", mode="continuous")
-    assert sorted(err.value.problems) == [
-        f"'{n}' ({t}): extension primitives run in mode='discrete' only (no continuous-time "
-        "lowering yet)" for n, t in (("drive", "PoissonSource"), ("n", "RefractoryLIF"))]
+    assert Brian2Backend().check(g.flatten(), mode="continuous", substeps=2) == []
+    r = sc.simulate(g, np.ones((1, 20, 3)), backend="brian2", mode="continuous", substeps=2,
+                    record=("spikes",))
+    assert r.spikes["n"].sum() > 0 and r.info["substeps"] == 2
 
 
 def test_every_extension_has_a_brian2_lowering() -> None:

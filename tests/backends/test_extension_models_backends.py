@@ -107,9 +107,10 @@ def test_lava_refuses_each_model_with_its_reason() -> None:
     ]
 
 
-def test_brian2_continuous_mode_refuses_the_models() -> None:
-    g, x = _case("izh", "euler")
-    with pytest.raises(sc.UnsupportedError) as err:
-        sc.simulate(g, x, backend="brian2", mode="continuous", steps=5)
-    assert ("'izh' (Izhikevich): extension primitives run in mode='discrete' only (no "
-            "continuous-time lowering yet)") in err.value.problems
+def test_brian2_continuous_mode_runs_the_models() -> None:
+    # Convergence and exactness: tests/backends/test_brian2_continuous_ext.py. Here: every
+    # model graph of this file passes check and runs in continuous mode.
+    for name in ("cond", "izh", "ml"):
+        g, x = _case(name, "euler")
+        r = sc.simulate(g, x, backend="brian2", mode="continuous", substeps=2, steps=5)
+        assert r.info["mode"] == "continuous", name

@@ -158,5 +158,6 @@ def test_brian2_continuous_mode_refuses_ltclif() -> None:
     with pytest.raises(sc.UnsupportedError) as err:
         sc.simulate(g, {"in": np.zeros((1, 5, 3))}, backend="brian2", mode="continuous")
     assert sorted(err.value.problems) == [
-        f"'{n}' (LTCLIF): extension primitives run in mode='discrete' only (no "
-        "continuous-time lowering yet)" for n in ("ltc", "ltc2")]
+        f"'{n}' (LTCLIF): runs in mode='discrete' only (no continuous-time form: its gates "
+        "are per-step quantities (the update depends on dt only through the integrator "
+        "choice), so there is no ODE to integrate)" for n in ("ltc", "ltc2")]
