@@ -309,6 +309,15 @@ class _Lowering:
         self.objects.append(g)
         return g
 
+    def timed_array(self, data: np.ndarray) -> str:
+        """Name of a new ``TimedArray`` (step ``dt``) holding ``data`` ``[batch, steps,
+        *shape]``: row ``t``, column ``b * n + j`` (the group's element order)."""
+        name = f"sc_input_{len(self.namespace)}"
+        values = data.reshape(self.B, self.steps, -1).transpose(1, 0, 2).reshape(self.steps, -1)
+        self.namespace[name] = self.b2.TimedArray(np.ascontiguousarray(values),
+                                                  dt=self.dt * self.b2.second, name=name)
+        return name
+
     def update(self, name: str, code: str, sub: int = 10) -> None:
         self.groups[name].run_regularly(code, when="groups", order=self.slot(name, sub),
                                         clock=self.clock,
@@ -406,10 +415,7 @@ def _build_input(low: _Lowering, name: str, node: Any) -> None:
         low.groups[name] = g
         low.objects.append(g)
         return
-    ta_name = f"sc_input_{len(low.namespace)}"
-    values = data.reshape(low.B, low.steps, -1).transpose(1, 0, 2).reshape(low.steps, -1)
-    low.namespace[ta_name] = low.b2.TimedArray(np.ascontiguousarray(values),
-                                               dt=low.dt * low.b2.second, name=ta_name)
+    ta_name = low.timed_array(data)
     threshold = "y != 0" if name in low.events_from else None
     low.make_group(name, [], threshold=threshold)
     if low.mode == "continuous" and low.sem.input_meaning == "increment":

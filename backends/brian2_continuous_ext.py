@@ -278,10 +278,7 @@ def _build_source(low: Any, name: str, node: Any) -> None:
 
     shape = low.shapes[name]
     data, _ = source_stream(node, name, low.sem, low.B, 0, low.steps, shape)
-    ta_name = f"sc_input_{len(low.namespace)}"
-    values = data.reshape(low.B, low.steps, -1).transpose(1, 0, 2).reshape(low.steps, -1)
-    low.namespace[ta_name] = low.b2.TimedArray(np.ascontiguousarray(values),
-                                               dt=low.dt * low.b2.second, name=ta_name)
+    ta_name = low.timed_array(data)
     spiking = P.SPECS[type(node)].spiking
     low.make_group(name, [], threshold="y > 0.5" if spiking and needs_threshold(low, name, node)
                    else None)
