@@ -321,9 +321,9 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
     = 0``; threshold ``v_th + beta a``; ``Semantics(dt, 'exact', reset)`` (``subtract``, as
     in the paper). ``readout``: the paper's ``y[t] = kappa y[t-1] + W_out z[t]``, ``kappa =
     exp(-dt/tau_out)``, i.e. an LI with ``r = 1 / (1 - kappa)`` (its exact update then adds
-    ``W_out z[t]`` unscaled). Weights ``~ N(0, scale^2 / fan_in)`` times ``v_th / (1 - exp(-dt/tau_m))``
-    for ``w_in`` and ``w_rec`` (so one unit-weight input spike moves ``v`` by about
-    ``v_th``), no self-connections; ``w_out ~ N(0, 1/n_rec)``.
+    ``W_out z[t]`` unscaled). Weights ``~ N(0, scale^2 / fan_in)`` times
+    ``v_th / (1 - exp(-dt/tau_m))`` for ``w_in`` and ``w_rec`` (so one unit-weight input
+    spike moves ``v`` by about ``v_th``), no self-connections; ``w_out ~ N(0, 1/n_rec)``.
     """
     rng = np.random.default_rng(seed)
     n_rec = int(n_lif) + int(n_alif)
