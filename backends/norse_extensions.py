@@ -2,7 +2,7 @@
 
 Registered into :data:`spikecore.backends.norse_.BUILDERS` when that module is imported.
 Each op reproduces the numpy update of :mod:`spikecore.ext_discrete` operation for
-operation (float64: bit-identical states), reusing :class:`~.norse_.NeuronOp` for the
+operation (float64: bit-identical states), reusing :class:`~.torch_ops.NeuronOp` for the
 membrane so the base LIF/CubaLIF/LI update is the backend's one code path:
 
 * refractory neurons: the base step gives a candidate; ``v = where(ref <= 0, cand, v)``,
@@ -13,7 +13,7 @@ membrane so the base LIF/CubaLIF/LI update is the backend's one code path:
 * CondLIF, Izhikevich, MorrisLecar(Graded): the numpy step functions of
   :mod:`spikecore.ext_discrete` transcribed to torch, same evaluation order. With
   gradients on, spikes go through the configured surrogate (``to_torch(surrogate=...)``)
-  and resets are arithmetic, as in the LIF op (:func:`.norse_.neuron_update`): CondLIF
+  and resets are arithmetic, as in the LIF op (:func:`.torch_ops.neuron_update`): CondLIF
   ``z = spike(v' - v_threshold)``, ``v = (1 - zr) v' + zr v_reset`` (``subtract``:
   ``v' - zr (v_threshold - v_reset)``); Izhikevich ``z = spike(v2 - v_peak)``,
   ``v = (1 - zr) v2 + zr c``, ``u = u' + zr d``; ``zr = z.detach()`` only with
@@ -45,7 +45,8 @@ from ..ext_discrete import (
     refractory_steps,
     source_stream,
 )
-from .norse_ import Builder, BuildOptions, NeuronOp, NodeOp, register_builder
+from .norse_ import Builder, register_builder
+from .torch_ops import BuildOptions, NeuronOp, NodeOp
 
 
 def _with_base(template: Any, base: P.NIRNode) -> Any:

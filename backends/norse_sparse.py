@@ -21,7 +21,8 @@ import scipy.sparse
 import torch
 
 from ..sparse import SparseLinear
-from .norse_ import Builder, NodeOp, register_builder
+from .norse_ import Builder, register_builder
+from .torch_ops import NodeOp
 
 #: Largest ``rows x synapses`` block gathered at once (float64: 256 MiB).
 _MAX_BLOCK = 2**25

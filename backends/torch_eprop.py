@@ -66,7 +66,8 @@ import torch
 from .. import primitives as P
 from ..errors import SpikecoreError
 from ..extensions import ALIF
-from .norse_ import AffineOp, NodeOp, SpikecoreModule
+from .norse_ import SpikecoreModule
+from .torch_ops import AffineOp, NodeOp
 from .torch_surrogate import get_surrogate
 
 LOSSES = ("mse", "ce")

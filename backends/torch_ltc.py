@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from ..ltc import LTC_MATRICES, LTCLIF, ltc_coefficients
-from .norse_ import Builder, BuildOptions, NodeOp, register_builder
+from .norse_ import Builder, register_builder
+from .torch_ops import BuildOptions, NodeOp
 
 #: Which ``trainable`` name switches each LTCLIF field to an ``nn.Parameter``.
 TRAINABLE_AS = {"w_mem_in": "weight", "w_mem_v": "weight", "w_adp_in": "weight",

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from spikecore.backends import norse_ as nb
+from spikecore.backends import torch_ops
 
 import spikecore as sc
 from spikecore import primitives as P
@@ -32,9 +33,9 @@ def _conv_ref(x: np.ndarray, node) -> np.ndarray:
     if one_d:
         x, w = x[..., None], w[..., None]
     nd = 2
-    stride = nb._tuple(node.stride, nd if not one_d else 1) + ((1,) if one_d else ())
-    dil = nb._tuple(node.dilation, nd if not one_d else 1) + ((1,) if one_d else ())
-    pad = nb._tuple(node.padding, nd if not one_d else 1) + ((0,) if one_d else ())
+    stride = torch_ops._tuple(node.stride, nd if not one_d else 1) + ((1,) if one_d else ())
+    dil = torch_ops._tuple(node.dilation, nd if not one_d else 1) + ((1,) if one_d else ())
+    pad = torch_ops._tuple(node.padding, nd if not one_d else 1) + ((0,) if one_d else ())
     groups = int(node.groups)
     b, c, h, wd = x.shape
     xp = np.zeros((b, c, h + 2 * pad[0], wd + 2 * pad[1]))
@@ -59,9 +60,9 @@ def _conv_ref(x: np.ndarray, node) -> np.ndarray:
 
 
 def _pool_ref(x: np.ndarray, node, mean: bool) -> np.ndarray:
-    k = nb._tuple(node.kernel_size, 2)
-    s = nb._tuple(node.stride, 2)
-    p = nb._tuple(node.padding, 2)
+    k = torch_ops._tuple(node.kernel_size, 2)
+    s = torch_ops._tuple(node.stride, 2)
+    p = torch_ops._tuple(node.padding, 2)
     b, c, h, w = x.shape
     xp = np.zeros((b, c, h + 2 * p[0], w + 2 * p[1]))
     xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
