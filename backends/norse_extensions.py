@@ -46,7 +46,7 @@ from ..ext_discrete import (
     source_stream,
 )
 from .norse_ import Builder, register_builder
-from .torch_ops import BuildOptions, NeuronOp, NodeOp
+from .torch_ops import BuildOptions, NeuronOp, NodeOp, spike_and_reset
 
 
 def _with_base(template: Any, base: P.NIRNode) -> Any:
@@ -121,21 +121,9 @@ class ALIFOp(NodeOp):
     def step(self, x, state, co):
         v, a = state
         v_new, _ = self.inner.step(x, (v,), co)
-        b = self.v_threshold + self.beta * a
-        if torch.is_grad_enabled():
-            z = self.spike(v_new - b)
-            zr = z.detach() if self.detach_reset else z
-            if self.reset_mode == "to_value":
-                v_new = (1.0 - zr) * v_new + zr * self.v_reset
-            else:
-                v_new = v_new - zr * (self.v_threshold - self.v_reset)
-        else:
-            fired = v_new > b
-            z = fired.to(v_new.dtype)
-            if self.reset_mode == "to_value":
-                v_new = torch.where(fired, self.v_reset, v_new)
-            else:
-                v_new = v_new - z * (self.v_threshold - self.v_reset)
+        z, v_new = spike_and_reset(v_new, self.v_threshold + self.beta * a, self.v_reset,
+                                   self.v_threshold - self.v_reset, self.reset_mode,
+                                   self.spike, self.detach_reset)
         return z, (v_new, self.rho * a + z)
 
     def export(self) -> P.NIRNode:
@@ -212,20 +200,10 @@ class CondLIFOp(NodeOp):
         else:
             v_new = v + self.h_mem * ((self.v_leak - v) + self.r * ge * (self.e_exc - v)
                                       + self.r * gi * (self.e_inh - v))
-        if torch.is_grad_enabled():
-            z = self.spike(v_new - self.v_threshold)
-            zr = z.detach() if self.detach_reset else z
-            if self.reset_mode == "to_value":
-                v_new = (1.0 - zr) * v_new + zr * self.v_reset
-            else:
-                v_new = v_new - zr * (self.v_threshold - self.v_reset)
-            return z, (ge_new, gi_new, v_new)
-        fired = v_new > self.v_threshold
-        if self.reset_mode == "to_value":
-            v_new = torch.where(fired, self.v_reset, v_new)
-        else:
-            v_new = torch.where(fired, v_new - (self.v_threshold - self.v_reset), v_new)
-        return fired.to(v_new.dtype), (ge_new, gi_new, v_new)
+        z, v_new = spike_and_reset(v_new, self.v_threshold, self.v_reset,
+                                   self.v_threshold - self.v_reset, self.reset_mode,
+                                   self.spike, self.detach_reset)
+        return z, (ge_new, gi_new, v_new)
 
 
 class IzhikevichOp(NodeOp):

@@ -28,7 +28,7 @@ import torch
 
 from ..ltc import LTC_MATRICES, LTCLIF, ltc_coefficients
 from .norse_ import Builder, register_builder
-from .torch_ops import BuildOptions, NodeOp
+from .torch_ops import BuildOptions, NodeOp, spike_and_reset
 
 #: Which ``trainable`` name switches each LTCLIF field to an ``nn.Parameter``.
 TRAINABLE_AS = {"w_mem_in": "weight", "w_mem_v": "weight", "w_adp_in": "weight",
@@ -69,20 +69,9 @@ class LTCOp(NodeOp):
         theta = self.v_threshold + self.beta * a_new
         k = 1.0 - torch.exp(-g_m) if self.exact else g_m
         v_new = v + k * (self.v_leak - v + self.r * x)
-        if torch.is_grad_enabled():
-            z_new = self.spike(v_new - theta)
-            zr = z_new.detach() if self.detach_reset else z_new
-            if self.reset_mode == "to_value":
-                v_new = (1.0 - zr) * v_new + zr * self.v_reset
-            else:
-                v_new = v_new - zr * (self.v_threshold - self.v_reset)
-        else:
-            fired = v_new > theta
-            z_new = fired.to(v_new.dtype)
-            if self.reset_mode == "to_value":
-                v_new = torch.where(fired, self.v_reset, v_new)
-            else:
-                v_new = torch.where(fired, v_new - (self.v_threshold - self.v_reset), v_new)
+        z_new, v_new = spike_and_reset(v_new, theta, self.v_reset,
+                                       self.v_threshold - self.v_reset, self.reset_mode,
+                                       self.spike, self.detach_reset)
         return z_new, (v_new, a_new, z_new)
 
 

@@ -445,6 +445,29 @@ def neuron_update(co: NeuronCo, x: torch.Tensor, state: tuple[torch.Tensor, ...]
     return z, ((i_new, v_new) if has_current else (v_new,))
 
 
+def spike_and_reset(v_new: torch.Tensor, threshold: Any, v_reset: Any, amount: Any,
+                    reset: str, spike: Callable[[torch.Tensor], torch.Tensor],
+                    detach_reset: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``z = v_new > threshold`` and the reset of the spiking neurons: ``v = v_reset``
+    (``to_value``) or ``v = v_new - amount`` (``subtract``); returns ``(z, v)``.
+
+    With autograd on, ``z`` comes from the surrogate ``spike(v_new - threshold)`` (the same
+    0/1 forward for IEEE floats) and the reset is arithmetic, ``(1 - z) v_new + z v_reset``
+    or ``v_new - z amount`` (``z`` detached there if ``detach_reset``); without, the same
+    values through ``torch.where`` (exact for 0/1 ``z``)."""
+    if torch.is_grad_enabled():
+        z = spike(v_new - threshold)
+        zr = z.detach() if detach_reset else z
+        if reset == "to_value":
+            return z, (1.0 - zr) * v_new + zr * v_reset
+        return z, v_new - zr * amount
+    fired = v_new > threshold
+    z = fired.to(v_new.dtype)
+    if reset == "to_value":
+        return z, torch.where(fired, v_reset, v_new)
+    return z, torch.where(fired, v_new - amount, v_new)
+
+
 def _tuple(value: Any, n: int) -> tuple[int, ...]:
     arr = np.atleast_1d(np.asarray(value)).astype(np.int64).ravel()
     if arr.size == 1:
