@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 # Creates $(VENV)/lava-sidecar (Python 3.10 + lava-nc) when a Python 3.10 exists; otherwise
 # prints why Lava will be unavailable and how to fix it, and succeeds.
 lava-sidecar: $(STAMP)
-	$(BIN)/python -m spikecore.backends.lava_sidecar setup
+	$(BIN)/python -m spikecore.backends.lava.sidecar setup
 
 lint: setup
 	$(BIN)/ruff check .

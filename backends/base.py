@@ -60,10 +60,20 @@ class Backend(Protocol):
 
 #: name -> "module:Class" (modules are imported on first use: engines are slow to import)
 BACKENDS: dict[str, str] = {
-    "brian2": "spikecore.backends.brian2_:Brian2Backend",
-    "norse": "spikecore.backends.norse_:NorseBackend",
-    "lava": "spikecore.backends.lava_:LavaBackend",
+    "brian2": "spikecore.backends.brian2:Brian2Backend",
+    "torch": "spikecore.backends.torch:TorchBackend",
+    "lava": "spikecore.backends.lava:LavaBackend",
 }
+
+#: Older names still accepted: ``norse`` was the torch backend's name (it runs spikecore's
+#: own torch code, not Norse's neurons). Results carry the canonical name.
+ALIASES: dict[str, str] = {"norse": "torch"}
+
+
+def canonical_name(name: str) -> str:
+    """The registered name of a backend given by name or alias (unknown names unchanged)."""
+    return ALIASES.get(name, name)
+
 
 _instances: dict[str, Backend] = {}
 
@@ -71,9 +81,12 @@ _instances: dict[str, Backend] = {}
 def get_backend(name: str) -> Backend:
     from ..errors import SpikecoreError, UnavailableError
 
+    name = canonical_name(name)
     if name not in BACKENDS:
+        aliases = ", ".join(f"{a} (= {t})" for a, t in sorted(ALIASES.items()))
         raise SpikecoreError(
-            f"unknown backend {name!r}; choose one of {', '.join(sorted(BACKENDS))}"
+            f"unknown backend {name!r}; choose one of {', '.join(sorted(BACKENDS))} "
+            f"(aliases: {aliases})"
         )
     if name not in _instances:
         module_name, _, cls_name = BACKENDS[name].partition(":")

@@ -29,7 +29,7 @@ import time
 
 import nir
 import numpy as np
-from spikecore.backends.brian2_ import brian_context, default_cache_dir
+from spikecore.backends.brian2.backend import brian_context, default_cache_dir
 
 import spikecore as sc
 

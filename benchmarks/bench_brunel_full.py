@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 import torch
-from spikecore.backends.brian2_ import brian_context, default_cache_dir
+from spikecore.backends.brian2.backend import brian_context, default_cache_dir
 from spikecore.models import brunel2000
 
 import spikecore as sc
@@ -111,7 +111,7 @@ def main() -> None:
     rows = [("spikecore brian2", *run_spikecore(graph, args.steps, "brian2",
                                                 codegen_target=args.target)),
             ("hand-written brian2", *run_by_hand(graph, args.steps, args.target)),
-            ("spikecore torch", *run_spikecore(graph, args.steps, "norse",
+            ("spikecore torch", *run_spikecore(graph, args.steps, "torch",
                                                dtype=torch.float64))]
     src = time_sources(graph, args.steps)
     print(f"{'who':>22} {'build s':>9} {'run s':>9} {'ms/step':>8} {'rate Hz':>8}")

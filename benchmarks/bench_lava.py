@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nir
 import numpy as np
-from spikecore.backends.lava_sidecar import locate
+from spikecore.backends.lava.sidecar import locate
 
 import spikecore as sc
 

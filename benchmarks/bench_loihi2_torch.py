@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 import torch
-from spikecore.backends import loihi2_torch as LT
+from spikecore.hardware.loihi2 import emulation as LT
 from spikecore.hardware.loihi2 import quantize
 
 import spikecore as sc

@@ -57,7 +57,7 @@ def main() -> None:
         graph = brunel2000(**PAPER, g=g, eta=eta, dt=DT, seed=1)
         rb = sc.simulate(graph, None, backend="brian2", steps=steps, record="neurons:spikes")
         if label.startswith("AI"):
-            rt = sc.simulate(graph, None, backend="norse", steps=steps, record="neurons:spikes",
+            rt = sc.simulate(graph, None, backend="torch", steps=steps, record="neurons:spikes",
                              dtype=torch.float64)
             assert_same_spikes(rb, rt)
             print(f"{label}: torch and Brian2 identical over {steps} steps "

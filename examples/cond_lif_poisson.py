@@ -32,7 +32,7 @@ def main() -> None:
     steps, dt = int(round(DURATION / graph.semantics.dt)), graph.semantics.dt
     record = ["neurons:spikes", "neurons:g_exc", "neurons:g_inh", "neurons:v"]
     rb = sc.simulate(graph, None, backend="brian2", steps=steps, record=record)
-    rt = sc.simulate(graph, None, backend="norse", steps=steps, record="neurons:spikes",
+    rt = sc.simulate(graph, None, backend="torch", steps=steps, record="neurons:spikes",
                      dtype=torch.float64)
     assert_same_spikes(rb, rt)
     m, skip = graph.metadata, int(round(TRANSIENT / dt))

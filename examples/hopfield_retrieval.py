@@ -40,7 +40,7 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(a_y[branch], special.erf(y[branch]), "k-", label="AGS retrieval branch")
     ax.axvline(a_y.max(), color="gray", ls="--", lw=1, label=f"alpha_c = {a_y.max():.3f}")
-    for backend, N, opts, marker in (("norse", 1000, {"dtype": torch.float64}, "o"),
+    for backend, N, opts, marker in (("torch", 1000, {"dtype": torch.float64}, "o"),
                                      ("brian2", 300, {}, "x")):
         m = [overlaps(N, a, backend, **opts).mean() for a in alphas]
         ax.plot(alphas, m, marker, label=f"{backend}, N = {N}")

@@ -28,7 +28,7 @@ def main() -> None:
     plt = pyplot()
     graph = izhikevich_network(Ne=800, Ni=200, seed=0)
     rb = sc.simulate(graph, None, backend="brian2", steps=STEPS, record="neurons:spikes")
-    rt = sc.simulate(graph, None, backend="norse", steps=STEPS, record="neurons:spikes",
+    rt = sc.simulate(graph, None, backend="torch", steps=STEPS, record="neurons:spikes",
                      dtype=torch.float64)
     assert_same_spikes(rb, rt)
     spikes = rb.spikes["neurons"][0]

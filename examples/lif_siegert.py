@@ -41,10 +41,10 @@ def main() -> None:
     noise = white_noise_current(n, steps, DT, 0.0, sigma, TAU, seed=0)
     x = noise + np.repeat(mus, PER_GROUP)[None, None, :]
     results = {"brian2": sc.simulate(graph, x, backend="brian2"),
-               "norse": sc.simulate(graph, x, backend="norse", dtype=torch.float64)}
-    assert_same_spikes(results["brian2"], results["norse"])
+               "torch": sc.simulate(graph, x, backend="torch", dtype=torch.float64)}
+    assert_same_spikes(results["brian2"], results["torch"])
     print("Brian2 and Norse: identical spikes "
-          f"({int(results['norse'].spikes['lif'].sum())} in total)")
+          f"({int(results['torch'].spikes['lif'].sum())} in total)")
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4))
     grid = np.linspace(0.5, 1.2, 60)
@@ -57,11 +57,11 @@ def main() -> None:
     ax[0].set(xlabel="mu (threshold units)", ylabel="rate (Hz)",
               title=f"LIF in white noise, sigma = {sigma}, dt = {DT * 1e3:g} ms")
     ax[0].legend()
-    z = results["norse"].spikes["lif"][0]
+    z = results["torch"].spikes["lif"][0]
     t, j = np.nonzero(z[: int(0.5 / DT)])
     ax[1].plot(t * DT, j, "|", ms=2, color="k")
     ax[1].set(xlabel="time (s)", ylabel="neuron (groups of increasing mu)", title="raster (Norse)")
-    cv = A.isi_cv(results["norse"], "lif").reshape(mus.size, PER_GROUP)
+    cv = A.isi_cv(results["torch"], "lif").reshape(mus.size, PER_GROUP)
     ax[2].plot(mus, np.nanmean(cv, axis=1), "o-")
     ax[2].set(xlabel="mu", ylabel="ISI CV", title="irregularity falls as drive rises")
     fig.tight_layout()

@@ -1,7 +1,7 @@
 """LSNN trained with e-prop on a delayed-recall task, then run on Brian2 and torch.
 
 Builds spikecore.models.lsnn (LIF and adaptive ALIF neurons in one recurrent population,
-Bellec et al. 2020), trains it online with e-prop (spikecore.backends.torch_eprop.EProp;
+Bellec et al. 2020), trains it online with e-prop (spikecore.backends.torch.eprop.EProp;
 no backpropagation through time) to report after a 200 ms delay which of two input
 channels was active during a 50 ms cue, exports the trained network back to a spikecore
 graph, runs the test trials on Brian2 and torch (the same spikes, asserted) and plots the
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from _common import parse_out, pyplot
-from spikecore.backends.torch_eprop import EProp
+from spikecore.backends.torch.eprop import EProp
 from spikecore.models import lsnn
 
 import spikecore as sc
@@ -57,7 +57,7 @@ def train(beta: float) -> tuple[sc.Graph, list[float], float]:
         opt.step()
     trained = sc.from_torch(module)
     x, labels = trials(10_000, 100)
-    r = sc.simulate(trained, x.numpy(), backend="norse", dtype=torch.float64)
+    r = sc.simulate(trained, x.numpy(), backend="torch", dtype=torch.float64)
     accuracy = float((r.outputs["output"][:, CUE + DELAY:].mean(1).argmax(-1)
                       == labels.numpy()).mean())
     return trained, losses, accuracy
@@ -72,7 +72,7 @@ def main() -> None:
 
     x, labels = trials(20_000, 4)
     rec = ["rec:spikes"]  # outputs are always recorded
-    rt = sc.simulate(graph, x.numpy(), backend="norse", record=rec, dtype=torch.float64)
+    rt = sc.simulate(graph, x.numpy(), backend="torch", record=rec, dtype=torch.float64)
     rb = sc.simulate(graph, x.numpy(), backend="brian2", record=rec)
     assert_same_spikes(rb, rt)
     print("brian2 == torch on the trained network:", int(rb.spikes["rec"].sum()), "spikes")

@@ -93,7 +93,7 @@ def main() -> None:
     x = x_test[:16]
     rec = ("spikes", "ltc:v", "ltc:a")
     brian = sc.simulate(trained, x, backend="brian2", record=rec)
-    tor = sc.simulate(trained, x, backend="norse", record=rec)
+    tor = sc.simulate(trained, x, backend="torch", record=rec)
     assert_same_spikes(brian, tor)
     dv = float(np.abs(brian.traces["ltc"]["v"] - tor.traces["ltc"]["v"]).max())
     spikes, g_after = gate_values(trained, x)

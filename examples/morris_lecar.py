@@ -35,7 +35,7 @@ def f_i_curve(kind: str, currents: np.ndarray, duration: float = 2.0) -> np.ndar
                  [("in", "ml")], sc.Semantics(dt=DT, integrator="exact"), name=f"ml_{kind}")
     steps = int(round(duration / DT))
     x = {"in": np.broadcast_to(currents, (1, steps, n)).copy()}
-    rt = sc.simulate(g, x, backend="norse", steps=steps, record="ml:spikes", **TORCH)
+    rt = sc.simulate(g, x, backend="torch", steps=steps, record="ml:spikes", **TORCH)
     rb = sc.simulate(g, x, backend="brian2", steps=steps, record="ml:spikes")
     assert_same_spikes(rb, rt)
     rates = []
@@ -50,7 +50,7 @@ def network(e_syn: float, steps: int) -> sc.Result:
     g = morris_lecar_network(n=40, kind="I", coupling=0.5, I_app=45.0, sigma=1.0, seed=2,
                              synapse="conductance", e_syn=e_syn)
     rec = ["neurons:v"]
-    rt = sc.simulate(g, None, backend="norse", steps=steps, record=rec, **TORCH)
+    rt = sc.simulate(g, None, backend="torch", steps=steps, record=rec, **TORCH)
     rb = sc.simulate(g, None, backend="brian2", steps=steps, record=rec)
     assert_close_arrays(rb.traces["neurons"]["v"], rt.traces["neurons"]["v"], 1e-9,
                         f"network e_syn={e_syn}")

@@ -51,18 +51,18 @@ def main() -> None:
     fig, ax = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6))
     for k, (label, graph) in enumerate(models.items()):
         xs = {}
-        for backend in ("brian2", "norse"):
-            opts = {"dtype": torch.float64} if backend == "norse" else {}
+        for backend in ("brian2", "torch"):
+            opts = {"dtype": torch.float64} if backend == "torch" else {}
             r = sc.simulate(graph, None, backend=backend, steps=STEPS, record="units:x", **opts)
             xs[backend] = r.traces["units"]["x"][0]
-        gap = np.abs(xs["brian2"][:300] - xs["norse"][:300]).max()
-        var = float(np.mean(xs["norse"][500:] ** 2))
+        gap = np.abs(xs["brian2"][:300] - xs["torch"][:300]).max()
+        var = float(np.mean(xs["torch"][500:] ** 2))
         line = f"{label}: max |brian2 - torch| over 30 tau = {gap:.1e}; <x^2> = {var:.3f}"
         if label.startswith("SCS"):
             line += f" (mean field {scs_delta0(3.0):.3f})"
         print(line)
         t = np.arange(STEPS) * graph.semantics.dt
-        ax[k].plot(t, xs["norse"][:, :5], lw=0.8)
+        ax[k].plot(t, xs["torch"][:, :5], lw=0.8)
         ax[k].set(title=label, xlabel="time (tau)", ylabel="x" if k == 0 else None)
     fig.tight_layout()
     fig.savefig(out / "rate_network.png", dpi=100)

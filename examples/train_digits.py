@@ -134,7 +134,7 @@ def train(graph: sc.Graph, data: Data, epochs: int = 30, batch: int = 64, lr: fl
         sched.step()
         if progress:
             sys.stdout.write("\n")
-    return sc.backends.norse_.from_torch(module)
+    return sc.from_torch(module)
 
 
 def accuracy_on(graph: sc.Graph, x: np.ndarray, y: np.ndarray) -> float:
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"saved {path}; test accuracy of the saved file (float64 contract): {acc:.1%}")
 
     x = data.x_test[:args.compare_samples]
-    report = sc.compare(saved, {"in": x}, backends=("norse", "brian2", "lava"),
+    report = sc.compare(saved, {"in": x}, backends=("torch", "brian2", "lava"),
                         record=("spikes", "v"))
     print(report.table())
     preds = {}
@@ -174,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: accuracy on these {len(x)} samples "
               f"{(preds[name] == data.y_test[:len(x)]).mean():.1%}")
     for name, p in preds.items():
-        if name != "norse" and "norse" in preds:
-            print(f"predictions identical norse vs {name}: {bool((p == preds['norse']).all())}")
+        if name != "torch" and "torch" in preds:
+            print(f"predictions identical norse vs {name}: {bool((p == preds['torch']).all())}")
     return 0 if acc >= 0.9 and report.ok else 1
 
 

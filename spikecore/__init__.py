@@ -42,16 +42,16 @@ def to_torch(graph, *args, arithmetic: str = "float", **kwargs):
     """The graph as a stateful, batched ``torch.nn.Module``.
 
     ``arithmetic="float"`` (default): the contract in floating point
-    (:func:`spikecore.backends.norse_.to_torch`). ``arithmetic="loihi2"``: Loihi 2's
+    (:func:`spikecore.backends.torch.to_torch`). ``arithmetic="loihi2"``: Loihi 2's
     fixed-point CUBA-LIF and dense accumulation, bit-exact with Lava's bit-accurate models,
-    with straight-through gradients (:func:`spikecore.backends.loihi2_torch.loihi2_module`).
+    with straight-through gradients (:func:`spikecore.hardware.loihi2.emulation.loihi2_module`).
     """
     if arithmetic == "float":
-        from .backends.norse_ import to_torch as _to_torch
+        from .backends.torch import to_torch as _to_torch
 
         return _to_torch(graph, *args, **kwargs)
     if arithmetic == "loihi2":
-        from .backends.loihi2_torch import loihi2_module
+        from .hardware.loihi2.emulation import loihi2_module
 
         return loihi2_module(graph, *args, **kwargs)
     raise SpikecoreError(f"arithmetic={arithmetic!r}: expected 'float' or 'loihi2'")
@@ -59,8 +59,8 @@ def to_torch(graph, *args, arithmetic: str = "float", **kwargs):
 
 def from_torch(module, *args, **kwargs):
     """A graph from a module made by :func:`to_torch` (trained parameters written back
-    losslessly; see :func:`spikecore.backends.norse_.from_torch`)."""
-    from .backends.norse_ import from_torch as _from_torch
+    losslessly; see :func:`spikecore.backends.torch.from_torch`)."""
+    from .backends.torch import from_torch as _from_torch
 
     return _from_torch(module, *args, **kwargs)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import ALIASES, BACKENDS
+
 EXIT_OK, EXIT_TOLERANCE, EXIT_ERROR = 0, 1, 2
 
 
@@ -243,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="simulate a NIR file on one backend")
     _add_model_args(p)
     _add_input_args(p)
-    p.add_argument("--backend", default="brian2", choices=("brian2", "norse", "lava"))
+    p.add_argument("--backend", default="brian2", choices=(*BACKENDS, *ALIASES),
+                   help="engine: brian2, torch or lava (norse: alias of torch)")
     p.add_argument("--out", help="write the recording to this .npz")
     p.set_defaults(func=cmd_run)
 
@@ -251,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(exit 1 when a tolerance fails)")
     _add_model_args(p)
     _add_input_args(p)
-    p.add_argument("--backends", default="brian2,norse,lava")
+    p.add_argument("--backends", default=",".join(BACKENDS),
+                   help="comma-separated engines (norse: alias of torch)")
     p.add_argument("--report", help="directory for the report (JSON, HTML, figures)")
     p.set_defaults(func=cmd_compare)
 

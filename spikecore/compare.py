@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.base import canonical_name
 from .errors import SpikecoreError, UnavailableError, UnsupportedError
 from .graph import Graph
 from .result import Result
@@ -223,7 +224,7 @@ def _tolerance_for(a: str, b: str, tolerances: Mapping[str, Tolerance] | Toleran
     return table.get(key, table["*"])
 
 
-def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2", "norse", "lava"),
+def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2", "torch", "lava"),
             steps: int | None = None, record: Iterable[str] = ("spikes", "v", "i"),
             tolerances: Mapping[str, Tolerance] | Tolerance | None = None,
             backend_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -239,11 +240,13 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
     from .simulate import simulate
 
     say = _progress_printer(progress)
-    names_in = list(backends)
+    given = list(backends)
+    names_in = [canonical_name(n) for n in given]
+    options_by_name = {canonical_name(n): o for n, o in (backend_options or {}).items()}
     results: dict[str, Result] = {}
     skipped: dict[str, str] = {}
     for k, name in enumerate(names_in, start=1):
-        opts = dict((backend_options or {}).get(name, {}))
+        opts = dict(options_by_name.get(name, {}))
         say(f"[{k}/{len(names_in)}] {name}: running ...")
         t0 = time.perf_counter()
         try:

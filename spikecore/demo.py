@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 PAPER_SPIKE_STEPS = [460, 510, 710, 760]  # NIR paper, Norse and exact columns
-BACKENDS = ("brian2", "norse", "lava")
+BACKENDS = ("brian2", "torch", "lava")
 
 
 def _bundled(name: str) -> Path:

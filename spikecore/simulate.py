@@ -235,7 +235,7 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
         graph: a validated-on-the-fly spikecore graph with semantics.
         inputs: ``[batch, steps, *shape]`` or ``[steps, *shape]`` for a graph with one
             Input, else a dict by Input name (numpy arrays or torch tensors).
-        backend: ``"brian2"``, ``"norse"`` or ``"lava"``.
+        backend: ``"brian2"``, ``"torch"`` or ``"lava"`` (``"norse"``: alias of ``"torch"``).
         steps: number of steps (default: length of the inputs; required without inputs).
         record: ``"spikes"``, state names (``"v"``, ``"i"``) or ``"node:name"`` entries.
         backend_options: passed to the backend (e.g. ``mode="continuous"`` for Brian2,

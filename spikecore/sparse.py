@@ -29,10 +29,10 @@ States are therefore equal to within rounding of a sum of ``nnz_i`` terms (tests
 few equal values (as in Brunel's network) the sums are usually bit-identical, and spikes
 are compared exactly.
 
-Backends: Brian2 lowers it as one more index map (``backends/brian2_sparse.py``: spike
+Backends: Brian2 lowers it as one more index map (``backends/brian2/sparse.py``: spike
 pathways, 0/1-input fast path), torch with ``index_add`` over the active inputs
-(``backends/norse_sparse.py``), Lava by composing it into its connection weights
-(``backends/lava_sparse.py``; sparse connections run as Lava ``Sparse`` processes).
+(``backends/torch/sparse.py``), Lava by composing it into its connection weights
+(``backends/lava/sparse.py``; sparse connections run as Lava ``Sparse`` processes).
 
 Plain NIR: ``to_nir(graph, plain=True)`` writes a ``SparseLinear`` as the equivalent dense
 ``nir.Linear`` when ``n_out * n_in <= PLAIN_DENSE_LIMIT`` (64 Mi entries, 512 MB in

@@ -37,7 +37,7 @@ def lava() -> str:
     test`` builds the sidecar."""
     import sys
 
-    from spikecore.backends import lava_sidecar as sidecar
+    from spikecore.backends.lava import sidecar as sidecar
 
     base, _ = sidecar.find_base_python()
     rt = sidecar.locate()

@@ -34,7 +34,7 @@ def available(name: str) -> bool:
 def test_info_lists_every_backend_with_availability() -> None:
     proc = run_cli("info")
     assert proc.returncode == 0, proc.stderr
-    for name in ("brian2", "norse", "lava"):
+    for name in ("brian2", "torch", "lava"):
         assert name in proc.stdout
     assert "dialects:" in proc.stdout
 
@@ -43,7 +43,7 @@ def test_info_json_has_reason_and_fix_for_unavailable_backends() -> None:
     proc = run_cli("info", "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert set(info["backends"]) == {"brian2", "norse", "lava"}
+    assert set(info["backends"]) == {"brian2", "torch", "lava"}
     for name, b in info["backends"].items():
         assert isinstance(b["available"], bool)
         if not b["available"]:
@@ -88,7 +88,7 @@ def test_json_errors_are_json() -> None:
     assert err["error"] == "NIRFileError"
 
 
-@pytest.mark.parametrize("backend", ["brian2", "norse", "lava"])
+@pytest.mark.parametrize("backend", ["brian2", "torch", "lava"])
 def test_run_writes_a_recording(backend: str, tmp_path: Path) -> None:
     if not available(backend):
         pytest.skip(f"{backend} unavailable: {sc.available_backends()[backend].reason}")
@@ -107,7 +107,7 @@ def test_run_writes_a_recording(backend: str, tmp_path: Path) -> None:
 
 
 def test_compare_exit_status_reflects_agreement(tmp_path: Path) -> None:
-    usable = [b for b in ("brian2", "norse") if available(b)]
+    usable = [b for b in ("brian2", "torch") if available(b)]
     proc = run_cli("--json", "compare", str(DATA / "lif_norse.nir"), "--dialect", "norse",
                    "--dt", "1e-4", "--backends", ",".join(usable), "--steps", "300",
                    "--rate", "400", "--report", str(tmp_path / "rep"))

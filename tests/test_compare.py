@@ -131,7 +131,7 @@ def test_divergent_spikes_measured_and_failed():
     t2 = t1.copy()
     t2[0, 10, 1] ^= True  # the earliest divergence, in a second node
     a = result("brian2", {"n": s1, "m": t1})
-    b = result("norse", {"n": s2, "m": t2})
+    b = result("torch", {"n": s2, "m": t2})
     rep = compare_results(a, b, Tolerance(min_spike_agreement=1.0))
     total = s1.size + t1.size
     assert rep.spike_agreement == pytest.approx((total - 3) / total)
@@ -228,10 +228,10 @@ def test_comparison_report():
 def test_tolerance_lookup():
     special = Tolerance(min_spike_agreement=0.9, reason="test")
     table = {"lava-norse": special}
-    assert _tolerance_for("norse", "lava", table) is special
-    assert _tolerance_for("lava", "norse", table) is special
-    assert _tolerance_for("brian2", "norse", table) is DEFAULT_TOLERANCES["*"]
-    assert _tolerance_for("brian2", "norse", special) is special
+    assert _tolerance_for("torch", "lava", table) is special
+    assert _tolerance_for("lava", "torch", table) is special
+    assert _tolerance_for("brian2", "torch", table) is DEFAULT_TOLERANCES["*"]
+    assert _tolerance_for("brian2", "torch", special) is special
     for tol in DEFAULT_TOLERANCES.values():
         assert tol.reason
 
@@ -284,7 +284,7 @@ def test_compare_reports_progress_per_backend():
     g = zoo.feedforward_lif(sizes=(3, 4, 2), seed=1)
     x = zoo.poisson_input(3, 30, 200.0, g.semantics.dt, seed=1)
     lines: list[str] = []
-    rep = sc.compare(g, x, backends=("norse", "brian2"),
+    rep = sc.compare(g, x, backends=("torch", "brian2"),
                      progress=lines.append)
     assert rep.ok
     assert lines[0] == "[1/2] norse: running ..."

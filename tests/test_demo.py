@@ -19,7 +19,7 @@ def test_demo_runs_every_available_backend_and_agrees(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["ok"] is True
     available = [b for b, a in sc.available_backends().items() if a.available]
-    assert {"brian2", "norse"} <= set(available)
+    assert {"brian2", "torch"} <= set(available)
     assert set(out["nir_paper_lif"]) == set(available)
     for backend, row in out["nir_paper_lif"].items():
         assert row["spike_steps"] == PAPER_SPIKE_STEPS, backend

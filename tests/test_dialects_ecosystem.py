@@ -29,7 +29,7 @@ torch = pytest.importorskip("torch")
 sys.modules.setdefault("samna", None)
 
 STEPS = 60
-BACKENDS = ("norse", "brian2")
+BACKENDS = ("torch", "brian2")
 
 
 def _library(name: str):
@@ -69,7 +69,7 @@ def _input_spikes(n: int, rate: float, seed: int, amplitude: float = 1.0) -> np.
 
 # ================================================================= registry
 def test_ecosystem_dialects_registered() -> None:
-    for name in ("norse", "snntorch", "sinabs", "rockpool", "lava-paper", "norse-1.1-export"):
+    for name in ("torch", "snntorch", "sinabs", "rockpool", "lava-paper", "norse-1.1-export"):
         d = get_dialect(name)
         assert d.description and d.name == name
         sc.Semantics(dt=1e-3, **d.choices)
@@ -130,8 +130,8 @@ def test_lava_paper_adds_one_step_per_dense() -> None:
     assert g_lava.semantics == g_contract.semantics.replace()
     x = np.zeros((1, 30, 2))
     x[0, [2, 3, 4, 10, 11, 12, 13], :] = 300.0
-    a = sc.simulate(g_contract, {"in": x}, backend="norse").spikes["cell"][0]
-    b = sc.simulate(g_lava, {"in": x}, backend="norse").spikes["cell"][0]
+    a = sc.simulate(g_contract, {"in": x}, backend="torch").spikes["cell"][0]
+    b = sc.simulate(g_lava, {"in": x}, backend="torch").spikes["cell"][0]
     assert a.any()
     np.testing.assert_array_equal(b[1:], a[:-1])
     assert not b[0].any()
@@ -296,7 +296,7 @@ def test_spikecore_from_torch_writes_true_time_constants(tmp_path: Path) -> None
         for name, p in module.named_parameters():
             if "tau" in name:
                 p.mul_(1.5) if "inv" not in name else p.div_(1.5)
-    back = sc.backends.norse_.from_torch(module)
+    back = sc.from_torch(module)
     sc.write(back, tmp_path / "trained.nir")
     raw = nir.read(tmp_path / "trained.nir")
     np.testing.assert_allclose(np.asarray(raw.nodes["cell"].tau), [0.03, 0.015], rtol=1e-12)
@@ -304,7 +304,7 @@ def test_spikecore_from_torch_writes_true_time_constants(tmp_path: Path) -> None
     x[0, ::3] = 60.0
     a = sc.simulate(sc.read(tmp_path / "trained.nir"), {"in": x}, backend="brian2",
                     record=("spikes", "v"))
-    b = sc.simulate(back, {"in": x}, backend="norse", record=("spikes", "v"))
+    b = sc.simulate(back, {"in": x}, backend="torch", record=("spikes", "v"))
     assert a.spikes["cell"].any()
     np.testing.assert_array_equal(a.spikes["cell"], b.spikes["cell"])
     assert_close_arrays(a.traces["cell"]["v"], b.traces["cell"]["v"], 1e-9, "v")

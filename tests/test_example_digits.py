@@ -50,7 +50,7 @@ def test_digits_learns_and_saved_file_agrees_across_backends(example, tmp_path: 
     assert after > before + 0.2, f"no learning: {before:.1%} -> {after:.1%}"
 
     x = data.x_test[:40]
-    a = sc.simulate(saved, {"in": x}, backend="norse", record=("spikes", "v"))
+    a = sc.simulate(saved, {"in": x}, backend="torch", record=("spikes", "v"))
     b = sc.simulate(saved, {"in": x}, backend="brian2", record=("spikes", "v"))
     assert a.spikes["hidden"].any()
     assert_same_spikes(a, b)

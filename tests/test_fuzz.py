@@ -66,7 +66,7 @@ def outcome(path: Path) -> str:
             g.validate()
             shapes = g.shapes()
             x = {n: np.ones((1, 5, *shapes[n])) for n in g.input_names}
-            sc.simulate(g, x, backend="norse", steps=5)
+            sc.simulate(g, x, backend="torch", steps=5)
         return "ok"
     except SpikecoreError as exc:
         assert str(exc).strip(), f"{path.name}: SpikecoreError without a message"
@@ -306,7 +306,7 @@ def input_cases() -> Iterator[tuple[str, object, dict]]:
         yield f"random{k}-{shape}-{dtype}", np.ones(shape, dtype=dtype), {}
 
 
-@pytest.mark.parametrize("backend", ["norse", "brian2"])
+@pytest.mark.parametrize("backend", ["torch", "brian2"])
 def test_adversarial_inputs_end_in_clear_errors(backend: str) -> None:
     g = zoo.recurrent_lif(n_in=4, n_rec=5, n_out=2, seed=0)
     outcomes = {}
@@ -340,7 +340,7 @@ def test_cli_on_corrupted_files_prints_one_error_line(tmp_path: Path) -> None:
             continue
         p = tmp_path / f"cli-{label}.nir"
         p.write_bytes(mutated)
-        proc = subprocess.run([str(exe), "run", str(p), "--backend", "norse", "--steps", "5"],
+        proc = subprocess.run([str(exe), "run", str(p), "--backend", "torch", "--steps", "5"],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode in (0, 2), f"{label}: exit {proc.returncode}\n{proc.stderr[-1500:]}"
         assert "Traceback" not in proc.stderr, f"{label}: raw traceback\n{proc.stderr[-1500:]}"

@@ -224,7 +224,7 @@ def _any_available_backend() -> str:
     from spikecore.backends.base import get_backend
 
     reasons = []
-    for name in ("norse", "brian2"):
+    for name in ("torch", "brian2"):
         try:
             if get_backend(name).availability().available:
                 return name
@@ -247,7 +247,7 @@ def test_memory_limit_refused_before_running(one_input, monkeypatch):
 
 def test_prepare_refuses_non_graphs():
     with pytest.raises(sc.SpikecoreError, match="spikecore.Graph"):
-        prepare(nir.NIRGraph(nodes={}, edges=[], type_check=False), "norse", {})
+        prepare(nir.NIRGraph(nodes={}, edges=[], type_check=False), "torch", {})
 
 
 def test_unknown_backend_named(one_input):

@@ -19,7 +19,7 @@ from spikecore.report import spike_time_offsets, write_report
 def report_dir(tmp_path_factory) -> Path:
     g = zoo.recurrent_lif(n_in=6, n_rec=20, n_out=2, seed=4)
     x = zoo.poisson_input(6, 200, 80.0, g.semantics.dt, seed=4)
-    rep = sc.compare(g, x, backends=("brian2", "norse"), record=("spikes", "v"))
+    rep = sc.compare(g, x, backends=("brian2", "torch"), record=("spikes", "v"))
     d = tmp_path_factory.mktemp("report")
     write_report(rep, d)
     return d

@@ -14,13 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_matrix_rows_are_the_registered_primitives() -> None:
     m = support_matrix()
-    for backend in ("brian2", "norse", "lava"):
+    for backend in ("brian2", "torch", "lava"):
         assert set(m[backend]) == {t.__name__ for t in SPECS}
 
 
 def test_matrix_reflects_each_backend_registry() -> None:
     m = support_matrix()
-    for backend in ("brian2", "norse", "lava"):
+    for backend in ("brian2", "torch", "lava"):
         supported = get_backend(backend).supported()
         for t, note in m[backend].items():
             assert (note is not None) == (t in supported), (backend, t)

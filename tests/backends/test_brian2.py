@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from spikecore.backends.brian2_ import BUILDERS, MAX_HISTORY, Brian2Backend, default_cache_dir
-from spikecore.backends.brian2_maps import MAP_BUILDERS
+from spikecore.backends.brian2.backend import MAX_HISTORY, Brian2Backend, default_cache_dir
+from spikecore.backends.brian2.maps import MAP_BUILDERS
+from spikecore.backends.brian2.registry import BUILDERS
 
 import spikecore as sc
 from spikecore import primitives as P
@@ -742,7 +743,7 @@ def test_spike_inputs_and_fused_maps_keep_the_contract(spiking_input: str) -> No
     cur = np.where(rng.random((2, steps, 3)) < 0.3, rng.normal(0.5, 1.0, (2, steps, 3)), 0.0)
     x = {"spk_in": spikes, "cur_in": cur}
     a = sc.simulate(g, x, backend="brian2", record=("spikes", "v", "i"))
-    b = sc.simulate(g, x, backend="norse", record=("spikes", "v", "i"))
+    b = sc.simulate(g, x, backend="torch", record=("spikes", "v", "i"))
     assert_same_spikes(a, b)
     for state in ("v", "i"):
         assert_close_arrays(a.traces["rec"][state], b.traces["rec"][state], 1e-12, f"rec:{state}")

@@ -458,13 +458,13 @@ def test_check_lists_every_continuous_refusal_at_once() -> None:
         f"'ml' (MorrisLecar): {why_current}",
     ])
     # the same graph is fine in discrete mode but for nothing
-    from spikecore.backends.brian2_ import Brian2Backend
+    from spikecore.backends.brian2.backend import Brian2Backend
 
     assert Brian2Backend().check(g.flatten()) == []
 
 
 def test_supported_notes_name_both_modes() -> None:
-    from spikecore.backends.brian2_ import Brian2Backend
+    from spikecore.backends.brian2.backend import Brian2Backend
 
     notes = Brian2Backend().supported()
     for t in ("RefractoryLIF", "ALIF", "RateUnit", "CondLIF", "Izhikevich", "MorrisLecar",

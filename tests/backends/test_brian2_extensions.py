@@ -69,7 +69,7 @@ def test_rate_units_match_the_documented_update(phi: str, sem: str) -> None:
 def test_continuous_mode_lowers_the_refractory_graph() -> None:
     # Continuous mode has its own lowerings (tests/backends/test_brian2_continuous_ext.py);
     # only LTCLIF is refused there (tests/backends/test_ltc_backends.py).
-    from spikecore.backends.brian2_ import Brian2Backend
+    from spikecore.backends.brian2.backend import Brian2Backend
 
     g = refractory_graph("RefractoryLIF", sc.Semantics(dt=DT))
     assert Brian2Backend().check(g.flatten(), mode="continuous", substeps=2) == []
@@ -79,6 +79,6 @@ def test_continuous_mode_lowers_the_refractory_graph() -> None:
 
 
 def test_every_extension_has_a_brian2_lowering() -> None:
-    from spikecore.backends.brian2_ import BUILDERS
+    from spikecore.backends.brian2.registry import BUILDERS
 
     assert set(X.EXTENSION_TYPES.values()) <= set(BUILDERS)

@@ -18,7 +18,7 @@ import nir
 import numpy as np
 import pytest
 import torch
-from spikecore.backends.norse_ import to_torch
+from spikecore.backends.torch.module import to_torch
 
 import spikecore as sc
 from spikecore import extensions as X

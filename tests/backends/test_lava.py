@@ -20,9 +20,9 @@ import nir
 import numpy as np
 import pytest
 from spikecore.backends import get_backend
-from spikecore.backends import lava_sidecar as sidecar
-from spikecore.backends.lava_lowering import build_plan, check_graph, plan_to_job
-from spikecore.backends.lava_process import group_alive
+from spikecore.backends.lava import sidecar as sidecar
+from spikecore.backends.lava.lowering import build_plan, check_graph, plan_to_job
+from spikecore.backends.lava.process import group_alive
 
 import spikecore as sc
 from spikecore import Edge, Graph, Semantics

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from extension_reference import DT, reference, refractory_graph
-from spikecore.backends.lava_lowering import check_graph, supported_names
+from spikecore.backends.lava.lowering import check_graph, supported_names
 
 import spikecore as sc
 from spikecore import extensions as X

@@ -2,7 +2,7 @@
 
 The reference is real Lava (``PyLifModelBitAcc``, ``PyDenseModelBitAcc`` chosen by
 ``Loihi2SimCfg(select_tag="fixed_pt")``) run in the Python 3.10 sidecar by
-``backends/loihi2_reference_worker.py``. u, v and spikes must be equal in every step,
+``backends/lava/scripts/loihi2_reference_worker.py``. u, v and spikes must be equal in every step,
 bit for bit. Lava tests skip only when no Python 3.10 interpreter exists, saying so.
 """
 
@@ -13,7 +13,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from spikecore.backends import loihi2_torch as LT
 from spikecore.hardware.loihi2 import (
     FixedConnection,
     FixedNeuron,
@@ -22,6 +21,7 @@ from spikecore.hardware.loihi2 import (
     quantize,
     sign_mode_of,
 )
+from spikecore.hardware.loihi2 import emulation as LT
 
 import spikecore as sc
 from spikecore import primitives as P

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 from extension_reference import reference
-from spikecore.backends.lava_ import LavaBackend
-from spikecore.backends.lava_lowering import check_graph as lava_check
-from spikecore.backends.lava_lowering import supported_names
+from spikecore.backends.lava.backend import LavaBackend
+from spikecore.backends.lava.lowering import check_graph as lava_check
+from spikecore.backends.lava.lowering import supported_names
 
 import spikecore as sc
 from spikecore import primitives as P
@@ -63,7 +63,7 @@ RECORD = ("spikes", "ltc:v", "ltc:a", "ltc:z", "ltc2:v", "ltc2:a")
 
 def _compare(g: sc.Graph, x: np.ndarray) -> tuple[sc.Result, sc.Result]:
     brian = sc.simulate(g, {"in": x}, backend="brian2", record=RECORD)
-    tor = sc.simulate(g, {"in": x}, backend="norse", record=RECORD)
+    tor = sc.simulate(g, {"in": x}, backend="torch", record=RECORD)
     ref = reference(g, {"in": x}, x.shape[1])
     assert_same_spikes(brian, tor)
     for n, z in ref["spikes"].items():

@@ -58,7 +58,7 @@ def _single(v0: np.ndarray, e_syn: np.ndarray, kind: str = "I", dt: float = 1e-4
 
 def _run_all(graph: sc.Graph, inputs, steps: int, record) -> dict[str, sc.Result]:
     return {"brian2": sc.simulate(graph, inputs, backend="brian2", steps=steps, record=record),
-            "norse": sc.simulate(graph, inputs, backend="norse", steps=steps, record=record,
+            "torch": sc.simulate(graph, inputs, backend="torch", steps=steps, record=record,
                                  **TORCH)}
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from spikecore.backends import norse_ as nb
-from spikecore.backends import torch_ops
+from spikecore.backends.torch import module as nb
+from spikecore.backends.torch import ops as torch_ops
 
 import spikecore as sc
 from spikecore import primitives as P
@@ -155,7 +155,7 @@ def assert_matches_reference(graph, inputs, steps=None, state_atol=1e-12, **opts
     arrays = inputs if isinstance(inputs, dict) else {graph.flatten().input_names[0]: inputs}
     steps = steps or next(iter(arrays.values())).shape[1]
     ref = reference_run(graph, arrays, steps)
-    res = sc.simulate(graph, arrays, backend="norse", steps=steps,
+    res = sc.simulate(graph, arrays, backend="torch", steps=steps,
                       record=("spikes", "v", "i"), **opts)
     if ref.spikes:
         assert_same_spikes(ref, res)
@@ -311,7 +311,7 @@ def test_nir_paper_lif_fixture_norse_dialect():
     g = sc.read(folder / "lif_norse.nir", dialect="norse", dt=1e-4)
     data = np.loadtxt(folder / "lif_norse.csv", delimiter=",")
     assert data.shape == (1000, 3)
-    res = sc.simulate(g, data[:, 0][:, None], backend="norse", record=("spikes", "v"))
+    res = sc.simulate(g, data[:, 0][:, None], backend="torch", record=("spikes", "v"))
     (lif,) = [n for n, v in g.nodes.items() if isinstance(v, P.LIF)]
     steps = np.flatnonzero(res.spikes[lif][0, :, 0])
     assert steps.tolist() == [460, 510, 710, 760]
@@ -367,8 +367,8 @@ def test_outputs_dict_for_several_outputs_and_recording_names():
 def test_event_driven_path_matches_dense():
     g = recurrent_graph(sc.Semantics(dt=1e-3))
     x = np.random.default_rng(9).uniform(0, 60, (1, 50, 4))
-    dense = sc.simulate(g, x, backend="norse", record=("spikes", "v"))
-    events = sc.simulate(g, x, backend="norse", record=("spikes", "v"), event_driven=True)
+    dense = sc.simulate(g, x, backend="torch", record=("spikes", "v"))
+    events = sc.simulate(g, x, backend="torch", record=("spikes", "v"), event_driven=True)
     assert nb.to_torch(g, event_driven=True).op["w_rec"].event_driven
     assert_same_spikes(dense, events)
     assert_close_arrays(events.traces["lif"]["v"], dense.traces["lif"]["v"], 1e-12, "v")
@@ -418,8 +418,8 @@ def test_backend_availability_and_supported_cover_every_primitive():
 def test_float32_on_explicit_device_keeps_spikes_of_simple_graph():
     g = single_population("LIF", sc.Semantics(dt=1e-3))
     x = np.random.default_rng(10).uniform(0, 100, (1, 50, 6))
-    r64 = sc.simulate(g, x, backend="norse")
-    r32 = sc.simulate(g, x, backend="norse", dtype=torch.float32, device="cpu")
+    r64 = sc.simulate(g, x, backend="torch")
+    r32 = sc.simulate(g, x, backend="torch", dtype=torch.float32, device="cpu")
     assert r32.info["dtype"] == "torch.float32" and r32.info["device"] == "cpu"
     agreement = (r32.spikes["pop"] == r64.spikes["pop"]).mean()
     assert agreement > 0.95  # float32 rounding may move a spike near threshold
@@ -521,6 +521,6 @@ def test_against_brian2_when_available():
         rb = sc.simulate(g, x, backend="brian2", record=("spikes", "v"))
     except sc.UnsupportedError as exc:
         pytest.skip(f"Brian2 backend cannot lower this graph yet: {exc}")
-    rn = sc.simulate(g, x, backend="norse", record=("spikes", "v"))
+    rn = sc.simulate(g, x, backend="torch", record=("spikes", "v"))
     assert_same_spikes(rb, rn)
     assert_close_arrays(rn.traces["lif"]["v"], rb.traces["lif"]["v"], 1e-9, "lif v")

@@ -41,7 +41,7 @@ def _record(g):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_torch_matches_the_documented_update_and_brian2(case: str) -> None:
     g, x = CASES[case]
-    torch_r = sc.simulate(g, x or None, backend="norse", steps=STEPS, record=_record(g))
+    torch_r = sc.simulate(g, x or None, backend="torch", steps=STEPS, record=_record(g))
     brian_r = sc.simulate(g, x or None, backend="brian2", steps=STEPS, record=_record(g))
     ref = reference(g, x, STEPS, batch=2 if x else 1)
     if ref["spikes"]:
@@ -69,7 +69,7 @@ def test_sources_give_the_identical_stream_on_brian2_and_torch() -> None:
                   "ow": sc.primitives.Output(np.array([7])),
                   "oo": sc.primitives.Output(np.array([7]))},
                  [("p", "op"), ("w", "ow"), ("ou", "oo")], sem, name="streams")
-    a = sc.simulate(g, None, backend="norse", steps=200)
+    a = sc.simulate(g, None, backend="torch", steps=200)
     b = sc.simulate(g, None, backend="brian2", steps=200)
     for o in ("op", "ow", "oo"):
         assert_close_arrays(a.outputs[o], b.outputs[o], 0.0, o)  # bit for bit
@@ -107,6 +107,6 @@ def test_alif_trains_through_the_surrogate_and_exports_its_parameters() -> None:
 
 
 def test_every_extension_has_a_torch_builder() -> None:
-    from spikecore.backends.norse_ import BUILDERS
+    from spikecore.backends.torch.registry import BUILDERS
 
     assert set(X.EXTENSION_TYPES.values()) <= set(BUILDERS)

@@ -64,7 +64,7 @@ def test_torch_and_brian2_match_the_reference(spiking: bool) -> None:
     g = sparse_graph(spiking)
     x = _inputs(spiking)
     ref = reference(g, x, STEPS)
-    rt = sc.simulate(g, x, backend="norse", steps=STEPS, record=("spikes", "v"))
+    rt = sc.simulate(g, x, backend="torch", steps=STEPS, record=("spikes", "v"))
     rb = sc.simulate(g, x, backend="brian2", steps=STEPS, record=("spikes", "v"))
     assert_same_spikes(rt, rb)
     np.testing.assert_array_equal(rt.spikes["lif"], ref["spikes"]["lif"])
@@ -84,7 +84,7 @@ def test_sparse_and_dense_maps_give_the_same_run() -> None:
     dense = sc.Graph({**g.nodes, "win": P.Linear(g.nodes["win"].dense()),
                       "rec": P.Linear(g.nodes["rec"].dense())}, g.edges, g.semantics)
     x = _inputs(True, seed=4)
-    for backend in ("norse", "brian2"):
+    for backend in ("torch", "brian2"):
         a = sc.simulate(g, x, backend=backend, steps=STEPS, record=("spikes", "v"))
         b = sc.simulate(dense, x, backend=backend, steps=STEPS, record=("spikes", "v"))
         assert_same_spikes(a, b)
@@ -101,7 +101,7 @@ def test_brian2_uses_the_spike_fast_path_for_sparse_maps() -> None:
         sc.Graph({**g.nodes, "win": P.Linear(g.nodes["win"].dense()),
                   "rec": P.Linear(g.nodes["rec"].dense())}, g.edges, g.semantics),
         _inputs(True), backend="brian2", steps=10, record="lif:spikes").info["brian2_objects"]
-    from spikecore.backends import brian2_ as B
+    from spikecore.backends.brian2 import backend as B
 
     low = B._Lowering(g, _inputs(True), 10, {"lif": ("spikes",)}, "discrete", 1)
     assert low.spike_inputs == {"in"}
@@ -110,7 +110,7 @@ def test_brian2_uses_the_spike_fast_path_for_sparse_maps() -> None:
 
 def test_torch_gradient_reaches_the_sparse_weights() -> None:
     import torch
-    from spikecore.backends.norse_ import to_torch
+    from spikecore.backends.torch.module import to_torch
 
     g = sparse_graph(False)
     m = to_torch(g, dtype=torch.float64)
@@ -120,7 +120,7 @@ def test_torch_gradient_reaches_the_sparse_weights() -> None:
     w = m.op["win"].weights
     assert w.grad is not None and w.grad.shape == (g.nodes["win"].nnz,)
     assert torch.count_nonzero(w.grad) > 0
-    exported = sc.backends.norse_.from_torch(m).nodes["win"]
+    exported = sc.from_torch(m).nodes["win"]
     assert isinstance(exported, SparseLinear)
     np.testing.assert_array_equal(exported.indices, g.nodes["win"].indices)
 
@@ -130,7 +130,7 @@ LAVA_ATOL = 1e-9
 
 
 def test_lava_runs_sparse_maps_like_torch() -> None:
-    from spikecore.backends import lava_sidecar as sidecar
+    from spikecore.backends.lava import sidecar as sidecar
 
     base, _ = sidecar.find_base_python()
     rt_ = sidecar.locate()
@@ -150,12 +150,12 @@ def test_lava_runs_sparse_maps_like_torch() -> None:
         "out": P.Output(np.array([n])),
     }, [("in", "win"), ("win", "lif"), ("lif", "rec", 2), ("rec", "lif"), ("lif", "out")],
         sc.Semantics(dt=DT), name="sparse_lava")
-    from spikecore.backends import lava_lowering
+    from spikecore.backends.lava import lowering as lava_lowering
 
     assert 0 < g.nodes["rec"].nnz < lava_lowering.SPARSE_DENSITY * n * n
     x = {"in": np.random.default_rng(6).uniform(0, 0.6, (BATCH, STEPS, 9))}
     rl = sc.simulate(g, x, backend="lava", record=("spikes", "v"))
-    rt = sc.simulate(g, x, backend="norse", record=("spikes", "v"))
+    rt = sc.simulate(g, x, backend="torch", record=("spikes", "v"))
     assert_same_spikes(rl, rt)
     assert rl.spikes["lif"].sum() > 50
     assert_close_arrays(rl.traces["lif"]["v"], rt.traces["lif"]["v"], LAVA_ATOL, "lif:v")
@@ -165,7 +165,7 @@ def test_brian2_plays_long_source_streams_block_by_block(monkeypatch) -> None:
     # Brunel at full scale needs the streams generated in blocks (backends/brian2_streams):
     # forced here on a small graph with blocks of 7 steps, batch 2, Poisson and OU (whose
     # state must carry over between blocks): bit for bit the stream torch plays.
-    from spikecore.backends import brian2_streams
+    from spikecore.backends.brian2 import streams as brian2_streams
 
     monkeypatch.setattr(brian2_streams, "STREAM_ABOVE_BYTES", 0)
     monkeypatch.setattr(brian2_streams, "BLOCK_BYTES", 7 * 8 * 2 * 5)
@@ -189,7 +189,7 @@ def test_brian2_plays_long_source_streams_block_by_block(monkeypatch) -> None:
                  [("p", "w"), ("w", "op"), ("ou", "oo"), ("stim", "os")], sem, name="streams")
     x = {"stim": np.zeros((2, 40, 5))}
     a = sc.simulate(g, x, backend="brian2", steps=40)
-    b = sc.simulate(g, x, backend="norse", steps=40)
+    b = sc.simulate(g, x, backend="torch", steps=40)
     assert sorted(streamed) == ["ou", "p"]
     for o in ("op", "oo"):
         assert_close_arrays(a.outputs[o], b.outputs[o], 0.0, o)
@@ -205,7 +205,7 @@ def test_brunel_sparse_and_dense_forms_spike_alike_on_both_engines() -> None:
     kw = dict(N_E=400, epsilon=0.1, J=0.4e-3, g=5.0, eta=2.0, seed=2)
     runs = [sc.simulate(brunel2000(**kw, sparse=s), None, backend=b, steps=400,
                         record="neurons:spikes")
-            for s in (True, False) for b in ("norse", "brian2")]
+            for s in (True, False) for b in ("torch", "brian2")]
     for r in runs[1:]:
         assert_same_spikes(runs[0], r)
     assert runs[0].spikes["neurons"].sum() > 500
@@ -215,7 +215,7 @@ def test_empty_map_and_chunked_static_prefix(monkeypatch) -> None:
     # An all-zero SparseLinear (nnz = 0) sends zeros on both engines; torch's gather over
     # [batch * steps, synapses] is split into row blocks above _MAX_BLOCK entries: forced
     # tiny here, the static prefix Input -> SparseLinear gives the same outputs bit for bit.
-    from spikecore.backends import norse_sparse
+    from spikecore.backends.torch import sparse as norse_sparse
 
     rng = np.random.default_rng(7)
     w = random_sparse(rng, 6, 9, 0.5, 1.0)
@@ -224,9 +224,9 @@ def test_empty_map_and_chunked_static_prefix(monkeypatch) -> None:
                   "ow": P.Output(np.array([6])), "oe": P.Output(np.array([4]))},
                  [("in", "w"), ("w", "ow"), ("in", "e"), ("e", "oe")], sc.Semantics(dt=DT))
     x = {"in": rng.uniform(-1, 1, (BATCH, 30, 9))}
-    whole = sc.simulate(g, x, backend="norse")
+    whole = sc.simulate(g, x, backend="torch")
     monkeypatch.setattr(norse_sparse, "_MAX_BLOCK", 2 * w.nnz)
-    chunked = sc.simulate(g, x, backend="norse")
+    chunked = sc.simulate(g, x, backend="torch")
     brian = sc.simulate(g, x, backend="brian2")
     ref = reference(g, x, 30)
     assert_close_arrays(chunked.outputs["ow"], whole.outputs["ow"], 0.0, "chunked")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from spikecore.backends.torch_surrogate import SURROGATES, spike_function
+from spikecore.backends.torch.surrogate import SURROGATES, spike_function
 
 import spikecore as sc
 from spikecore import primitives as P
@@ -210,7 +210,7 @@ def test_train_export_write_read_simulate_gives_identical_spikes(tmp_path):
                                   m.op["hid"].tau_mem.detach().numpy())
     path = sc.write(exported, tmp_path / "trained.nir")
     reloaded = sc.read(path)
-    res = sc.simulate(reloaded, x.numpy(), backend="norse", record=("spikes", "v"))
+    res = sc.simulate(reloaded, x.numpy(), backend="torch", record=("spikes", "v"))
     np.testing.assert_array_equal(res.spikes["hid"], trained_spikes)
     assert_close_arrays(res.traces["hid"]["v"], trained_v, 0.0, "hid v after reload")
     assert_close_arrays(res.outputs["out"], out.numpy(), 0.0, "readout after reload")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from spikecore.backends.torch_eprop import EProp
+from spikecore.backends.torch.eprop import EProp
 
 import spikecore as sc
 from spikecore import primitives as P

@@ -20,12 +20,12 @@ from .cases import all_cases
 from .generators import Case, random_network
 
 REFERENCE = "brian2"
-OTHERS = ("norse", "lava")
+OTHERS = ("torch", "lava")
 RECORD = ("spikes", "v", "i")
 
 #: Tolerances are data, each with its reason. Keys: backend compared with the reference.
 STATE_ATOL = {
-    "norse": (1e-9, "float64 torch vs float64 Brian2: same update, different association of "
+    "torch": (1e-9, "float64 torch vs float64 Brian2: same update, different association of "
                     "sums (matrix products), rounding only"),
     "lava": (1e-9, "Lava floating_pt runs in float64 numpy; weights are pre-scaled by the "
                    "lowering, which adds rounding of order 1e-16 per step"),

@@ -20,7 +20,7 @@ from spikecore.backends import get_backend
 import spikecore as sc
 from spikecore.testing import assert_close_arrays
 
-BACKENDS = ("norse", "brian2", "lava")
+BACKENDS = ("torch", "brian2", "lava")
 LIF_NODE = {"lif_norse.nir": "1", "lif_rockpool.nir": "1_LIFNeuronTorch"}
 
 

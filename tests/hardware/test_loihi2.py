@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from spikecore.backends import loihi2_torch as LT
 from spikecore.hardware import loihi2 as L
+from spikecore.hardware.loihi2 import emulation as LT
 
 import spikecore as sc
 from spikecore import primitives as P

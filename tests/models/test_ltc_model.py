@@ -109,7 +109,7 @@ def test_ltc_snn_learns_a_temporal_task_and_brian2_replays_the_trained_spikes() 
     x = x_test[:4]
     rec = ("spikes", "ltc:v", "ltc:a")
     brian = sc.simulate(trained, x, backend="brian2", record=rec)
-    tor = sc.simulate(trained, x, backend="norse", record=rec)
+    tor = sc.simulate(trained, x, backend="torch", record=rec)
     assert brian.spikes["ltc"].sum() > 10
     assert_same_spikes(brian, tor)
     for s in ("v", "a"):

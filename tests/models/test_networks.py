@@ -46,7 +46,7 @@ def test_brunel2000_small_runs_identically_on_brian2_and_torch_with_stimulus():
     x = np.zeros((2, 400, 100))
     x[:, 50, :10] = 0.02  # a 20 mV kick to ten neurons: they spike at once
     rb = sc.simulate(g, x, backend="brian2", record="neurons:spikes")
-    rt = sc.simulate(g, x, backend="norse", record="neurons:spikes", **TORCH)
+    rt = sc.simulate(g, x, backend="torch", record="neurons:spikes", **TORCH)
     assert_same_spikes(rb, rt)
     assert rb.spikes["neurons"][:, 50, :10].all()
     assert rb.spikes["neurons"].sum() > 100
@@ -71,7 +71,7 @@ def test_rate_network_structure_and_step():
     assert [e.delay_steps for e in g.incoming("units") if e.source == "coupling"] == [1]
     # x[t] = 0.9 x[t-1] + 0.1 (J tanh(x[t-1]) + I[t]); in step 0 the coupling sends 0.
     inp = np.array([[0.5, 0.0], [0.0, 0.0], [0.0, 1.0]])
-    r = sc.simulate(g, inp, backend="norse", record="units:x", **TORCH)
+    r = sc.simulate(g, inp, backend="torch", record="units:x", **TORCH)
     x, expect = np.array([0.3, -0.2]), []
     for t in range(3):
         drive = inp[t] + (J @ np.tanh(x) if t else 0.0)
@@ -95,7 +95,7 @@ def test_lif_population_noise_brian2_equals_torch(noise, cls):
     g = lif_population_noise(20, mu=0.9, sigma=0.4, noise=noise, tau_rp=2e-3, dt=1e-4, seed=1)
     assert isinstance(g.nodes["noise"], cls)
     rb = sc.simulate(g, None, backend="brian2", steps=2000, record=("spikes", "v"))
-    rt = sc.simulate(g, None, backend="norse", steps=2000, record=("spikes", "v"), **TORCH)
+    rt = sc.simulate(g, None, backend="torch", steps=2000, record=("spikes", "v"), **TORCH)
     assert_same_spikes(rb, rt)
     assert rb.spikes["neurons"].sum() > 20
     assert_close_arrays(rb.traces["neurons"]["v"], rt.traces["neurons"]["v"], atol=1e-12)
@@ -113,7 +113,7 @@ def test_lsnn_structure_and_backends_agree():
     np.testing.assert_array_equal(np.diag(g.nodes["w_rec"].weight), 0.0)
     x = (np.random.default_rng(0).random((2, 200, 10)) < 0.1).astype(float)
     rb = sc.simulate(g, x, backend="brian2", record=("spikes", "v", "rec:a"))
-    rt = sc.simulate(g, x, backend="norse", record=("spikes", "v", "rec:a"), **TORCH)
+    rt = sc.simulate(g, x, backend="torch", record=("spikes", "v", "rec:a"), **TORCH)
     assert_same_spikes(rb, rt)
     assert rb.spikes["rec"].sum() > 50
     assert_close_arrays(rb.outputs["output"], rt.outputs["output"], atol=1e-12)
@@ -133,7 +133,7 @@ def test_lsnn_readout_is_the_papers_leaky_sum():
 def test_lsnn_is_an_eprop_network():
     # e-prop finds the input projection, the delay-1 recurrence on the ALIF population and
     # the LI readout, and produces gradients for all three weight matrices.
-    from spikecore.backends.torch_eprop import EProp
+    from spikecore.backends.torch.eprop import EProp
 
     m = sc.to_torch(lsnn(n_in=10, n_lif=15, n_alif=10, n_out=2, seed=2), dtype=torch.float64)
     x = (torch.rand(4, 100, 10, generator=torch.Generator().manual_seed(0),
@@ -153,7 +153,7 @@ def test_brunel2000_round_trips_through_a_spikecore_file(tmp_path):
     h = sc.read(sc.write(g, tmp_path / "brunel.nir"))
     assert sorted(h.nodes) == sorted(g.nodes) and h.edges == g.edges
     assert h.semantics == g.semantics
-    a = sc.simulate(g, None, backend="norse", steps=300, record="neurons:spikes", **TORCH)
-    b = sc.simulate(h, None, backend="norse", steps=300, record="neurons:spikes", **TORCH)
+    a = sc.simulate(g, None, backend="torch", steps=300, record="neurons:spikes", **TORCH)
+    b = sc.simulate(h, None, backend="torch", steps=300, record="neurons:spikes", **TORCH)
     assert a.spikes["neurons"].sum() > 50
     assert_same_spikes(a, b)

@@ -32,7 +32,7 @@ TORCH = {"dtype": torch.float64}
 def izhikevich_runs():
     g = izhikevich_network(800, 200, seed=1)
     rb = sc.simulate(g, None, backend="brian2", steps=1000, record=("spikes", "v"))
-    rt = sc.simulate(g, None, backend="norse", steps=1000, record=("spikes", "v"), **TORCH)
+    rt = sc.simulate(g, None, backend="torch", steps=1000, record=("spikes", "v"), **TORCH)
     return g, rb, rt
 
 
@@ -150,7 +150,7 @@ def test_morris_lecar_network_brian2_equals_torch_and_graded_output():
     g = morris_lecar_network(20, kind="II", coupling=20.0, sigma=1.0, seed=0)
     rec = ("neurons:v", "neurons:w")
     rb = sc.simulate(g, None, backend="brian2", steps=20000, record=rec)
-    rt = sc.simulate(g, None, backend="norse", steps=20000, record=rec, **TORCH)
+    rt = sc.simulate(g, None, backend="torch", steps=20000, record=rec, **TORCH)
     vb, vt = rb.traces["neurons"]["v"], rt.traces["neurons"]["v"]
     assert_close_arrays(vb, vt, atol=1e-9, what="V (mV)")
     assert_close_arrays(rb.traces["neurons"]["w"], rt.traces["neurons"]["w"], atol=1e-12)
@@ -166,7 +166,7 @@ def test_morris_lecar_network_brian2_equals_torch_and_graded_output():
     # whereas with the same coupling inhibitory it stays asynchronous (0.43-0.50)
     assert _synchrony(vt[0, 10000:]) > 0.9
     inh = morris_lecar_network(20, kind="II", coupling=-20.0, sigma=1.0, seed=0)
-    vi = sc.simulate(inh, None, backend="norse", steps=20000, record=rec,
+    vi = sc.simulate(inh, None, backend="torch", steps=20000, record=rec,
                      **TORCH).traces["neurons"]["v"]
     assert _synchrony(vi[0, 10000:]) < 0.7
 
@@ -193,7 +193,7 @@ def test_cond_lif_poisson_brian2_equals_torch_and_bounds():
     g = cond_lif_poisson(n=50, seed=1)
     rec = ("spikes", "v", "neurons:g_exc", "neurons:g_inh")
     rb = sc.simulate(g, None, backend="brian2", steps=5000, record=rec)
-    rt = sc.simulate(g, None, backend="norse", steps=5000, record=rec, **TORCH)
+    rt = sc.simulate(g, None, backend="torch", steps=5000, record=rec, **TORCH)
     assert_same_spikes(rb, rt)
     assert_close_arrays(rb.traces["neurons"]["v"], rt.traces["neurons"]["v"], atol=1e-12)
     assert rt.spikes["neurons"].sum() > 50
@@ -226,6 +226,6 @@ def test_networks_more_round_trip_through_a_spikecore_file(build, tmp_path):
     assert sorted(h.nodes) == sorted(g.nodes) and h.edges == g.edges
     assert h.semantics == g.semantics
     rec = ("neurons:v",)
-    a = sc.simulate(g, None, backend="norse", steps=300, record=rec, **TORCH)
-    b = sc.simulate(h, None, backend="norse", steps=300, record=rec, **TORCH)
+    a = sc.simulate(g, None, backend="torch", steps=300, record=rec, **TORCH)
+    b = sc.simulate(h, None, backend="torch", steps=300, record=rec, **TORCH)
     np.testing.assert_array_equal(a.traces["neurons"]["v"], b.traces["neurons"]["v"])

@@ -90,7 +90,7 @@ def _graph(name: str) -> sc.Graph:
 
 def _run(name: str, backend: str) -> sc.Result:
     case, g = ZOO[name], _graph(name)
-    opts = {"dtype": torch.float64} if backend == "norse" else {}
+    opts = {"dtype": torch.float64} if backend == "torch" else {}
     return sc.simulate(g, case.inputs(g), backend=backend, steps=case.steps,
                        record=["spikes", *_states(g)], **opts)
 
@@ -103,7 +103,7 @@ def _states(g: sc.Graph) -> list[str]:
 
 @cache
 def _torch(name: str) -> sc.Result:
-    return _run(name, "norse")
+    return _run(name, "torch")
 
 
 def _assert_agrees(name: str, r: sc.Result, ref: sc.Result, atol: float) -> None:

@@ -53,7 +53,7 @@ def test_ai_rate_matches_mean_field_on_brian2_and_torch():
     assert graph.metadata["external_p"] == pytest.approx(p_ext, rel=1e-12)
     steps = int(round(DURATION / DT))
     rb = sc.simulate(graph, None, backend="brian2", steps=steps, record="neurons:spikes")
-    rt = sc.simulate(graph, None, backend="norse", steps=steps, record="neurons:spikes",
+    rt = sc.simulate(graph, None, backend="torch", steps=steps, record="neurons:spikes",
                      dtype=torch.float64)
     # One contract, one seeded Poisson stream: the same spikes on both engines, so the
     # rate below is the rate of both.
@@ -108,7 +108,7 @@ def test_one_spike_moves_the_membrane_by_J_after_D():
     kick = np.zeros((1, 40, 50))
     kick[0, 10, 0] = 25e-3
     d = int(round(PAPER["D"] / DT))
-    for backend, opts in (("brian2", {}), ("norse", {"dtype": torch.float64})):
+    for backend, opts in (("brian2", {}), ("torch", {"dtype": torch.float64})):
         r = sc.simulate(graph, kick, backend=backend, record=("spikes", "v"), **opts)
         z, v = r.spikes["neurons"][0], r.traces["neurons"]["v"][0]
         assert np.flatnonzero(z.any(axis=1)).tolist() == [10]

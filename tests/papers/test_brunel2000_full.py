@@ -80,7 +80,7 @@ def runs(graph):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see tests/papers/conftest.py: contended cores
     try:
-        rt = sc.simulate(graph, None, backend="norse", steps=STEPS, record="neurons:spikes",
+        rt = sc.simulate(graph, None, backend="torch", steps=STEPS, record="neurons:spikes",
                          dtype=torch.float64)
         rb = sc.simulate(graph, None, backend="brian2", steps=STEPS, record="neurons:spikes")
     finally:

@@ -58,7 +58,7 @@ def test_graph_is_synchronous_sign_dynamics_on_every_backend():
     # The spikecore graph realises s[t] = sgn(W s[t-1]) exactly (integer arithmetic, ties
     # impossible with N even and P odd): compare with a numpy loop, and Brian2 with Norse.
     N, P, steps = 200, 41, 8       # alpha = 0.205: far from trivial dynamics
-    c, xi, s_norse = _run(N, P, 6, steps, "norse", dtype=torch.float64)
+    c, xi, s_norse = _run(N, P, 6, steps, "torch", dtype=torch.float64)
     _, _, s_brian = _run(N, P, 6, steps, "brian2")
     s = xi.copy()
     want = [s]
@@ -76,7 +76,7 @@ def test_retrieval_below_and_loss_above_capacity(alpha):
     P = int(alpha * N) | 1          # odd P with even N: no ties
     # 40 synchronous updates: above capacity the overlap keeps decaying for tens of steps
     # (measured mean 0.46 after 14 steps, 0.31 after 40, N = 2000, alpha = 0.25).
-    _, xi, s = _run(N, P, 40, 41, "norse", dtype=torch.float64)
+    _, xi, s = _run(N, P, 40, 41, "torch", dtype=torch.float64)
     m = (s[:, -1] * xi).mean(axis=1)  # overlap of the final state with its cue pattern
     _, alpha_c = _ags()
     if alpha < alpha_c:

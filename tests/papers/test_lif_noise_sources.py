@@ -35,7 +35,7 @@ def test_white_noise_source_rate_matches_siegert_on_brian2_and_torch():
                                  V_r=V_R, tau_rp=TAU_RP, dt=dt, seed=3)
     steps = int(round(duration / dt))
     rb = sc.simulate(graph, None, backend="brian2", steps=steps, record="neurons:spikes")
-    rt = sc.simulate(graph, None, backend="norse", steps=steps, record="neurons:spikes",
+    rt = sc.simulate(graph, None, backend="torch", steps=steps, record="neurons:spikes",
                      dtype=torch.float64)
     assert_same_spikes(rb, rt)  # one contract, one seeded stream: the same spikes
     rates = A.firing_rates(rt, "neurons", t_start=0.1)[0]
@@ -60,7 +60,7 @@ def test_ou_source_rate_matches_colored_noise_theory_on_torch():
     graph = lif_population_noise(n, mu=mu, sigma=s, noise="ou", tau_noise=tau_s, tau=TAU,
                                  theta=THETA, V_r=V_R, tau_rp=TAU_RP, dt=dt, seed=4,
                                  integrator="exact")
-    rt = sc.simulate(graph, None, backend="norse", steps=int(round(duration / dt)),
+    rt = sc.simulate(graph, None, backend="torch", steps=int(round(duration / dt)),
                      record="neurons:spikes", dtype=torch.float64)
     rates = A.firing_rates(rt, "neurons", t_start=0.1)[0]
     k = math.sqrt(tau_s / TAU)

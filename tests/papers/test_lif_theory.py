@@ -36,7 +36,7 @@ def _drive(dt: float, duration: float) -> np.ndarray:
     return np.tile(CURRENTS, (int(round(duration / dt)), 1))
 
 
-@pytest.mark.parametrize("backend,options", [("brian2", {}), ("norse", NORSE)])
+@pytest.mark.parametrize("backend,options", [("brian2", {}), ("torch", NORSE)])
 def test_period_exact_integrator_is_the_closed_form_rounded_up(backend, options):
     # Under the exact propagator with the current held over each step, v after k steps
     # from reset is I (1 - exp(-k dt/tau)): the first k with v > theta is floor(T/dt) + 1,
@@ -59,7 +59,7 @@ def test_period_euler_small_dt_on_norse_and_continuous_brian2():
     # up, so |interval - T| <= dt + T h / 2 (4.5 us here).
     dt = 1e-5
     g = lif_population(3, tau=TAU, v_threshold=THETA, semantics=sc.Semantics(dt, "euler"))
-    r = sc.simulate(g, _drive(dt, 0.25), backend="norse", **NORSE)
+    r = sc.simulate(g, _drive(dt, 0.25), backend="torch", **NORSE)
     h = dt / TAU
     for j, isi in enumerate(_periods(r)):
         k = int(np.floor(np.log(1 - THETA / CURRENTS[j]) / np.log(1 - h))) + 1
@@ -84,7 +84,7 @@ def test_white_noise_rate_matches_siegert_on_brian2_and_norse():
     # the Euler-Maruyama scheme of the SDE (see white_noise_current).
     x = white_noise_current(n, int(round(duration / dt)), dt, mu, sigma, TAU, seed=1)
     rb = sc.simulate(g, x, backend="brian2")
-    rn = sc.simulate(g, x, backend="norse", **NORSE)
+    rn = sc.simulate(g, x, backend="torch", **NORSE)
     assert_same_spikes(rb, rn)  # same contract, same noise: the same spikes
     rates = A.firing_rates(rn, "lif", t_start=0.1)[0]   # drop 5 tau of transient
     expected = siegert_rate(mu, sigma, THETA, 0.0, TAU)

@@ -105,10 +105,10 @@ def _simulate(kind: str, currents: np.ndarray) -> dict[str, sc.Result]:
     steps = int(round(DURATION / DT))
     drive = np.broadcast_to(currents, (1, steps, n)).copy()
     out = {}
-    for backend, opts in (("norse", {"dtype": torch.float64}), ("brian2", {})):
+    for backend, opts in (("torch", {"dtype": torch.float64}), ("brian2", {})):
         out[backend] = sc.simulate(g, {"in": drive}, backend=backend, steps=steps,
                                    record=["spikes"], **opts)
-    assert_same_spikes(out["norse"], out["brian2"])
+    assert_same_spikes(out["torch"], out["brian2"])
     return out
 
 
@@ -129,8 +129,8 @@ def test_type_i_onset_is_a_saddle_node_with_frequency_from_zero() -> None:
     assert 35 < i_sn < 45  # sanity: the book's value is ~40 uA/cm^2
     offsets = np.array([-1.0, 0.3, 1.0, 3.0, 10.0, 30.0])
     runs = _simulate("I", i_sn + offsets)
-    f = _rates(runs["norse"])
-    assert f[0] == 0.0 and runs["norse"].spikes["ml"][0, :, 0].sum() == 0  # rest below I_SN
+    f = _rates(runs["torch"])
+    assert f[0] == 0.0 and runs["torch"].spikes["ml"][0, :, 0].sum() == 0  # rest below I_SN
     assert np.all(f[1:] > 0) and np.all(np.diff(f[1:]) > 0)  # fires above, f increases
     # frequency starts near 0: just above I_SN it is a small fraction of the rate 30 above
     assert f[1] < 0.25 * f[-1], f
@@ -154,8 +154,8 @@ def test_type_ii_onset_is_a_hopf_with_finite_frequency() -> None:
     lam_below = np.linalg.eigvals(_jacobian(p, v_below))
     assert np.all(np.abs(1 + (DT / 1e-3) * lam_below) < 1)
     runs = _simulate("II", np.array([i_h - margin, i_h + margin, i_h + 20.0]))
-    f = _rates(runs["norse"])
-    assert f[0] == 0.0 and runs["norse"].spikes["ml"][0, :, 0].sum() == 0
+    f = _rates(runs["torch"])
+    assert f[0] == 0.0 and runs["torch"].spikes["ml"][0, :, 0].sum() == 0
     # firing starts at a finite frequency: already most of the rate 20 uA/cm^2 higher,
     # and at least a third of the linearisation's frequency Im(lambda)/2pi at I_H
     f_lin = abs(lam[0].imag) / (2 * np.pi) * 1e3

@@ -29,7 +29,7 @@ TORCH = {"dtype": torch.float64}
 
 def _x(graph: sc.Graph, backend: str, steps: int) -> np.ndarray:
     r = sc.simulate(graph, None, backend=backend, steps=steps, record="units:x",
-                    **(TORCH if backend == "norse" else {}))
+                    **(TORCH if backend == "torch" else {}))
     return r.traces["units"]["x"][0]
 
 
@@ -40,7 +40,7 @@ def test_scs_variance_matches_mean_field_on_brian2_and_torch():
     # N = 500, 200 tau (dt = 0.1 tau), variance over the last 150 tau, on both engines.
     delta0 = scs_delta0(G)
     graph = scs_rate_network(500, G, seed=0)
-    xb, xt = _x(graph, "brian2", 2000), _x(graph, "norse", 2000)
+    xb, xt = _x(graph, "brian2", 2000), _x(graph, "torch", 2000)
     # Same graph, same contract: equal to rounding while chaos has not yet amplified the
     # rounding differences (summation order differs between engines). Measured gap: 6e-12
     # after 40 tau; it grows like exp(lambda_1 t) with lambda_1 ~ 0.2 / tau at g = 3.
@@ -56,7 +56,7 @@ def test_scs_variance_large_network_torch():
     # N = 1000, 400 tau: finite-N and finite-time spread measured -1.4 % .. +2.0 % over
     # seeds 0-5; tolerance 6 % (as test_rate_chaos, which integrates with numpy).
     delta0 = scs_delta0(G)
-    x = _x(scs_rate_network(1000, G, seed=0), "norse", 4000)
+    x = _x(scs_rate_network(1000, G, seed=0), "torch", 4000)
     assert np.mean(x[500:] ** 2) == pytest.approx(delta0, rel=0.06)
 
 
@@ -67,6 +67,6 @@ def test_scs_variance_large_network_torch():
 ], ids=["low_rank", "random_mode", "rajan_abbott"])
 def test_structured_rate_networks_brian2_equals_torch(build):
     graph = build()
-    xb, xt = _x(graph, "brian2", 300), _x(graph, "norse", 300)
+    xb, xt = _x(graph, "brian2", 300), _x(graph, "torch", 300)
     assert np.std(xb[-50:]) > 1e-3  # not a trivial (silent) trajectory
     assert_close_arrays(xb, xt, atol=1e-9, what=f"{graph.name} x (brian2 vs torch)")

@@ -20,9 +20,9 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from ..sparse import SparseLinear
-from .norse_ import Builder, register_builder
-from .torch_ops import NodeOp
+from ...sparse import SparseLinear
+from .ops import NodeOp
+from .registry import Builder, register_builder
 
 #: Largest ``rows x synapses`` block gathered at once (float64: 256 MiB).
 _MAX_BLOCK = 2**25

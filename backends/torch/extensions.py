@@ -1,6 +1,6 @@
 """Torch lowering of the extension primitives (:mod:`spikecore.extensions`).
 
-Registered into :data:`spikecore.backends.norse_.BUILDERS` when that module is imported.
+Registered into :data:`spikecore.backends.torch.registry.BUILDERS` when that module is imported.
 Each op reproduces the numpy update of :mod:`spikecore.ext_discrete` operation for
 operation (float64: bit-identical states), reusing :class:`~.torch_ops.NeuronOp` for the
 membrane so the base LIF/CubaLIF/LI update is the backend's one code path:
@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import extensions as X
-from .. import primitives as P
-from ..ext_discrete import (
+from ... import extensions as X
+from ... import primitives as P
+from ...ext_discrete import (
     alif_coefficients,
     cond_lif_coefficients,
     izhikevich_h,
@@ -45,8 +45,8 @@ from ..ext_discrete import (
     refractory_steps,
     source_stream,
 )
-from .norse_ import Builder, register_builder
-from .torch_ops import BuildOptions, NeuronOp, NodeOp, spike_and_reset
+from .ops import BuildOptions, NeuronOp, NodeOp, spike_and_reset
+from .registry import Builder, register_builder
 
 
 def _with_base(template: Any, base: P.NIRNode) -> Any:
@@ -360,9 +360,3 @@ register_builder(X.MorrisLecarGraded, Builder(MorrisLecarOp, _NOTE + " (smooth: 
 for _t in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
     register_builder(_t, Builder(SourceOp, "seeded numpy stream of spikecore.ext_discrete, "
                                  "step by step"))
-
-# SparseLinear's lowering lives in its own module and registers itself into BUILDERS.
-from . import norse_sparse as _sparse  # noqa: E402,F401
-
-# LTCLIF's op lives in its own module and registers itself into BUILDERS.
-from . import torch_ltc as _ltc  # noqa: E402,F401

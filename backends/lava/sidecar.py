@@ -19,8 +19,8 @@ venv. Without any Python 3.10 it prints the reason and the fix and exits 0, so
 
 Command line::
 
-    python -m spikecore.backends.lava_sidecar setup    # create or repair the sidecar
-    python -m spikecore.backends.lava_sidecar status   # what was found, and a probe run
+    python -m spikecore.backends.lava.sidecar setup    # create or repair the sidecar
+    python -m spikecore.backends.lava.sidecar status   # what was found, and a probe run
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ STAMP_NAME = ".spikecore-sidecar"
 PROBE_TIMEOUT = 120.0
 FIX = (
     f"install Python 3.10 (e.g. `pyenv install 3.10`) and run `python -m "
-    f"spikecore.backends.lava_sidecar setup` (make setup does it), or set {ENV_VAR} to a "
+    f"spikecore.backends.lava.sidecar setup` (make setup does it), or set {ENV_VAR} to a "
     "Python 3.10 interpreter that has lava-nc 0.10 installed"
 )
 
@@ -140,7 +140,7 @@ def probe(python: str, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
 
     Returns (ok, version or the reason it failed).
     """
-    from .lava_process import run_guarded  # local: keeps `setup` free of spikecore imports
+    from .process import run_guarded  # local: keeps `setup` free of spikecore imports
 
     try:
         rc, out, err = run_guarded([python, "-c", PROBE_CODE], timeout=timeout)
@@ -212,7 +212,7 @@ def _locate() -> LavaRuntime:
                                source=f"sidecar {sidecar_dir()}")
         return LavaRuntime(False, python=str(py), source=f"sidecar {sidecar_dir()}",
                            reason=f"the sidecar at {sidecar_dir()} is broken: {info}",
-                           fix="run `python -m spikecore.backends.lava_sidecar setup` to repair it")
+                           fix="run `python -m spikecore.backends.lava.sidecar setup` to repair it")
     base, looked = find_base_python()
     if base is None:
         return LavaRuntime(False, reason="no Python 3.10 interpreter found (Lava 0.10 needs "
@@ -220,7 +220,7 @@ def _locate() -> LavaRuntime:
     return LavaRuntime(False, reason=f"the Lava sidecar is not set up ({sidecar_dir()} "
                        f"{'is half-made' if py.exists() else 'does not exist'}); Python 3.10 "
                        f"found at {base}",
-                       fix="run `python -m spikecore.backends.lava_sidecar setup` "
+                       fix="run `python -m spikecore.backends.lava.sidecar setup` "
                            "(or `make setup`)")
 
 
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         return setup()
     if argv == ["status"]:
         return status()
-    print("usage: python -m spikecore.backends.lava_sidecar {setup|status}", file=sys.stderr)
+    print("usage: python -m spikecore.backends.lava.sidecar {setup|status}", file=sys.stderr)
     return 2
 
 

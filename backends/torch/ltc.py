@@ -1,6 +1,6 @@
 """Torch lowering of :class:`spikecore.ltc.LTCLIF` (differentiable, batched).
 
-Registered into :data:`spikecore.backends.norse_.BUILDERS` (imported by
+Registered into :data:`spikecore.backends.torch.registry.BUILDERS` (imported by
 :mod:`.norse_extensions`). :class:`LTCOp` is :func:`spikecore.ltc.ltc_step` in torch, same
 operations in the same order::
 
@@ -12,7 +12,7 @@ operations in the same order::
     z   = spike(v~ - (v_threshold + beta * a))         (surrogate gradient when training)
     v   = (1 - z) v~ + z v_reset  (to_value)  |  v~ - z (v_threshold - v_reset)  (subtract)
 
-Trainable parameters follow :func:`spikecore.backends.norse_.to_torch`'s ``trainable``
+Trainable parameters follow :func:`spikecore.backends.torch.module.to_torch`'s ``trainable``
 names: the four gate matrices are ``weight``\\ s, ``b_mem``/``b_adp`` are ``bias``\\ es (so
 the default ``trainable=("weight", "bias", ...)`` trains the gates, as in the paper);
 ``r``, ``v_leak``, ``v_threshold``, ``v_reset`` by their own names; ``beta`` is fixed.
@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from ..ltc import LTC_MATRICES, LTCLIF, ltc_coefficients
-from .norse_ import Builder, register_builder
-from .torch_ops import BuildOptions, NodeOp, spike_and_reset
+from ...ltc import LTC_MATRICES, LTCLIF, ltc_coefficients
+from .ops import BuildOptions, NodeOp, spike_and_reset
+from .registry import Builder, register_builder
 
 #: Which ``trainable`` name switches each LTCLIF field to an ``nn.Parameter``.
 TRAINABLE_AS = {"w_mem_in": "weight", "w_mem_v": "weight", "w_adp_in": "weight",

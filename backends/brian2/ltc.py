@@ -1,6 +1,6 @@
 """Brian2 lowering of :class:`spikecore.ltc.LTCLIF` (discrete mode).
 
-Registered into :data:`spikecore.backends.brian2_.BUILDERS` (imported by
+Registered into :data:`spikecore.backends.brian2.backend.BUILDERS` (imported by
 :mod:`.brian2_extensions`). Inside the node's slot of the step (see the ``brian2_``
 module docstring)::
 
@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from ..ltc import LTCLIF, ltc_coefficients
-from . import brian2_ as B
-from .brian2_extensions import _discrete_only
+from ...ltc import LTCLIF, ltc_coefficients
+from .extensions import discrete_only
+from .nir_primitives import reset_code
+from .registry import BUILDERS, Lowerer, register_state
 
 #: The ``sigmoid`` of :func:`spikecore.ltc.sigmoid`, written out for Brian2.
 _SIGMOID = "1.0 / (1.0 + exp(-({})))"
@@ -79,7 +80,7 @@ def _build_ltc(low: Any, name: str, node: LTCLIF) -> None:
     params: dict[str, tuple] = {
         "ltc_bm": (co.b_mem, "1"), "ltc_ba": (co.b_adp, "1"), "ltc_r": (co.r, "1"),
         "ltc_vl": (co.v_leak, "1"), "v_th": (co.v_threshold, "1"), "ltc_beta": (co.beta, "1")}
-    reset = B.reset_code(co.reset, co.v_reset, co.reset_amount, params)
+    reset = reset_code(co.reset, co.v_reset, co.reset_amount, params)
     g = low.make_group(name, lines, params=params, threshold="v > v_th + ltc_beta * adapt",
                        reset=reset)
     g.v = np.tile(co.v_leak.ravel(), low.B)
@@ -102,11 +103,11 @@ def _build_ltc(low: Any, name: str, node: LTCLIF) -> None:
 
 
 LOWERINGS = {
-    LTCLIF: B.Lowerer(_build_ltc, "discrete mode; the update of spikecore.ltc (gates as "
-                      "self-Synapses with summed variables)", _discrete_only),
+    LTCLIF: Lowerer(_build_ltc, "discrete mode; the update of spikecore.ltc (gates as "
+                      "self-Synapses with summed variables)", discrete_only),
 }
-B.BUILDERS.update(LOWERINGS)
-B._STATE_VARS.update({"a": "adapt", "z": "zl"})
-B._STATE_NAMES.update({"adapt": "a", "zl": "z"})
+BUILDERS.update(LOWERINGS)
+register_state("a", "adapt")
+register_state("z", "zl")
 
 __all__ = ["LOWERINGS"]

@@ -1,10 +1,10 @@
 """The Lava backend: Loihi-style execution (floating point or bit-accurate fixed point).
 
 Lava 0.10 needs Python 3.10, so by default it runs in a sidecar interpreter (see
-:mod:`spikecore.backends.lava_sidecar`): the main process lowers the graph
-(:mod:`spikecore.backends.lava_lowering`: every coefficient from the contract in
+:mod:`spikecore.backends.lava.sidecar`): the main process lowers the graph
+(:mod:`spikecore.backends.lava.lowering`: every coefficient from the contract in
 :mod:`spikecore.discrete`), writes a job folder (``graph.nir``, ``job.json``,
-``arrays.npz``), runs ``lava_worker.py`` by path under the sidecar interpreter in its own
+``arrays.npz``), runs ``scripts/worker.py`` by path under the sidecar interpreter in its own
 process group, and reads ``results.npz`` back. In a Python 3.10 process where Lava
 imports, the same worker code runs in-process.
 
@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendProcessError, UnavailableError
-from ..ext_discrete import graph_streams
-from ..graph import Edge, Graph
-from ..result import Result
-from .base import Availability, RecordPlan
-from .lava_lowering import (
+from ...errors import BackendProcessError, UnavailableError
+from ...ext_discrete import graph_streams
+from ...graph import Edge, Graph
+from ...result import Result
+from ..base import Availability, RecordPlan
+from .lowering import (
     ARITHMETICS,
     ONE,
     RULES,
@@ -51,10 +51,10 @@ from .lava_lowering import (
     plan_to_job,
     results_from_job,
 )
-from .lava_process import run_guarded
-from .lava_sidecar import locate
+from .process import run_guarded
+from .sidecar import locate
 
-WORKER = Path(__file__).with_name("lava_worker.py")
+WORKER = Path(__file__).parent / "scripts" / "worker.py"
 DEFAULT_TIMEOUT = 600.0
 STDERR_TAIL_LINES = 25
 OPTIONS = ("arithmetic", "raw", "timeout", "keep_job", "job_root", "python", "on_worker_start")
@@ -134,7 +134,7 @@ class LavaBackend:
     def _execute(self, graph: Graph, spec: dict, arrays: dict[str, np.ndarray],
                  options: dict[str, Any], info: dict[str, Any]
                  ) -> tuple[dict[str, np.ndarray], dict, float]:
-        from ..nir_io import write
+        from ...nir_io import write
 
         python = options.get("python")
         in_process = False
@@ -157,7 +157,7 @@ class LavaBackend:
             np.savez(job / "arrays.npz", **arrays)
             t_build = time.perf_counter() - t_build
             if in_process:
-                from . import lava_worker
+                from .scripts import worker as lava_worker
 
                 out, worker_info = lava_worker.execute(job)
                 return out, worker_info, t_build
@@ -217,7 +217,7 @@ def _tail(text: str) -> str:
 
 
 def _require_integers(inputs: dict[str, np.ndarray]) -> None:
-    from ..errors import InputError
+    from ...errors import InputError
 
     bad = [n for n, a in inputs.items() if not np.array_equal(a, np.rint(a))]
     if bad:

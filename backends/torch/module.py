@@ -58,92 +58,28 @@ the neurons that spiked (``event_driven=True``).
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import primitives as P
-from ..discrete import neuron_coefficients
-from ..errors import InputError, SpikecoreError, UnsupportedError
-from ..graph import Graph
-from ..result import Result
-from ..semantics import Semantics
-from .base import Availability, RecordPlan
-from .torch_ops import (
-    _NEURON_PARAMS,
+from ... import primitives as P
+from ...errors import InputError, SpikecoreError, UnsupportedError
+from ...graph import Graph
+from .ops import (
     DEFAULT_TRAINABLE,
+    NEURON_PARAMS,
     AffineOp,
     BuildOptions,
-    ConvOp,
-    DelayOp,
-    FlattenOp,
-    NeuronOp,
     NodeOp,
     PassOp,
-    PoolOp,
-    ScaleOp,
     Shape,
     State,
-    ThresholdOp,
-    _tuple,
 )
-from .torch_surrogate import spike_function
-
-
-# ============================================================================ registry
-@dataclass(frozen=True)
-class Builder:
-    """How one primitive type is lowered: the op class, a parameter check (returns the
-    problems, one line each), and a note for :meth:`NorseBackend.supported`."""
-
-    op: type[NodeOp]
-    note: str
-    check: Callable[[str, P.NIRNode, Shape, Semantics], list[str]] | None = None
-
-
-def _check_conv(name: str, node: P.NIRNode, in_shape: Shape, sem: Semantics) -> list[str]:
-    pad = node.padding
-    if isinstance(pad, str):
-        if pad not in ("same", "valid"):
-            return [f"{name!r} ({P.type_name(node)}): padding={pad!r} not understood; "
-                    "expected an integer, a tuple, 'same' or 'valid'"]
-        if pad == "same" and any(s != 1 for s in _tuple(node.stride, len(in_shape) - 1)):
-            return [f"{name!r} ({P.type_name(node)}): padding='same' needs stride 1 "
-                    f"(torch), got stride={node.stride!r}; give explicit padding"]
-    return []
-
-
-#: primitive type -> builder. Register extension primitives here.
-BUILDERS: dict[type, Builder] = {
-    P.Input: Builder(PassOp, "y = input[t]"),
-    P.Output: Builder(PassOp, "y = x (recorded in outputs)"),
-    P.Affine: Builder(AffineOp, "y = W x + b; event-driven option for spike inputs"),
-    P.Linear: Builder(AffineOp, "y = W x; event-driven option for spike inputs"),
-    P.Scale: Builder(ScaleOp, "y = s*x"),
-    P.Threshold: Builder(ThresholdOp, "y = x > threshold (surrogate gradient)"),
-    P.Flatten: Builder(FlattenOp, "reshape per NIR"),
-    P.Conv1d: Builder(ConvOp, "torch conv1d", _check_conv),
-    P.Conv2d: Builder(ConvOp, "torch conv2d", _check_conv),
-    P.SumPool2d: Builder(PoolOp, "window sum"),
-    P.AvgPool2d: Builder(PoolOp, "window mean, count_include_pad=True"),
-    P.Delay: Builder(DelayOp, "per-element delay in whole steps (ring buffer)"),
-    P.I: Builder(NeuronOp, "euler/exact, as spikecore.discrete"),
-    P.IF: Builder(NeuronOp, "euler/exact; reset to_value/subtract"),
-    P.LI: Builder(NeuronOp, "euler/exact; input current/increment"),
-    P.LIF: Builder(NeuronOp, "euler/exact; reset to_value/subtract"),
-    P.CubaLI: Builder(NeuronOp, "euler (current_first/voltage_first) or exact"),
-    P.CubaLIF: Builder(NeuronOp, "euler (current_first/voltage_first) or exact"),
-}
-
-
-def register_builder(node_type: type, builder: Builder) -> None:
-    """Add (or replace) the lowering of a primitive type."""
-    BUILDERS[node_type] = builder
+from .registry import BUILDERS
+from .surrogate import spike_function
 
 
 def check_graph(graph: Graph) -> list[str]:
@@ -363,7 +299,7 @@ class SpikecoreModule(nn.Module):
     def _plan(self, record: Any) -> dict[str, tuple[str, ...]]:
         if record is None or record is False:
             return {}
-        from ..simulate import record_plan
+        from ...simulate import record_plan
 
         if record is True or record == "all":
             record = ("spikes", "v", "i")
@@ -522,13 +458,13 @@ def to_torch(graph: Graph, dtype: torch.dtype = torch.float32,
     if not isinstance(graph, Graph):
         raise SpikecoreError(f"to_torch expects a spikecore.Graph, got {type(graph).__name__}")
     graph.validate()
-    module = _lower(graph.flatten(), dtype, device, surrogate, surrogate_scale, trainable,
+    module = lower(graph.flatten(), dtype, device, surrogate, surrogate_scale, trainable,
                     detach_reset, event_driven)
     module.source_graph = graph
     return module
 
 
-def _lower(flat: Graph, dtype: torch.dtype, device: str | torch.device | None,
+def lower(flat: Graph, dtype: torch.dtype, device: str | torch.device | None,
            surrogate: str = "superspike", surrogate_scale: float | None = None,
            trainable: Iterable[str] | str = DEFAULT_TRAINABLE, detach_reset: bool = False,
            event_driven: bool = False) -> SpikecoreModule:
@@ -542,12 +478,12 @@ def _lower(flat: Graph, dtype: torch.dtype, device: str | torch.device | None,
         raise SpikecoreError(f"dtype={dtype!r}: expected a torch floating dtype, e.g. "
                              "torch.float32 or torch.float64")
     if trainable == "all":
-        names = frozenset(DEFAULT_TRAINABLE + _NEURON_PARAMS + ("threshold",))
+        names = frozenset(DEFAULT_TRAINABLE + NEURON_PARAMS + ("threshold",))
     elif isinstance(trainable, str):
         names = frozenset((trainable,))
     else:
         names = frozenset(trainable)
-    known = set(DEFAULT_TRAINABLE + _NEURON_PARAMS + ("threshold",))
+    known = set(DEFAULT_TRAINABLE + NEURON_PARAMS + ("threshold",))
     if names - known:
         raise SpikecoreError(f"trainable={sorted(names - known)}: unknown parameter name(s); "
                              f"choose from {sorted(known)} or 'all'")
@@ -588,115 +524,3 @@ def _rebuild(graph: Graph, exported: Mapping[str, P.NIRNode], prefix: str,
             nodes[n] = exported.get(prefix + n, copy.deepcopy(node))
     return Graph(nodes, list(graph.edges), graph.semantics, name or graph.name,
                  dict(graph.metadata))
-
-
-# ============================================================================ backend
-class NorseBackend:
-    """``simulate(..., backend="norse")``: the graph as a torch module, float64 by
-    default (option ``dtype=torch.float32``), CPU unless ``device=`` is given."""
-
-    name = "norse"
-
-    def __init__(self) -> None:
-        self._availability: Availability | None = None
-
-    def availability(self) -> Availability:
-        if self._availability is not None:
-            return self._availability
-        try:
-            import norse
-
-            norse_version = norse.__version__
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            norse_version = f"not importable ({type(exc).__name__}: {exc})"
-        try:
-            self._availability = Availability(
-                self.name, True, f"torch {torch.__version__}, norse {norse_version}",
-                reason=_tiny_run())
-        except Exception as exc:  # noqa: BLE001 - any failure means unavailable
-            self._availability = Availability(
-                self.name, False, f"torch {getattr(torch, '__version__', '?')}",
-                reason=f"a 3-step LIF run failed: {type(exc).__name__}: {exc}",
-                fix="pip install 'torch==2.13.0' (CPU build) and norse==1.1.0")
-        return self._availability
-
-    def supported(self) -> dict[str, str]:
-        return {t.__name__: b.note for t, b in sorted(BUILDERS.items(),
-                                                      key=lambda kv: kv[0].__name__)}
-
-    def check(self, graph: Graph, **options: Any) -> list[str]:
-        problems = check_graph(graph)
-        unknown = sorted(set(options) - set(_RUN_OPTIONS))
-        if unknown:
-            problems.append(f"option(s) {unknown} not understood by backend 'norse'; "
-                            f"known: {sorted(_RUN_OPTIONS)}")
-        return problems
-
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
-            record: RecordPlan, **options: Any) -> Result:
-        dtype = options.get("dtype", torch.float64)
-        device = options.get("device")
-        t0 = time.perf_counter()
-        module = _lower(graph, dtype=dtype, device=device,
-                        event_driven=bool(options.get("event_driven", False)))
-        x = {k: torch.as_tensor(v, dtype=dtype, device=module.device)
-             for k, v in inputs.items()}
-        batch = next(iter(x.values())).shape[0] if x else 1
-        build = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        with torch.no_grad():
-            outputs, _, rec = module.run(x, record=None, steps=steps, batch=batch) if not \
-                record else module.run(x, record=[f"{n}:{w}" for n, ws in record.items()
-                                                  for w in ws], steps=steps, batch=batch)
-        wall = time.perf_counter() - t1
-        res = Result(dt=float(graph.semantics.dt), backend=self.name, wall_time=wall,
-                     build_time=build,
-                     info={"dtype": str(dtype), "device": str(module.device),
-                           "static_prefix": list(module.static)})
-        for n, whats in rec.items():
-            for w, a in whats.items():
-                arr = a.detach().cpu().numpy()
-                if w == "spikes":
-                    res.spikes[n] = arr.astype(bool)
-                else:
-                    res.traces.setdefault(n, {})[w] = arr.astype(np.float64)
-        res.outputs = {n: o.detach().cpu().numpy().astype(np.float64)
-                       for n, o in outputs.items()}
-        return res
-
-
-_RUN_OPTIONS = ("dtype", "device", "event_driven")
-
-
-def _tiny_run() -> str:
-    """Run one LIF neuron for 3 steps against the contract; returns what was checked."""
-    sem = Semantics(dt=1e-3)
-    lif = P.LIF(tau=np.array([0.01]), r=np.array([1.0]), v_leak=np.array([0.0]),
-                v_threshold=np.array([0.5]), v_reset=np.array([0.0]))
-    g = Graph({"in": P.Input(np.array([1])), "lif": lif, "out": P.Output(np.array([1]))},
-              [("in", "lif"), ("lif", "out")], sem, name="availability")
-    m = to_torch(g, dtype=torch.float64)
-    x = torch.full((1, 3, 1), 3.0, dtype=torch.float64)  # spikes at step 1 only
-    with torch.no_grad():
-        z, _ = m(x)
-    co = neuron_coefficients(lif, sem)
-    i = v = co.v_initial
-    expect = []
-    for _ in range(3):
-        zz, i, v = _np_step(co, i, v, np.array([3.0]))
-        expect.append(float(zz[0]))
-    got = [float(a) for a in z[0, :, 0]]
-    if got != expect or sum(got) != 1:
-        raise RuntimeError(f"spikes {got} != contract {expect}")
-    return f"3-step LIF run matched the contract (spikes {got})"
-
-
-def _np_step(co, i, v, x):
-    from ..discrete import neuron_step
-
-    return neuron_step(co, i, v, x)
-
-
-
-# Extension primitives register their builders into BUILDERS (kept in their own module).
-from . import norse_extensions as _extensions  # noqa: E402,F401

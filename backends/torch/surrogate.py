@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import SpikecoreError
+from ...errors import SpikecoreError
 
 
 def _step(u: torch.Tensor) -> torch.Tensor:

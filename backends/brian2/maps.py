@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import primitives as P
+from ... import primitives as P
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from ..sparse import SparseLinear
-from . import lava_lowering as L
+from ...sparse import SparseLinear
+from . import lowering as L
 
 
 def _lin_sparse(node: SparseLinear, terms: L.Terms, size: int) -> L.Terms:

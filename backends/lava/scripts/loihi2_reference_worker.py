@@ -6,7 +6,7 @@ Run *by path* under the Lava sidecar interpreter (lava-nc 0.10 imports only on P
     <lava-python> loihi2_reference_worker.py job_in.npz job_out.npz
 
 It builds, with nothing but Lava's own processes, the network described by
-``job_in.npz`` (written by ``spikecore.backends.loihi2_torch.write_reference_job``):
+``job_in.npz`` (written by ``spikecore.hardware.loihi2.emulation.write_reference_job``):
 one ``RingBuffer`` per input, one ``LIF`` per population and one ``Dense`` per
 connection, all run with ``Loihi2SimCfg(select_tag="fixed_pt")`` so that Lava picks
 ``PySendModelFixed``, ``PyDenseModelBitAcc`` and ``PyLifModelBitAcc``. Monitors record

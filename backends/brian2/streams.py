@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import primitives as P
-from ..ext_discrete import source_stream
+from ... import primitives as P
+from ...ext_discrete import source_stream
 
 #: Streams larger than this (bytes, float64) are generated block by block.
 STREAM_ABOVE_BYTES = 64 * 2**20

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import primitives as P
-from ..discrete import neuron_coefficients
-from ..graph import delay_steps_of
-from ..semantics import Semantics
+from ... import primitives as P
+from ...discrete import neuron_coefficients
+from ...graph import delay_steps_of
+from ...semantics import Semantics
 
 Shape = tuple[int, ...]
 State = dict[str, Any]
@@ -31,7 +31,7 @@ State = dict[str, Any]
 #: Parameters trained by default: the weights. Add neuron parameters by name, e.g.
 #: ``trainable=("weight", "bias", "tau_mem", "v_threshold")``, or pass ``"all"``.
 DEFAULT_TRAINABLE = ("weight", "bias", "scale")
-_NEURON_PARAMS = ("tau", "tau_syn", "tau_mem", "r", "v_leak", "w_in", "v_threshold", "v_reset")
+NEURON_PARAMS = ("tau", "tau_syn", "tau_mem", "r", "v_leak", "w_in", "v_threshold", "v_reset")
 
 
 # ============================================================================ options
@@ -197,9 +197,9 @@ class ConvOp(NodeOp):
         nd = len(self.in_shape) - 1
         self.conv = F.conv1d if nd == 1 else F.conv2d
         pad = node.padding
-        self.padding = pad if isinstance(pad, str) else _tuple(pad, nd)
-        self.stride = _tuple(node.stride, nd)
-        self.dilation = _tuple(node.dilation, nd)
+        self.padding = pad if isinstance(pad, str) else as_tuple(pad, nd)
+        self.stride = as_tuple(node.stride, nd)
+        self.dilation = as_tuple(node.dilation, nd)
         self.groups = int(node.groups)
 
     def apply(self, x, prep):
@@ -212,9 +212,9 @@ class PoolOp(NodeOp):
 
     def __init__(self, name, node, in_shape, out_shape, opts):
         super().__init__(name, node, in_shape, out_shape, opts)
-        self.kernel = _tuple(node.kernel_size, 2)
-        self.stride = _tuple(node.stride, 2)
-        self.padding = _tuple(node.padding, 2)
+        self.kernel = as_tuple(node.kernel_size, 2)
+        self.stride = as_tuple(node.stride, 2)
+        self.padding = as_tuple(node.padding, 2)
         # divisor 1 turns torch's average into the exact window sum
         self.divisor = 1 if isinstance(node, P.SumPool2d) else None
 
@@ -468,7 +468,7 @@ def spike_and_reset(v_new: torch.Tensor, threshold: Any, v_reset: Any, amount: A
     return z, torch.where(fired, v_new - amount, v_new)
 
 
-def _tuple(value: Any, n: int) -> tuple[int, ...]:
+def as_tuple(value: Any, n: int) -> tuple[int, ...]:
     arr = np.atleast_1d(np.asarray(value)).astype(np.int64).ravel()
     if arr.size == 1:
         arr = np.repeat(arr, n)

@@ -1,6 +1,6 @@
 """Brian2 lowering of the extension primitives (:mod:`spikecore.extensions`), discrete mode.
 
-Registered into :data:`spikecore.backends.brian2_.BUILDERS` when that module is imported.
+Registered into :data:`spikecore.backends.brian2.backend.BUILDERS` when that module is imported.
 Each builder realises the update of :mod:`spikecore.ext_discrete` inside the node's slot
 of the step (see the ``brian2_`` module docstring for the slots), term for term, so in
 float64 the states equal the numpy contract:
@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import extensions as X
-from .. import primitives as P
-from ..discrete import neuron_coefficients
-from ..ext_discrete import (
+from ... import extensions as X
+from ... import primitives as P
+from ...discrete import neuron_coefficients
+from ...ext_discrete import (
     alif_coefficients,
     cond_lif_coefficients,
     izhikevich_h,
@@ -50,14 +50,15 @@ from ..ext_discrete import (
     refractory_steps,
     source_stream,
 )
-from ..graph import Graph
-from . import brian2_ as B
+from ...graph import Graph
+from .nir_primitives import reset_code
+from .registry import BUILDERS, Lowerer, register_state
 
 #: type name -> why it has no continuous-mode lowering (filled by brian2_continuous_ext).
 CONTINUOUS_REFUSALS: dict[str, str] = {}
 
 
-def _discrete_only(graph: Graph, name: str, node: Any, options: Mapping[str, Any]
+def discrete_only(graph: Graph, name: str, node: Any, options: Mapping[str, Any]
                    ) -> list[str]:
     if options.get("mode", "discrete") == "continuous":
         why = CONTINUOUS_REFUSALS.get(P.type_name(node), "no continuous-time lowering yet")
@@ -95,7 +96,7 @@ def _build_refractory(low: Any, name: str, node: Any) -> None:
     code = ["act = int(ref <= 0)", *code, f"vc = {expr}",
             "v = act * vc + (1 - act) * v", "ref = ref - int(ref > 0)", "y = 0"]
     params["v_th"] = (co.v_threshold, "1")
-    reset = B.reset_code(co.reset, co.v_reset, co.reset_amount, params, "\nref = n_ref")
+    reset = reset_code(co.reset, co.v_reset, co.reset_amount, params, "\nref = n_ref")
     g = low.make_group(name, lines, params=params, threshold="v > v_th and act > 0.5",
                        reset=reset)
     g.v = np.tile(co.v_initial.ravel(), low.B)
@@ -109,7 +110,7 @@ def _build_alif(low: Any, name: str, node: Any) -> None:
     params: dict[str, tuple] = {"v_th": (co.v_threshold, "1"), "beta": (co.beta, "1"),
                                 "rho": (co.rho, "1")}
     code, expr = _membrane_terms(co.membrane, params)
-    reset = B.reset_code(co.reset, co.v_reset, co.reset_amount, params)
+    reset = reset_code(co.reset, co.v_reset, co.reset_amount, params)
     g = low.make_group(name, lines, params=params, threshold="v > v_th + beta * adapt",
                        reset=reset)
     g.v = np.tile(co.membrane.v_initial.ravel(), low.B)
@@ -117,7 +118,7 @@ def _build_alif(low: Any, name: str, node: Any) -> None:
     low.update(name, "adapt = rho * adapt + y", sub=35)
 
 
-_PHI_CODE = {"tanh": "tanh(xr)", "relu": "clip(xr, 0, inf)",
+PHI_CODE = {"tanh": "tanh(xr)", "relu": "clip(xr, 0, inf)",
              "power": "phi_k * clip(xr, 0, inf) ** phi_n"}
 
 
@@ -131,11 +132,11 @@ def _build_rate(low: Any, name: str, node: Any) -> None:
                       phi_n=(P.param(node, "n", shape), "1"))
     g = low.make_group(name, [*low.input_lines(name), "xr : 1"], params=params)
     g.xr = np.tile(P.param(node, "x0", shape).ravel(), low.B)
-    low.update(name, "\n".join([*code, f"xr = {expr}", f"y = {_PHI_CODE[node.phi]}"]))
+    low.update(name, "\n".join([*code, f"xr = {expr}", f"y = {PHI_CODE[node.phi]}"]))
 
 
 def _build_source(low: Any, name: str, node: Any) -> None:
-    from .brian2_streams import build_streamed_source, needs_threshold
+    from .streams import build_streamed_source, needs_threshold
 
     if build_streamed_source(low, name, node):  # long streams: block by block
         return
@@ -146,7 +147,7 @@ def _build_source(low: Any, name: str, node: Any) -> None:
     low.update(name, f"y = {ta_name}(t, i)")
 
 
-def _cond_input_lines(low: Any, name: str) -> list[str]:
+def cond_input_lines(low: Any, name: str) -> list[str]:
     """``xe``/``xi``: sums over the incoming edges of the first/second half of each source
     (``(2, *shape)`` flattened in C order: the first ``size`` elements are excitatory)."""
     ins = low.incoming[name]
@@ -172,7 +173,7 @@ def _cond_input_lines(low: Any, name: str) -> list[str]:
 def _build_cond_lif(low: Any, name: str, node: Any) -> None:
     shape = low.shapes[name]
     co = cond_lif_coefficients(node, low.sem, shape)
-    lines = [*_cond_input_lines(low, name), "v : 1", "g_exc : 1", "g_inh : 1"]
+    lines = [*cond_input_lines(low, name), "v : 1", "g_exc : 1", "g_inh : 1"]
     params: dict[str, tuple] = {
         "a_exc": (co.a_exc, "1"), "a_inh": (co.a_inh, "1"), "h_mem": (co.h_mem, "1"),
         "r_c": (co.r, "1"), "v_lk": (co.v_leak, "1"), "e_exc": (co.e_exc, "1"),
@@ -188,7 +189,7 @@ def _build_cond_lif(low: Any, name: str, node: Any) -> None:
     else:
         code.append("v = v + h_mem * ((v_lk - v) + r_c * ge * (e_exc - v) "
                     "+ r_c * gi * (e_inh - v))")
-    reset = B.reset_code(co.reset, co.v_reset, co.v_threshold - co.v_reset, params)
+    reset = reset_code(co.reset, co.v_reset, co.v_threshold - co.v_reset, params)
     g = low.make_group(name, lines, params=params, threshold="v > v_th", reset=reset)
     g.v = np.tile(co.v_leak.ravel(), low.B)
     low.update(name, "\n".join([*code, "y = 0"]))
@@ -217,18 +218,18 @@ def _build_izhikevich(low: Any, name: str, node: Any) -> None:
         "p = iz_b * v", "p = p - u", "p = iz_a * p", "p = iz_h * p", "u = u + p", "y = 0"]))
 
 
-_ML_FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
+ML_FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
               "v_threshold", "v_syn", "k_syn", "e_syn")
 
 
 def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
     shape = low.shapes[name]
     par = lambda f: P.param(node, f, shape)  # noqa: E731
-    params: dict[str, tuple] = {f"ml_{f}": (par(f), "1") for f in _ML_FIELDS}
+    params: dict[str, tuple] = {f"ml_{f}": (par(f), "1") for f in ML_FIELDS}
     params["ml_h"] = (np.full(shape, morris_lecar_h(low.sem)), "1")
     spiking = P.SPECS[type(node)].spiking
     conductance = node.input_kind == X.ML_CONDUCTANCE
-    inputs = _cond_input_lines(low, name) if conductance else low.input_lines(name)
+    inputs = cond_input_lines(low, name) if conductance else low.input_lines(name)
     g = low.make_group(name, [*inputs, "v : 1", "wml : 1", "vprev : 1"],
                        params=params,
                        threshold="vprev <= ml_v_threshold and v > ml_v_threshold"
@@ -253,38 +254,29 @@ def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
 
 _NOTE = "discrete mode; the update of spikecore.ext_discrete"
 LOWERINGS = {
-    X.RefractoryLIF: B.Lowerer(_build_refractory, _NOTE + " (counter ref, v held)",
-                               _discrete_only),
-    X.RefractoryCubaLIF: B.Lowerer(_build_refractory, _NOTE + " (counter ref, v held)",
-                                   _discrete_only),
-    X.ALIF: B.Lowerer(_build_alif, _NOTE + " (threshold v_th + beta*adapt)", _discrete_only),
-    X.RateUnit: B.Lowerer(_build_rate, _NOTE + " (y = phi(x))", _discrete_only),
-    X.PoissonSource: B.Lowerer(_build_source, "discrete mode; the seeded stream of "
-                               "spikecore.ext_discrete played by a TimedArray", _discrete_only),
-    X.WhiteNoiseSource: B.Lowerer(_build_source, "discrete mode; the seeded stream of "
+    X.RefractoryLIF: Lowerer(_build_refractory, _NOTE + " (counter ref, v held)",
+                               discrete_only),
+    X.RefractoryCubaLIF: Lowerer(_build_refractory, _NOTE + " (counter ref, v held)",
+                                   discrete_only),
+    X.ALIF: Lowerer(_build_alif, _NOTE + " (threshold v_th + beta*adapt)", discrete_only),
+    X.RateUnit: Lowerer(_build_rate, _NOTE + " (y = phi(x))", discrete_only),
+    X.PoissonSource: Lowerer(_build_source, "discrete mode; the seeded stream of "
+                               "spikecore.ext_discrete played by a TimedArray", discrete_only),
+    X.WhiteNoiseSource: Lowerer(_build_source, "discrete mode; the seeded stream of "
                                   "spikecore.ext_discrete played by a TimedArray",
-                                  _discrete_only),
-    X.OUSource: B.Lowerer(_build_source, "discrete mode; the seeded stream of "
-                          "spikecore.ext_discrete played by a TimedArray", _discrete_only),
-    X.CondLIF: B.Lowerer(_build_cond_lif, _NOTE + " (conductance jumps, then membrane)",
-                         _discrete_only),
-    X.Izhikevich: B.Lowerer(_build_izhikevich, _NOTE + " (Izhikevich 2003 half-steps)",
-                            _discrete_only),
-    X.MorrisLecar: B.Lowerer(_build_morris_lecar, _NOTE + " (spike = upward crossing)",
-                             _discrete_only),
-    X.MorrisLecarGraded: B.Lowerer(_build_morris_lecar, _NOTE + " (y = s_inf(V))",
-                                   _discrete_only),
+                                  discrete_only),
+    X.OUSource: Lowerer(_build_source, "discrete mode; the seeded stream of "
+                          "spikecore.ext_discrete played by a TimedArray", discrete_only),
+    X.CondLIF: Lowerer(_build_cond_lif, _NOTE + " (conductance jumps, then membrane)",
+                         discrete_only),
+    X.Izhikevich: Lowerer(_build_izhikevich, _NOTE + " (Izhikevich 2003 half-steps)",
+                            discrete_only),
+    X.MorrisLecar: Lowerer(_build_morris_lecar, _NOTE + " (spike = upward crossing)",
+                             discrete_only),
+    X.MorrisLecarGraded: Lowerer(_build_morris_lecar, _NOTE + " (y = s_inf(V))",
+                                   discrete_only),
 }
-B.BUILDERS.update(LOWERINGS)
-B._STATE_VARS.update({"a": "adapt", "x": "xr", "g_exc": "g_exc", "g_inh": "g_inh", "u": "u",
-                      "w": "wml"})
-B._STATE_NAMES.update({v: k for k, v in B._STATE_VARS.items()})
-
-# Continuous mode: wraps the lowerings above by mode (registers itself into BUILDERS).
-from . import brian2_continuous_ext as _continuous  # noqa: E402,F401
-
-# LTCLIF's lowering lives in its own module and registers itself into BUILDERS.
-from . import brian2_ltc as _ltc  # noqa: E402,F401
-
-# SparseLinear's lowering lives in its own module and registers itself into BUILDERS.
-from . import brian2_sparse as _sparse  # noqa: E402,F401
+BUILDERS.update(LOWERINGS)
+for _state, _var in {"a": "adapt", "x": "xr", "g_exc": "g_exc", "g_inh": "g_inh", "u": "u",
+                     "w": "wml"}.items():
+    register_state(_state, _var)

@@ -71,14 +71,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import extensions as X
-from .. import primitives as P
-from ..ext_discrete import refractory_steps, source_stream
-from ..graph import Graph
-from . import brian2_ as B
-from . import brian2_extensions as E
+from ... import extensions as X
+from ... import primitives as P
+from ...ext_discrete import refractory_steps, source_stream
+from ...graph import Graph
+from . import extensions as E
+from .nir_primitives import equal_time_constants
+from .registry import BUILDERS, PULSE_TYPES, Lowerer
 
-#: Why a type stays discrete-only (read by ``brian2_extensions._discrete_only``).
+#: Why a type stays discrete-only (read by ``brian2_extensions.discrete_only``).
 E.CONTINUOUS_REFUSALS["LTCLIF"] = (
     "no continuous-time form: its gates are per-step quantities (the update depends on "
     "dt only through the integrator choice), so there is no ODE to integrate")
@@ -125,7 +126,7 @@ def _build_refractory(low: Any, name: str, node: Any) -> None:
         params["tau"] = (par("tau"), "second")
         lines.append("dv/dt = (v_leak - v + r * (x * amp)) / tau : volt (unless refractory)")
     else:
-        equal = np.all(B._equal_time_constants(node, shape))
+        equal = np.all(equal_time_constants(node, shape))
         tau_syn = "tau_mem" if equal else "tau_syn"
         params.update(tau_mem=(par("tau_mem"), "second"), w_in=(par("w_in"), "1"))
         if not equal:
@@ -146,7 +147,7 @@ def _refractory_problems(graph: Graph, name: str, node: Any, options: Mapping[st
                          ) -> list[str]:
     if not isinstance(node, X.RefractoryCubaLIF):
         return []
-    eq = B._equal_time_constants(node, graph.shapes()[name])
+    eq = equal_time_constants(node, graph.shapes()[name])
     if np.any(eq) and not np.all(eq):
         return [f"{name!r} (RefractoryCubaLIF): continuous mode needs tau_syn == tau_mem for "
                 "all elements or for none (the exact solution differs between the two "
@@ -183,7 +184,7 @@ def _build_rate(low: Any, name: str, node: Any) -> None:
                        params=params, method="exact")
     g.xr = np.tile(P.param(node, "x0", shape).ravel(), low.B)
     _place_updater(low, name, g)
-    low.update(name, f"y = {E._PHI_CODE[node.phi]}")
+    low.update(name, f"y = {E.PHI_CODE[node.phi]}")
 
 
 # ========================================================================= CondLIF
@@ -195,7 +196,7 @@ def _build_cond_lif(low: Any, name: str, node: Any) -> None:
         "tau_i": (par("tau_inh"), "second"), "r_c": (par("r"), "ohm"),
         "v_lk": (par("v_leak"), "volt"), "e_exc": (par("e_exc"), "volt"),
         "e_inh": (par("e_inh"), "volt"), "v_th": (par("v_threshold"), "volt")}
-    lines = [*E._cond_input_lines(low, name),
+    lines = [*E.cond_input_lines(low, name),
              "dv/dt = ((v_lk - v) + r_c * g_exc * (e_exc - v) + r_c * g_inh * (e_inh - v))"
              " / tau_m : volt",
              "dg_exc/dt = -g_exc / tau_e : siemens", "dg_inh/dt = -g_inh / tau_i : siemens"]
@@ -233,11 +234,11 @@ def _build_izhikevich(low: Any, name: str, node: Any) -> None:
 def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
     shape = low.shapes[name]
     par = lambda f: P.param(node, f, shape)  # noqa: E731
-    params: dict[str, tuple] = {f"ml_{f}": (par(f), "1") for f in E._ML_FIELDS}
+    params: dict[str, tuple] = {f"ml_{f}": (par(f), "1") for f in E.ML_FIELDS}
     params["ml_ms"] = (np.full(shape, X.MORRIS_LECAR_TIME_UNIT), "second")
     spiking = P.SPECS[type(node)].spiking
     if node.input_kind == X.ML_CONDUCTANCE:
-        inputs = [*E._cond_input_lines(low, name), "xc = xe + xin * (ml_e_syn - v) : 1"]
+        inputs = [*E.cond_input_lines(low, name), "xc = xe + xin * (ml_e_syn - v) : 1"]
     else:
         inputs = [*low.input_lines(name), "xc = x : 1"]
     lines = [*inputs,
@@ -274,7 +275,7 @@ def _current_model_problems(graph: Graph, name: str, node: Any, options: Mapping
 
 # ========================================================================= sources
 def _build_source(low: Any, name: str, node: Any) -> None:
-    from .brian2_streams import needs_threshold
+    from .streams import needs_threshold
 
     shape = low.shapes[name]
     data, _ = source_stream(node, name, low.sem, low.B, 0, low.steps, shape)
@@ -337,10 +338,10 @@ def register() -> None:
     """Replace each discrete-only extension lowering by a mode-dispatching one."""
     for t, cont in CONTINUOUS.items():
         disc = E.LOWERINGS[t]
-        B.BUILDERS[t] = B.Lowerer(by_mode(disc.build, cont.build),
+        BUILDERS[t] = Lowerer(by_mode(disc.build, cont.build),
                                   f"{disc.note}; continuous: {cont.note}",
                                   mode_problems(cont.problems))
-    B.PULSE_TYPES.update(t for t in CONTINUOUS if P.SPECS[t].spiking)
+    PULSE_TYPES.update(t for t in CONTINUOUS if P.SPECS[t].spiking)
 
 
 register()

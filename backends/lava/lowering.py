@@ -50,12 +50,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import extensions as X
-from .. import primitives as P
-from ..discrete import NeuronCoefficients, neuron_coefficients
-from ..errors import UnsupportedError
-from ..ext_discrete import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
-from ..graph import Graph, delay_steps_of
+from ... import extensions as X
+from ... import primitives as P
+from ...discrete import NeuronCoefficients, neuron_coefficients
+from ...errors import UnsupportedError
+from ...ext_discrete import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
+from ...graph import Graph, delay_steps_of
 
 ONE = "__one__"
 #: Graded messages: Lava's Dense binarises its input when num_message_bits == 0.
@@ -747,7 +747,3 @@ def output_values(terms: Terms, sources: dict[str, np.ndarray], batch: int, step
         x = np.ones((batch, steps, 1)) if s == ONE else sources[s]
         y[:, d:] += x[:, :steps - d] @ m.T
     return y
-
-
-# SparseLinear composes like Linear; its rule lives in its own module.
-from . import lava_sparse as _sparse  # noqa: E402,F401

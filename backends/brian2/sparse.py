@@ -2,7 +2,7 @@
 
 A ``SparseLinear`` is one more linear map of :mod:`.brian2_maps`: its synapses
 ``(pre = indices[k], post = row of k, w = weights[k])`` (zero weights dropped, as for a
-dense ``Linear``) go through the same ``_build_linear`` as ``Linear``, so it gets the same
+dense ``Linear``) go through the same ``build_linear`` as ``Linear``, so it gets the same
 paths: summed variables for non-spiking sources, ``on_pre`` spike pathways for spiking
 sources and 0/1 inputs, and fusion into the consuming neuron. Only the map differs: it
 is built from the CSR arrays without ever forming the dense matrix.
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sparse import SparseLinear
-from . import brian2_ as B
-from .brian2_maps import MAP_BUILDERS, LinearMap
+from ...sparse import SparseLinear
+from .maps import MAP_BUILDERS, LinearMap
+from .nir_primitives import MAP_NOTE, build_linear
+from .registry import BUILDERS, Lowerer
 
 
 def sparse_map(node: SparseLinear, in_shape: tuple[int, ...] | None = None) -> LinearMap:
@@ -26,4 +27,4 @@ def sparse_map(node: SparseLinear, in_shape: tuple[int, ...] | None = None) -> L
 
 
 MAP_BUILDERS[SparseLinear] = sparse_map
-B.BUILDERS[SparseLinear] = B.Lowerer(B._build_linear, B._MAP_NOTE + "; CSR synapses")
+BUILDERS[SparseLinear] = Lowerer(build_linear, MAP_NOTE + "; CSR synapses")

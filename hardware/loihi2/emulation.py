@@ -31,7 +31,7 @@ forbids the lags, the population-by-population int64 loop runs).
 
 Backward: every rounding, shift, wrap and clip passes the gradient straight through
 (``x + (q(x) - x).detach()``); the spike uses a surrogate of ``(v - vth_eff) / vth_eff``
-from :mod:`spikecore.backends.torch_surrogate`. Weights are trainable float parameters in
+from :mod:`spikecore.backends.torch.surrogate`. Weights are trainable float parameters in
 mantissa units, rounded (straight-through) to Lava's representable values each forward.
 """
 
@@ -49,15 +49,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import BackendProcessError, SpikecoreError, UnavailableError
-from ..graph import Graph
-from ..hardware.loihi2 import LOIHI2, HardwareTarget, Loihi2Network, quantize
-from ..result import Result
-from .torch_surrogate import spike_function
+from ...backends.lava import scripts as lava_scripts
+from ...backends.torch.surrogate import spike_function
+from ...errors import BackendProcessError, SpikecoreError, UnavailableError
+from ...graph import Graph
+from ...result import Result
+from .target import LOIHI2, HardwareTarget, Loihi2Network, quantize
 
 _TWO32 = 2.0 ** 32
 _TWO31 = 2.0 ** 31
-WORKER = Path(__file__).with_name("loihi2_reference_worker.py")
+WORKER = Path(lava_scripts.__file__).with_name("loihi2_reference_worker.py")
 
 
 # ============================================================ integer ops (straight-through)
@@ -672,8 +673,8 @@ def run_lava_reference(network: Loihi2Network, inputs: Mapping[str, np.ndarray],
     Raises :class:`UnavailableError` when no Lava interpreter exists (reason and fix),
     :class:`BackendProcessError` when the worker fails (command and stderr tail).
     """
-    from .lava_process import run_guarded
-    from .lava_sidecar import locate
+    from ...backends.lava.process import run_guarded
+    from ...backends.lava.sidecar import locate
 
     if python is None:
         rt = locate()

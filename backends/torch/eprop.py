@@ -63,12 +63,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import primitives as P
-from ..errors import SpikecoreError
-from ..extensions import ALIF
-from .norse_ import SpikecoreModule
-from .torch_ops import AffineOp, NodeOp
-from .torch_surrogate import get_surrogate
+from ... import primitives as P
+from ...errors import SpikecoreError
+from ...extensions import ALIF
+from .module import SpikecoreModule
+from .ops import AffineOp, NodeOp
+from .surrogate import get_surrogate
 
 LOSSES = ("mse", "ce")
 

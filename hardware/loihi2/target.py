@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import primitives as P
-from ..discrete import NEURON_TYPES, neuron_coefficients
-from ..errors import SpikecoreError, UnsupportedError
-from ..graph import Graph
-from ..result import Result
+from ... import primitives as P
+from ...discrete import NEURON_TYPES, neuron_coefficients
+from ...errors import SpikecoreError, UnsupportedError
+from ...graph import Graph
+from ...result import Result
 
 _LIF_MODELS = "lava-nc 0.10 lava/proc/lif/models.py AbstractPyLifModelFixed"
 _DENSE_MODELS = "lava-nc 0.10 lava/proc/dense/models.py AbstractPyDenseModelBitAcc.run_spk"
@@ -820,7 +820,7 @@ def estimate_operations(graph: Graph, result: Result,
 # ====================================================================== CLI hook
 def main_check(path: str, target_name: str = "loihi2", json_output: bool = False) -> int:
     """``spikecore check --target NAME model.nir``: print fit and cost; 0 if it fits."""
-    from ..nir_io import read
+    from ...nir_io import read
 
     if target_name not in TARGETS:
         print(f"unknown target {target_name!r}; choose one of {', '.join(sorted(TARGETS))}")
