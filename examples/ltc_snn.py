@@ -24,7 +24,7 @@ from _common import parse_out, pyplot
 from spikecore.models import ltc_snn
 
 import spikecore as sc
-from spikecore.ltc import ltc_coefficients, ltc_initial_state, ltc_step
+from spikecore.ltc import ltc_coefficients, ltc_gates, ltc_initial_state, ltc_step
 from spikecore.testing import assert_same_spikes
 
 T = 30  # steps of 1 ms: two halves of 15
@@ -52,7 +52,9 @@ def gate_values(graph: sc.Graph, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     v, a, z = ltc_initial_state(co, x.shape[0])
     spikes, gates = [], []
     for t in range(x.shape[1]):
-        fired, v, a, g_m = ltc_step(co, v, a, z, x[:, t] @ w_in.T + z @ w_rec.T)
+        drive = x[:, t] @ w_in.T + z @ w_rec.T
+        g_m, _ = ltc_gates(np, co, v, a, drive)
+        fired, (v, a, _) = ltc_step(np, co, (v, a, z), drive)
         z = fired.astype(float)
         spikes.append(fired)
         gates.append(g_m)

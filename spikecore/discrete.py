@@ -13,145 +13,202 @@ For types without a synaptic current (I, IF, LI, LIF) ``k_old = k_new = 0`` and 
 carries the input. ``x[t]`` is the sum of everything arriving at the node in step t.
 Initial state: ``i = 0``; ``v = v_leak`` (LI, LIF, CubaLI, CubaLIF) or ``v = 0`` (I, IF).
 The derivation of each coefficient is in ``docs/semantics.md``.
+
+Each formula is written once, over an array namespace ``xp`` (:mod:`spikecore.xp`):
+:func:`coefficients` and :func:`neuron_step` with ``xp=numpy`` are the contract's reference,
+with ``xp=torch`` the torch backend's differentiable op.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import primitives as P
 from .semantics import Semantics
+from .xp import SpikeFn, decay, spike_and_reset
+
+#: Names of the update's coefficients, in the order they enter ``v``.
+COEFFICIENTS = ("a_syn", "b_syn", "a_mem", "k_old", "k_new", "k_x", "c")
 
 
 @dataclass(frozen=True)
 class NeuronCoefficients:
-    """Per-element float64 coefficients of the update above (all of one shape)."""
+    """Per-element coefficients of the update above (arrays of one namespace and shape).
 
-    a_syn: np.ndarray
-    b_syn: np.ndarray
-    a_mem: np.ndarray
-    k_old: np.ndarray
-    k_new: np.ndarray
-    k_x: np.ndarray
-    c: np.ndarray
-    v_threshold: np.ndarray | None
-    v_reset: np.ndarray | None
-    v_initial: np.ndarray
+    From :func:`coefficients` a coefficient is ``None`` where the semantics make it zero
+    whatever the parameters (a *structural* zero: the term is skipped, which changes no
+    value); :func:`neuron_coefficients` (numpy) fills those with zero arrays.
+    """
+
+    a_syn: Any
+    b_syn: Any
+    a_mem: Any
+    k_old: Any
+    k_new: Any
+    k_x: Any
+    c: Any
+    v_threshold: Any
+    v_reset: Any
+    v_initial: Any
     has_current: bool
     spiking: bool
     reset: str
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.a_mem.shape
+        return tuple(self.a_mem.shape)
 
     @property
-    def reset_amount(self) -> np.ndarray | None:
+    def reset_amount(self) -> Any:
         """What ``subtract`` removes at a spike: v_threshold - v_reset."""
         if not self.spiking:
             return None
         return self.v_threshold - self.v_reset
 
 
-def _exact_coupling(a_syn: np.ndarray, a_mem: np.ndarray, tau_syn: np.ndarray,
-                    tau_mem: np.ndarray, dt: float) -> np.ndarray:
+class MembraneState(NamedTuple):
+    """State of I, IF, LI, LIF (and of the membranes inside ALIF and rate units)."""
+
+    v: Any
+
+
+class SynapticState(NamedTuple):
+    """State of CubaLI and CubaLIF: synaptic current, then membrane."""
+
+    i: Any
+    v: Any
+
+
+#: Below this ``|d|`` the coupling's ``expm1(d) / d`` is evaluated by its series: the same
+#: value to < 1e-18 relative, and a derivative that is right at ``d = 0`` (autograd through a
+#: ``where`` that guards ``d = 0`` would give 0 there instead of 1/2).
+SERIES_BELOW = 1e-4
+
+
+def exact_coupling(xp: Any, a_mem: Any, tau_syn: Any, tau_mem: Any, dt: float) -> Any:
     """K = v(dt) response of tau_mem v' = -v + exp(-s/tau_syn), v(0) = 0.
 
     K = tau_syn / (tau_syn - tau_mem) * (a_syn - a_mem), and its limit
     (dt / tau_mem) * a_mem when the time constants coincide. Evaluated as
     K = (dt / tau_mem) * a_mem * expm1(d) / d with d = dt * (1/tau_mem - 1/tau_syn): the
     same number without the cancellation of a_syn - a_mem when tau_syn ~ tau_mem (the
-    difference form loses up to half the digits there).
+    difference form loses up to half the digits there, and its derivative more). For
+    ``|d| < SERIES_BELOW``: ``expm1(d) / d = 1 + d/2 + d^2/6 + d^3/24`` (+ O(d^4)).
     """
     d = dt * (tau_syn - tau_mem) / (tau_syn * tau_mem)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(d == 0.0, 1.0, np.expm1(d) / np.where(d == 0.0, 1.0, d))
+    small = abs(d) < SERIES_BELOW
+    safe = xp.where(small, 1.0, d)
+    series = 1.0 + d * (0.5 + d * (1.0 / 6.0 + d / 24.0))
+    ratio = xp.where(small, series, xp.expm1(safe) / safe)
     return dt / tau_mem * a_mem * ratio
+
+
+def coefficients(xp: Any, node_type: type, params: Mapping[str, Any], semantics: Semantics
+                 ) -> NeuronCoefficients:
+    """Coefficients of a ``node_type`` neuron (I, IF, LI, LIF, CubaLI, CubaLIF) whose
+    parameters (``P.SPECS[node_type].array_params``, each of the node's shape) are in
+    ``params``, under ``semantics``; structural zeros are ``None``.
+
+    Written once for both namespaces: ``xp=np`` gives the contract's values, ``xp=torch``
+    the same formulas under autograd (for training neuron parameters).
+    """
+    spec = P.SPECS[node_type]
+    dt = float(semantics.dt)
+    exact = semantics.integrator == "exact"
+    increment = semantics.input_meaning == "increment"
+    spiking = spec.spiking
+    v_th = params["v_threshold"] if spiking else None
+    v_reset = params["v_reset"] if spiking else None
+    co = dict.fromkeys(COEFFICIENTS)
+    if node_type in (P.I, P.IF):
+        r = params["r"]
+        co.update(a_mem=xp.ones_like(r), k_x=dt * r)
+        return NeuronCoefficients(**co, v_threshold=v_th, v_reset=v_reset,
+                                  v_initial=xp.zeros_like(r), has_current=False,
+                                  spiking=spiking, reset=semantics.reset)
+    if node_type in (P.LI, P.LIF):
+        tau, r, v_leak = params["tau"], params["r"], params["v_leak"]
+        a = decay(xp, dt, tau, exact)
+        if exact:
+            co.update(k_x=dt * r / tau if increment else r * (1.0 - a), c=v_leak * (1.0 - a))
+        else:
+            co.update(k_x=dt * r / tau, c=dt * v_leak / tau)
+        co["a_mem"] = a
+        return NeuronCoefficients(**co, v_threshold=v_th, v_reset=v_reset, v_initial=v_leak,
+                                  has_current=False, spiking=spiking, reset=semantics.reset)
+    if node_type in (P.CubaLI, P.CubaLIF):
+        tau_s, tau_m = params["tau_syn"], params["tau_mem"]
+        r, v_leak, w_in = params["r"], params["v_leak"], params["w_in"]
+        a_s, a_m = decay(xp, dt, tau_s, exact), decay(xp, dt, tau_m, exact)
+        co.update(a_syn=a_s, a_mem=a_m)
+        if exact:
+            K = exact_coupling(xp, a_m, tau_s, tau_m, dt)
+            co.update(c=v_leak * (1.0 - a_m), k_old=r * K)
+            if increment:
+                co["b_syn"] = dt * w_in / tau_s
+            else:
+                co.update(b_syn=w_in * (1.0 - a_s), k_x=r * (1.0 - a_m - K) * w_in)
+        else:
+            co.update(b_syn=dt * w_in / tau_s, c=dt * v_leak / tau_m)
+            co["k_new" if semantics.update_order == "current_first" else "k_old"] = \
+                dt * r / tau_m
+        return NeuronCoefficients(**co, v_threshold=v_th, v_reset=v_reset, v_initial=v_leak,
+                                  has_current=True, spiking=spiking, reset=semantics.reset)
+    raise TypeError(f"{node_type.__name__} is not a neuron primitive")
 
 
 def neuron_coefficients(node: P.NIRNode, semantics: Semantics,
                         shape: tuple[int, ...] | None = None) -> NeuronCoefficients:
-    """Coefficients of ``node`` (I, IF, LI, LIF, CubaLI or CubaLIF) under ``semantics``."""
-    t = type(node)
-    spec = P.SPECS[t]
+    """The contract's float64 numpy coefficients of ``node`` under ``semantics`` (every
+    coefficient an array of the node's shape; structural zeros as zero arrays)."""
+    spec = P.SPECS[type(node)]
     if shape is None:
         shape = spec.output_shape(node, None)
-    dt = float(semantics.dt)
-    exact = semantics.integrator == "exact"
-    increment = semantics.input_meaning == "increment"
+    params = {p: P.param(node, p, shape) for p in spec.array_params if hasattr(node, p)}
+    co = coefficients(np, type(node), params, semantics)
     zeros = np.zeros(shape)
-    par = lambda name: P.param(node, name, shape)  # noqa: E731
-
-    spiking = spec.spiking
-    v_th = par("v_threshold") if spiking else None
-    v_reset = par("v_reset") if spiking else None
-
-    if t in (P.I, P.IF):
-        r = par("r")
-        return NeuronCoefficients(zeros, zeros, np.ones(shape), zeros, zeros, dt * r, zeros,
-                                  v_th, v_reset, zeros.copy(), False, spiking, semantics.reset)
-
-    if t in (P.LI, P.LIF):
-        tau, r, v_leak = par("tau"), par("r"), par("v_leak")
-        if exact:
-            a = np.exp(-dt / tau)
-            k_x = dt * r / tau if increment else r * (1.0 - a)
-            c = v_leak * (1.0 - a)
-        else:
-            a = 1.0 - dt / tau
-            k_x = dt * r / tau
-            c = dt * v_leak / tau
-        return NeuronCoefficients(zeros, zeros, a, zeros, zeros, k_x, c, v_th, v_reset,
-                                  v_leak.copy(), False, spiking, semantics.reset)
-
-    if t in (P.CubaLI, P.CubaLIF):
-        tau_s, tau_m = par("tau_syn"), par("tau_mem")
-        r, v_leak, w_in = par("r"), par("v_leak"), par("w_in")
-        if exact:
-            a_s, a_m = np.exp(-dt / tau_s), np.exp(-dt / tau_m)
-            K = _exact_coupling(a_s, a_m, tau_s, tau_m, dt)
-            c = v_leak * (1.0 - a_m)
-            k_old = r * K
-            if increment:
-                b_s, k_x = dt * w_in / tau_s, zeros
-            else:
-                b_s, k_x = w_in * (1.0 - a_s), r * (1.0 - a_m - K) * w_in
-            k_new = zeros
-        else:
-            a_s, a_m = 1.0 - dt / tau_s, 1.0 - dt / tau_m
-            b_s = dt * w_in / tau_s
-            k = dt * r / tau_m
-            c = dt * v_leak / tau_m
-            k_x = zeros
-            if semantics.update_order == "current_first":
-                k_old, k_new = zeros, k
-            else:
-                k_old, k_new = k, zeros
-        return NeuronCoefficients(a_s, b_s, a_m, k_old, k_new, k_x, c, v_th, v_reset,
-                                  v_leak.copy(), True, spiking, semantics.reset)
-
-    raise TypeError(f"{t.__name__} is not a neuron primitive")
+    filled = {k: zeros if getattr(co, k) is None else getattr(co, k) for k in COEFFICIENTS}
+    return replace(co, **filled, v_initial=np.array(co.v_initial, dtype=np.float64))
 
 
-def neuron_step(co: NeuronCoefficients, i: np.ndarray, v: np.ndarray, x: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the contract in numpy: ``(i, v, x) -> (z, i_new, v_new)``.
+def neuron_step(xp: Any, co: NeuronCoefficients, state: tuple, x: Any,
+                spike_fn: SpikeFn | None = None, detach_reset: bool = False
+                ) -> tuple[Any, MembraneState | SynapticState]:
+    """One step of the contract: ``(state, x) -> (y, new state)``.
 
-    The executable form of the module docstring, used to test the coefficients and the
-    documentation; backends implement the same update in their own engine.
+    ``state`` is ``(i, v)`` (:class:`SynapticState`) for types with a synaptic current,
+    else ``(v,)`` (:class:`MembraneState`). ``y`` is the spike ``z`` for spiking types
+    (boolean without ``spike_fn``), ``v`` otherwise. Terms with a ``None`` coefficient are
+    skipped (and ``k_old``, ``k_new`` without a current); the rest are added in the order of
+    the module docstring. The spike and reset
+    are :func:`spikecore.xp.spike_and_reset`. ``xp=np`` is the reference; the torch backend
+    runs this function with ``xp=torch`` (and ``spike_fn``, the surrogate, in training).
     """
-    i_new = co.a_syn * i + co.b_syn * x if co.has_current else i
-    v_new = co.a_mem * v + co.k_old * i + co.k_new * i_new + co.k_x * x + co.c
-    if not co.spiking:
-        return np.zeros_like(v_new, dtype=bool), i_new, v_new
-    z = v_new > co.v_threshold
-    if co.reset == "to_value":
-        v_new = np.where(z, co.v_reset, v_new)
+    if co.has_current:
+        i, v = state
+        i_new = co.a_syn * i + co.b_syn * x
     else:
-        v_new = np.where(z, v_new - co.reset_amount, v_new)
-    return z, i_new, v_new
+        (v,) = state
+        i = i_new = None
+    v_new = co.a_mem * v
+    if co.has_current and co.k_old is not None:
+        v_new = v_new + co.k_old * i
+    if co.has_current and co.k_new is not None:
+        v_new = v_new + co.k_new * i_new
+    if co.k_x is not None:
+        v_new = v_new + co.k_x * x
+    if co.c is not None:
+        v_new = v_new + co.c
+    y = v_new
+    if co.spiking:
+        y, v_new = spike_and_reset(xp, v_new, co.v_threshold, co.v_reset,
+                                   co.v_threshold - co.v_reset, co.reset, spike_fn,
+                                   detach_reset)
+    return y, (SynapticState(i_new, v_new) if co.has_current else MembraneState(v_new))
 
 
 NEURON_TYPES = (P.I, P.IF, P.LI, P.LIF, P.CubaLI, P.CubaLIF)

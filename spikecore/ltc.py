@@ -6,8 +6,9 @@ LTC-SNN layer computes, every step, the membrane's integration rate and the adap
 decay with sigmoid gates over the layer's synaptic input and the neuron's own state, so
 the time constants change from step to step ("liquid").
 
-:class:`LTCLIF` is the node, :func:`ltc_step` its exact discrete update (numpy, float64,
-the executable form of ``docs/semantics.md`` §7 "LTCLIF"); every backend reproduces it.
+:class:`LTCLIF` is the node, :func:`ltc_step` its exact discrete update, written once over
+an array namespace: with numpy (float64) the executable form of ``docs/semantics.md`` §7
+"LTCLIF", with torch the backend's op.
 The node is registered in :data:`spikecore.primitives.SPECS` and listed among the
 extension types of :mod:`spikecore.extensions` (which imports this module at its end).
 """
@@ -15,13 +16,14 @@ extension types of :mod:`spikecore.extensions` (which imports this module at its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import primitives as P
 from .extensions import _Extension
 from .semantics import Semantics
+from .xp import SpikeFn, sigmoid, spike_and_reset
 
 #: The gate matrices, each ``(n, n)``: (membrane gate: input, own v), (adaptation gate:
 #: input, own a).
@@ -150,46 +152,54 @@ def ltc_coefficients(node: LTCLIF, semantics: Semantics, shape: tuple[int, ...]
                            reset=semantics.reset)
 
 
-def sigmoid(u: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-u))`` (overflow of ``exp`` for very negative ``u`` gives 0)."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-u))
-
-
-def ltc_initial_state(co: LTCCoefficients, batch: int
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ltc_initial_state(co: LTCCoefficients, batch: int) -> LTCState:
     """``(v, a, z)`` at the start: ``v = v_leak``, ``a = 0``, ``z = 0``, each ``[batch, n]``."""
     v = np.broadcast_to(co.v_leak, (batch, *co.v_leak.shape)).copy()
-    return v, np.zeros_like(v), np.zeros_like(v)
+    return LTCState(v, np.zeros_like(v), np.zeros_like(v))
 
 
-def ltc_step(co: LTCCoefficients, v: np.ndarray, a: np.ndarray, z: np.ndarray,
-             x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One step: ``(v, a, z, I) -> (z_new, v_new, a_new, g_m)``, all ``[..., n]``.
+class LTCState(NamedTuple):
+    """Membrane, adaptation, and the last step's spike."""
 
-    Exactly :class:`LTCLIF`'s update::
+    v: Any
+    a: Any
+    z: Any
+
+
+def ltc_gates(xp: Any, co: LTCCoefficients, v: Any, a: Any, x: Any) -> tuple[Any, Any]:
+    """The step's gates ``(g_m, rho)`` from the input ``I`` and last step's ``v``, ``a``::
 
         g_m = sigmoid(I @ w_mem_in.T + v @ w_mem_v.T + b_mem)
         rho = sigmoid(I @ w_adp_in.T + a @ w_adp_a.T + b_adp)
+
+    (``g_m`` also serves analysis: the effective ``tau_m = dt / g_m``)."""
+    g_m = sigmoid(xp, x @ co.w_mem_in.T + v @ co.w_mem_v.T + co.b_mem)
+    rho = sigmoid(xp, x @ co.w_adp_in.T + a @ co.w_adp_a.T + co.b_adp)
+    return g_m, rho
+
+
+def ltc_step(xp: Any, co: LTCCoefficients, state: tuple, x: Any,
+             spike_fn: SpikeFn | None = None, detach_reset: bool = False
+             ) -> tuple[Any, LTCState]:
+    """One step: ``((v, a, z), I) -> (z_new, (v, a, z_new))``, all ``[..., n]``.
+
+    Exactly :class:`LTCLIF`'s update::
+
+        g_m, rho = ltc_gates(I, v, a)
         a   = rho * a + (1 - rho) * z
         k   = g_m | 1 - exp(-g_m) ;  v~ = v + k * (v_leak - v + r * I)
-        z   = v~ > v_threshold + beta * a ;  reset
-
-    ``g_m`` is returned for analysis (the effective ``tau_m = dt / g_m``).
+        z   = v~ > v_threshold + beta * a ;  reset (:func:`spikecore.xp.spike_and_reset`)
     """
-    g_m = sigmoid(x @ co.w_mem_in.T + v @ co.w_mem_v.T + co.b_mem)
-    rho = sigmoid(x @ co.w_adp_in.T + a @ co.w_adp_a.T + co.b_adp)
+    v, a, z = state
+    g_m, rho = ltc_gates(xp, co, v, a, x)
     a_new = rho * a + (1.0 - rho) * z
     theta = co.v_threshold + co.beta * a_new
-    k = 1.0 - np.exp(-g_m) if co.exact else g_m
+    k = 1.0 - xp.exp(-g_m) if co.exact else g_m
     v_new = v + k * (co.v_leak - v + co.r * x)
-    fired = v_new > theta
-    if co.reset == "to_value":
-        v_new = np.where(fired, co.v_reset, v_new)
-    else:
-        v_new = np.where(fired, v_new - co.reset_amount, v_new)
-    return fired, v_new, a_new, g_m
+    fired, v_new = spike_and_reset(xp, v_new, theta, co.v_reset, co.v_threshold - co.v_reset,
+                                   co.reset, spike_fn, detach_reset)
+    return fired, LTCState(v_new, a_new, fired)
 
 
-__all__ = ["LTCCoefficients", "LTCLIF", "LTC_MATRICES", "LTC_VECTORS", "ltc_coefficients",
-           "ltc_initial_state", "ltc_step", "sigmoid"]
+__all__ = ["LTCCoefficients", "LTCLIF", "LTCState", "LTC_MATRICES", "LTC_VECTORS",
+           "ltc_coefficients", "ltc_gates", "ltc_initial_state", "ltc_step"]

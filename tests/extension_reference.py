@@ -249,7 +249,7 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
                     spikes[n][:, t] = z
                 traces[n]["v"][:, t], traces[n]["w"][:, t] = vp, wp
             elif isinstance(node, LTCLIF):
-                z, st["v"], st["a"], _ = ltc_step(st["co"], st["v"], st["a"], st["z"], x)
+                z, (st["v"], st["a"], _) = ltc_step(np, st["co"], (st["v"], st["a"], st["z"]), x)
                 st["z"] = z.astype(float)
                 y = st["z"]
                 spikes[n][:, t] = z

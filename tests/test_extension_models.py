@@ -28,10 +28,12 @@ from spikecore.errors import GraphError, UnsupportedError
 from spikecore.ext_discrete import (
     cond_lif_coefficients,
     cond_lif_step,
-    izhikevich_h,
+    izhikevich_coefficients,
     izhikevich_step,
+    morris_lecar_coefficients,
     morris_lecar_step,
     split_conductance_input,
+    upward_crossing,
 )
 from spikecore.testing import assert_close_arrays
 
@@ -66,7 +68,7 @@ def test_cond_lif_step_equals_the_documented_update(sem: str) -> None:
     ge, gi, v = np.zeros(shape), np.zeros(shape), node.v_leak.copy()
     for t in range(STEPS):
         xe, xi = split_conductance_input(ref["received"]["n"][0, t], (2 * shape[0],), shape)
-        z, ge, gi, v = cond_lif_step(co, ge, gi, v, xe, xi)
+        z, (ge, gi, v) = cond_lif_step(np, co, (ge, gi, v), xe, xi)
         assert np.array_equal(z, ref["spikes"]["n"][0, t]), t
         for name, got in (("g_exc", ge), ("g_inh", gi), ("v", v)):
             assert_close_arrays(got, ref["traces"]["n"][name][0, t], 0.0, f"{name}[{t}]")
@@ -86,7 +88,7 @@ def test_cond_lif_exact_step_solves_the_membrane_ode_for_fixed_conductances() ->
     sem = sc.Semantics(dt=DT, integrator="exact")
     ge, gi, v0 = np.array([0.3, 1.2, 0.0]), np.array([0.5, 0.0, 2.0]), np.array([0.4, -0.3, 0.2])
     co = cond_lif_coefficients(node, sem, (n,))
-    _, ge1, gi1, v1 = cond_lif_step(co, np.zeros(n), np.zeros(n), v0, ge, gi)
+    _, (ge1, gi1, v1) = cond_lif_step(np, co, (np.zeros(n), np.zeros(n), v0), ge, gi)
     assert np.array_equal(ge1, ge) and np.array_equal(gi1, gi)
     for j in range(n):
         def rhs(_t, v, j=j):
@@ -119,8 +121,8 @@ def test_izhikevich_step_equals_the_documented_update() -> None:
     ref = reference(g, {"in": _IZH_INPUT}, STEPS)
     v, u = node.v0.copy(), node.u0.copy()
     for t in range(STEPS):
-        z, v, u = izhikevich_step(node, izhikevich_h(sem), v, u, ref["received"]["izh"][0, t],
-                                  shape)
+        z, (v, u) = izhikevich_step(np, izhikevich_coefficients(node, sem, shape), (v, u),
+                                    ref["received"]["izh"][0, t])
         assert np.array_equal(z, ref["spikes"]["izh"][0, t]), t
         assert_close_arrays(v, ref["traces"]["izh"]["v"][0, t], 0.0, f"v[{t}]")
         assert_close_arrays(u, ref["traces"]["izh"]["u"][0, t], 0.0, f"u[{t}]")
@@ -137,9 +139,11 @@ def test_izhikevich_rest_is_the_fixed_point_of_the_paper_equations() -> None:
     node = X.Izhikevich(a=np.full(2, a), b=np.full(2, b), c=np.full(2, -65.0),
                         d=np.full(2, 8.0), v0=np.array([v_rest, v_rest + 2.0]),
                         u0=np.full(2, b * v_rest))
+    co = izhikevich_coefficients(node, sc.Semantics(dt=1e-3), (2,))  # h = 1 (ms)
+    assert co.h == 1.0
     v, u = node.v0.copy(), node.u0.copy()
     for _ in range(3000):
-        z, v, u = izhikevich_step(node, 1.0, v, u, np.zeros(2), (2,))
+        z, (v, u) = izhikevich_step(np, co, (v, u), np.zeros(2))
         assert not z.any()
     assert_close_arrays(v, np.full(2, v_rest), 1e-6, "v at rest")
     assert_close_arrays(u, np.full(2, b * v_rest), 1e-6, "u at rest")
@@ -154,7 +158,10 @@ def test_morris_lecar_step_equals_the_documented_update(integrator: str) -> None
         node = g.nodes[name]
         v, w = node.v0.copy(), node.w0.copy()
         for t in range(ML_STEPS):
-            z, y, v, w = morris_lecar_step(node, sem, v, w, ref["received"][name][0, t], (3,))
+            v_old = v
+            y, (v, w) = morris_lecar_step(np, morris_lecar_coefficients(node, sem, (3,)), (v, w),
+                                          ref["received"][name][0, t])
+            z = upward_crossing(v_old, v, node.v_threshold)
             assert_close_arrays(v, ref["traces"][name]["v"][0, t], ML_V_ATOL, f"{name} v[{t}]")
             assert_close_arrays(w, ref["traces"][name]["w"][0, t], ML_W_ATOL, f"{name} w[{t}]")
             if name == "ml":
@@ -181,9 +188,10 @@ def test_morris_lecar_rest_is_the_fixed_point_of_the_ode(kind: str) -> None:
     w_rest = 0.5 * (1 + np.tanh((v_rest - params["v3"]) / params["v4"]))
     node = X.MorrisLecar.of_type(kind, 1, v0=v_rest, w0=w_rest)
     sem = sc.Semantics(dt=ML_DT, integrator="exact")
+    co = morris_lecar_coefficients(node, sem, (1,))
     v, w = node.v0.copy(), node.w0.copy()
     for _ in range(2000):
-        z, _, v, w = morris_lecar_step(node, sem, v, w, np.zeros(1), (1,))
+        z, (v, w) = morris_lecar_step(np, co, (v, w), np.zeros(1))
         assert not z.any()
     assert abs(v[0] - v_rest) < 1e-9 and abs(w[0] - w_rest) < 1e-12
 

@@ -101,11 +101,12 @@ def test_step_functions_equal_the_documented_update(sem: str) -> None:
         ref = reference(g, {"in": x}, steps)
         co = neuron_coefficients(node.base(), semantics, shape)
         n_ref = refractory_steps(node, DT, shape)
-        i = np.zeros(shape)
-        v, r = co.v_initial.copy(), np.zeros(shape)
+        state = (*((np.zeros(shape),) if co.has_current else ()), co.v_initial.copy(),
+                 np.zeros(shape))
         for t in range(steps):
             inp = ref["received"]["n"][0, t]
-            z, i, v, r = refractory_step(co, n_ref, i, v, r, inp)
+            z, state = refractory_step(np, co, n_ref, state, inp)
+            v = state.v
             assert np.array_equal(z, ref["spikes"]["n"][0, t]), (kind, t)
             assert np.array_equal(v, ref["traces"]["n"]["v"][0, t]), (kind, t)
         assert ref["spikes"]["n"].sum() > 10
@@ -115,7 +116,7 @@ def test_step_functions_equal_the_documented_update(sem: str) -> None:
     ref = reference(g, {"in": rng.uniform(0, 3, (1, steps, 3))}, steps)
     for t in range(steps):
         inp = ref["received"]["alif"][0, t]
-        z, v, a = alif_step(co, v, a, inp)
+        z, (v, a) = alif_step(np, co, (v, a), inp)
         assert np.array_equal(z, ref["spikes"]["alif"][0, t]) and np.array_equal(
             a, ref["traces"]["alif"]["a"][0, t]), t
     for phi in X.PHIS:
@@ -126,7 +127,7 @@ def test_step_functions_equal_the_documented_update(sem: str) -> None:
         x_state = node.x0.copy()
         for t in range(steps):
             inp = ref["received"]["x"][0, t]
-            y, x_state = rate_step(node, co, x_state, inp, (6,))
+            y, (x_state,) = rate_step(np, co, (x_state,), inp)
             assert_close_arrays(x_state, ref["traces"]["x"]["x"][0, t], 0.0, f"{phi} x[{t}]")
 
 
@@ -145,12 +146,12 @@ def test_refractory_neuron_is_silent_and_held_for_exactly_n_ref_steps() -> None:
     while v <= 1.0:
         v = (1 - DT / tau) * v + DT * r / tau * drive
         k += 1
-    v, i, ref = co.v_initial.copy(), np.zeros(n), np.zeros(n)
+    v, ref = co.v_initial.copy(), np.zeros(n)
     z_all = []
     held_ok = True
     for _ in range(60):
         before = v.copy()
-        z, i, v, ref_new = refractory_step(co, n_ref.astype(float), i, v, ref, np.full(n, drive))
+        z, (v, ref_new) = refractory_step(np, co, n_ref.astype(float), (v, ref), np.full(n, drive))
         held_ok &= bool(np.all(v[ref > 0] == before[ref > 0]))
         ref = ref_new
         z_all.append(z)

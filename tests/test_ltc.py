@@ -112,7 +112,7 @@ def _run_steps(node: LTCLIF, sem: sc.Semantics, inputs: list[list[float]]):
     v, a, z = ltc_initial_state(co, 1)
     out = []
     for x in inputs:
-        fired, v, a, _ = ltc_step(co, v, a, z, np.array([x]))
+        fired, (v, a, _) = ltc_step(np, co, (v, a, z), np.array([x]))
         z = fired.astype(float)
         out.append((fired[0].tolist(), v[0].tolist(), a[0].tolist()))
     return out
@@ -195,7 +195,7 @@ def test_step_function_equals_the_scalar_transcription(integrator: str, reset: s
     v, a, z = ltc_initial_state(co, 1)
     zs, vs, as_ = [], [], []
     for x in xs:
-        fired, v, a, _ = ltc_step(co, v, a, z, x[None])
+        fired, (v, a, _) = ltc_step(np, co, (v, a, z), x[None])
         z = fired.astype(float)
         zs.append(fired[0])
         vs.append(v[0])
@@ -217,7 +217,7 @@ def test_gates_read_the_input_and_the_previous_state() -> None:
         v, a, z = ltc_initial_state(co, 1)
         vs, as_ = [], []
         for x in xs:
-            fired, v, a, _ = ltc_step(co, v, a, z, x[None])
+            fired, (v, a, _) = ltc_step(np, co, (v, a, z), x[None])
             z = fired.astype(float)
             vs.append(v[0])
             as_.append(a[0])

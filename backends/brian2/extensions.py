@@ -124,7 +124,7 @@ PHI_CODE = {"tanh": "tanh(xr)", "relu": "clip(xr, 0, inf)",
 
 def _build_rate(low: Any, name: str, node: Any) -> None:
     shape = low.shapes[name]
-    co = rate_coefficients(node, low.sem, shape)
+    co = rate_coefficients(node, low.sem, shape).membrane
     params: dict[str, tuple] = {}
     code, expr = _membrane_terms(co, params, target="xr")
     if node.phi == "power":

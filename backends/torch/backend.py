@@ -108,10 +108,10 @@ def _tiny_run() -> str:
     with torch.no_grad():
         z, _ = m(x)
     co = neuron_coefficients(lif, sem)
-    i = v = co.v_initial
+    state = (co.v_initial,)
     expect = []
     for _ in range(3):
-        zz, i, v = neuron_step(co, i, v, np.array([3.0]))
+        zz, state = neuron_step(np, co, state, np.array([3.0]))
         expect.append(float(zz[0]))
     got = [float(a) for a in z[0, :, 0]]
     if got != expect or sum(got) != 1:

@@ -213,116 +213,211 @@ class EProp:
 
         ``mask``: optional weights of the loss per step, ``[steps]`` or ``[batch, steps]``
         (e.g. 1 only in a recall window).
+
+        Per step: the hidden layer and its eligibility traces (:meth:`_hidden_step`), the
+        readout and its error (:func:`_readout_step`, :func:`_loss_error`), the gradient
+        sums (:func:`_accumulate`); at the end the sums go to ``.grad``
+        (:func:`_write_grads`).
         """
         if loss not in LOSSES:
             raise SpikecoreError(f"loss={loss!r}: expected one of {LOSSES}")
-        m, p = self.m, self.parts
-        inputs, batch, steps = m._inputs(x, None)
+        inputs, batch, steps = self.m._inputs(x, None)
         x = next(iter(inputs.values()))
-        if mask is not None:
-            mask = torch.as_tensor(mask, dtype=x.dtype, device=x.device)
-            if mask.dim() == 1:
-                mask = mask[None].expand(batch, -1)
-            if tuple(mask.shape) != (batch, steps):
-                raise SpikecoreError(f"mask: got shape {tuple(mask.shape)}, expected "
-                                     f"[{steps}] or [{batch}, {steps}] (weights per step)")
+        mask = _step_weights(mask, x, batch, steps)
+        net = self._network()
+        st = self._initial_state(net, batch)
+        total = 0.0
+        for t in range(steps):
+            xt = x[:, t]
+            self._hidden_step(net, st, xt)
+            _readout_step(net, st)
+            err, value = _loss_error(st.y, target, t, loss,
+                                     None if mask is None else mask[:, t], batch)
+            total += value
+            _accumulate(net, st, err)
+        _write_grads(net, st)
+        return total
+
+    def _network(self) -> _EPropNet:
+        """The parameters e-prop reads from the module (coefficients of the current
+        parameters); raises if the readout has several leaks."""
+        m, p = self.m, self.parts
         prep = m.prepare()
         co, co_o = prep[p.hidden], prep[p.readout]
+        co = getattr(co, "membrane", co)  # ALIF: the LI membrane's coefficients
         hid: NodeOp = m.op[p.hidden]
         win_op: AffineOp = m.op[p.w_in]
-        w_in = win_op.weight
-        w_rec = m.op[p.w_rec].weight if p.w_rec else None
-        w_out = m.op[p.w_out].weight
-        b_out = m.op[p.w_out].bias if m.op[p.w_out].has_bias else None
         kappa = co_o.a_mem
         if not bool(torch.all(kappa == kappa.reshape(-1)[0])):
             raise SpikecoreError(f"readout {p.readout!r}: e-prop filters eligibility traces "
                                  "with one readout leak; give every readout neuron one tau")
-        kappa = float(kappa.reshape(-1)[0])
-        k_o = co_o.k_x
-        a_m, k_x = co.a_mem, co.k_x
-        v_th, v_reset = hid.v_threshold, hid.v_reset
         beta, rho = self.adaptation if self.adaptation is not None else (None, None)
-        B = w_out if self.B is None else self.B
-        n, n_in = w_in.shape
-        v = hid.init_state(batch)[0]
-        y = m.op[p.readout].init_state(batch)[0]
-        z = torch.zeros_like(v)
-        adapt = torch.zeros_like(v)  # A[t-1]
-        adaptive = beta is not None and self.adaptation_trace
+        w_out = m.op[p.w_out].weight
+        return _EPropNet(
+            hid=hid, readout=m.op[p.readout], win_op=win_op, w_in=win_op.weight,
+            w_rec=m.op[p.w_rec].weight if p.w_rec else None, w_out=w_out,
+            b_out=m.op[p.w_out].bias if m.op[p.w_out].has_bias else None,
+            a_m=co.a_mem, k_x=co.k_x, c=co.c, v_th=hid.v_threshold, v_reset=hid.v_reset,
+            beta=beta, rho=rho, kappa=float(kappa.reshape(-1)[0]), k_o=co_o.k_x, c_o=co_o.c,
+            B=w_out if self.B is None else self.B)
+
+    def _initial_state(self, net: _EPropNet, batch: int) -> _EPropState:
+        """The state before step 0: the modules' initial v and y, no spikes, no
+        adaptation, zero traces and gradient sums."""
+        v = net.hid.init_state(batch)[0]
+        y = net.readout.init_state(batch)[0]
+        n, n_in = net.w_in.shape
+        adaptive = net.beta is not None and self.adaptation_trace
         traces = {"in": _Trace(batch, n, n_in, adaptive, v),
                   "bias": _Trace(batch, n, 1, adaptive, v)}
-        if w_rec is not None:
+        if net.w_rec is not None:
             traces["rec"] = _Trace(batch, n, n, adaptive, v)
-        ones = torch.ones(batch, 1, dtype=v.dtype, device=v.device)
-        zbar = torch.zeros_like(v)
-        obar = 0.0
-        grads = {k: torch.zeros(n, tr.ev.shape[2], dtype=v.dtype, device=v.device)
-                 for k, tr in traces.items()}
-        g_out = torch.zeros_like(w_out)
-        g_bout = torch.zeros(w_out.shape[0], dtype=v.dtype, device=v.device)
-        total = 0.0
-        for t in range(steps):
-            xt = x[:, t]
-            cur = win_op.apply(xt, None)
-            if w_rec is not None:
-                cur = cur + z @ w_rec.t()
-            vt = a_m * v
-            if k_x is not None:
-                vt = vt + k_x * cur
-            if co.c is not None:
-                vt = vt + co.c
-            thr = v_th if beta is None else v_th + beta * adapt
-            u = vt - thr
-            z_new = (u > 0).to(v.dtype)
-            psi = self.derivative(u, self.scale)
-            pres = {"in": xt, "bias": ones, "rec": z}
-            for k, tr in traces.items():
-                tr.step(a_m, k_x, pres[k], psi, kappa, beta, rho)
-            if hid.reset_mode == "to_value":
-                keep = 1.0 - z_new
-                v = keep * vt + z_new * v_reset
-                for tr in traces.values():
-                    tr.after_reset(keep)
-            else:
-                v = vt - z_new * (v_th - v_reset)
-            z = z_new
-            if beta is not None:
-                adapt = rho * adapt + z
-            # readout and its error
-            drive = z @ w_out.t() + (b_out if b_out is not None else 0.0)
-            y = kappa * y + k_o * drive
-            if co_o.c is not None:
-                y = y + co_o.c
-            w = None if mask is None else mask[:, t]
-            if loss == "mse":
-                err = y - target[:, t]
-                sq = (err**2).sum(1)
-                total += 0.5 * float((sq if w is None else sq * w).sum()) / batch
-            else:
-                logp = torch.log_softmax(y, dim=-1)
-                nll = -logp.gather(1, target[:, None])[:, 0]
-                total += float((nll if w is None else nll * w).sum()) / batch
-                err = logp.exp()
-                err[torch.arange(batch), target] -= 1.0
-            if w is not None:
-                err = err * w[:, None]
-            err = err / batch
-            zbar = kappa * zbar + z
-            L = (err * k_o) @ B  # learning signal [batch, n]
-            for k, tr in traces.items():
-                grads[k] += torch.einsum("bj,bji->ji", L, tr.ebar)
-            obar = kappa * obar + 1.0  # d y[t] / d b_out, per unit of k_o
-            g_out += (err * k_o).t() @ zbar
-            g_bout += (err * k_o).sum(0) * obar
-        out = {w_in: grads["in"], w_out: g_out}
-        if b_out is not None:
-            out[b_out] = g_bout
-        if win_op.has_bias:
-            out[win_op.bias] = grads["bias"][:, 0]
-        if w_rec is not None:
-            out[w_rec] = grads["rec"]
-        for param, grad in out.items():
-            if isinstance(param, torch.nn.Parameter):
-                param.grad = grad.clone()
-        return total
+        return _EPropState(
+            v=v, y=y, z=torch.zeros_like(v), adapt=torch.zeros_like(v),
+            zbar=torch.zeros_like(v), obar=0.0, traces=traces,
+            ones=torch.ones(batch, 1, dtype=v.dtype, device=v.device),
+            grads={k: torch.zeros(n, tr.ev.shape[2], dtype=v.dtype, device=v.device)
+                   for k, tr in traces.items()},
+            g_out=torch.zeros_like(net.w_out),
+            g_bout=torch.zeros(net.w_out.shape[0], dtype=v.dtype, device=v.device))
+
+    def _hidden_step(self, net: _EPropNet, st: _EPropState, xt: torch.Tensor) -> None:
+        """One step of the hidden layer (membrane, threshold, spike, reset, adaptation)
+        and of its eligibility traces, in place on ``st``."""
+        cur = net.win_op.apply(xt, None)
+        if net.w_rec is not None:
+            cur = cur + st.z @ net.w_rec.t()
+        vt = net.a_m * st.v
+        if net.k_x is not None:
+            vt = vt + net.k_x * cur
+        if net.c is not None:
+            vt = vt + net.c
+        thr = net.v_th if net.beta is None else net.v_th + net.beta * st.adapt
+        u = vt - thr
+        z_new = (u > 0).to(st.v.dtype)
+        psi = self.derivative(u, self.scale)
+        pres = {"in": xt, "bias": st.ones, "rec": st.z}
+        for k, tr in st.traces.items():
+            tr.step(net.a_m, net.k_x, pres[k], psi, net.kappa, net.beta, net.rho)
+        if net.hid.reset_mode == "to_value":
+            keep = 1.0 - z_new
+            st.v = keep * vt + z_new * net.v_reset
+            for tr in st.traces.values():
+                tr.after_reset(keep)
+        else:
+            st.v = vt - z_new * (net.v_th - net.v_reset)
+        st.z = z_new
+        if net.beta is not None:
+            st.adapt = net.rho * st.adapt + st.z
+
+
+@dataclass
+class _EPropNet:
+    """The network as e-prop reads it (module docstring's symbols): the hidden and
+    readout ops, the weights and the contract's coefficients."""
+
+    hid: NodeOp
+    readout: NodeOp
+    win_op: AffineOp
+    w_in: torch.Tensor
+    w_rec: torch.Tensor | None
+    w_out: torch.Tensor
+    b_out: torch.Tensor | None
+    a_m: torch.Tensor
+    k_x: torch.Tensor | None
+    c: torch.Tensor | None
+    v_th: torch.Tensor
+    v_reset: torch.Tensor
+    beta: torch.Tensor | None       # ALIF adaptation (None: LIF)
+    rho: torch.Tensor | None
+    kappa: float                    # the readout's leak
+    k_o: torch.Tensor
+    c_o: torch.Tensor | None
+    B: torch.Tensor                 # feedback matrix (W_out, or fixed random)
+
+
+@dataclass
+class _EPropState:
+    """What e-prop carries from step to step: the hidden state (``v``, ``z``, ``A[t-1]``),
+    the readout ``y``, the traces, the readout filters ``zbar`` and ``obar``, and the
+    gradient sums."""
+
+    v: torch.Tensor
+    y: torch.Tensor
+    z: torch.Tensor
+    adapt: torch.Tensor
+    zbar: torch.Tensor
+    obar: float
+    traces: dict[str, _Trace]
+    ones: torch.Tensor              # the bias's presynaptic input
+    grads: dict[str, torch.Tensor]
+    g_out: torch.Tensor
+    g_bout: torch.Tensor
+
+
+def _step_weights(mask: torch.Tensor | None, x: torch.Tensor, batch: int, steps: int
+                  ) -> torch.Tensor | None:
+    """``mask`` as ``[batch, steps]`` loss weights (None stays None); raises on a wrong
+    shape."""
+    if mask is None:
+        return None
+    mask = torch.as_tensor(mask, dtype=x.dtype, device=x.device)
+    if mask.dim() == 1:
+        mask = mask[None].expand(batch, -1)
+    if tuple(mask.shape) != (batch, steps):
+        raise SpikecoreError(f"mask: got shape {tuple(mask.shape)}, expected "
+                             f"[{steps}] or [{batch}, {steps}] (weights per step)")
+    return mask
+
+
+def _readout_step(net: _EPropNet, st: _EPropState) -> None:
+    """The leaky readout ``y = kappa y + k_o (W_out z + b) + c_o``, in place on ``st``."""
+    drive = st.z @ net.w_out.t() + (net.b_out if net.b_out is not None else 0.0)
+    st.y = net.kappa * st.y + net.k_o * drive
+    if net.c_o is not None:
+        st.y = st.y + net.c_o
+
+
+def _loss_error(y: torch.Tensor, target: torch.Tensor, t: int, loss: str,
+                w: torch.Tensor | None, batch: int) -> tuple[torch.Tensor, float]:
+    """Step ``t``'s ``dE/dy`` ``[batch, n_out]`` (weighted by ``w``, divided by the batch)
+    and its loss value."""
+    if loss == "mse":
+        err = y - target[:, t]
+        sq = (err**2).sum(1)
+        value = 0.5 * float((sq if w is None else sq * w).sum()) / batch
+    else:
+        logp = torch.log_softmax(y, dim=-1)
+        nll = -logp.gather(1, target[:, None])[:, 0]
+        value = float((nll if w is None else nll * w).sum()) / batch
+        err = logp.exp()
+        err[torch.arange(batch), target] -= 1.0
+    if w is not None:
+        err = err * w[:, None]
+    return err / batch, value
+
+
+def _accumulate(net: _EPropNet, st: _EPropState, err: torch.Tensor) -> None:
+    """Add the step's gradient terms: ``L_j e~_ji`` for the hidden weights (learning
+    signal ``L = (err k_o) B``), the exact readout terms for W_out and its bias."""
+    st.zbar = net.kappa * st.zbar + st.z
+    L = (err * net.k_o) @ net.B  # learning signal [batch, n]
+    for k, tr in st.traces.items():
+        st.grads[k] += torch.einsum("bj,bji->ji", L, tr.ebar)
+    st.obar = net.kappa * st.obar + 1.0  # d y[t] / d b_out, per unit of k_o
+    st.g_out += (err * net.k_o).t() @ st.zbar
+    st.g_bout += (err * net.k_o).sum(0) * st.obar
+
+
+def _write_grads(net: _EPropNet, st: _EPropState) -> None:
+    """The gradient sums into ``.grad`` of the module's parameters."""
+    out = {net.w_in: st.grads["in"], net.w_out: st.g_out}
+    if net.b_out is not None:
+        out[net.b_out] = st.g_bout
+    if net.win_op.has_bias:
+        out[net.win_op.bias] = st.grads["bias"][:, 0]
+    if net.w_rec is not None:
+        out[net.w_rec] = st.grads["rec"]
+    for param, grad in out.items():
+        if isinstance(param, torch.nn.Parameter):
+            param.grad = grad.clone()

@@ -1,35 +1,30 @@
 """Torch lowering of the extension primitives (:mod:`spikecore.extensions`).
 
-Registered into :data:`spikecore.backends.torch.registry.BUILDERS` when that module is imported.
-Each op reproduces the numpy update of :mod:`spikecore.ext_discrete` operation for
-operation (float64: bit-identical states), reusing :class:`~.torch_ops.NeuronOp` for the
-membrane so the base LIF/CubaLIF/LI update is the backend's one code path:
+Registered into :data:`spikecore.backends.torch.registry.BUILDERS` (the package imports
+this module). Each op is a thin stateful wrapper around the step function of
+:mod:`spikecore.ext_discrete` that the numpy reference runs: the same function, called
+with ``xp=torch`` (float64: bit-identical states), with the coefficients as buffers (or
+trainable parameters) and the configured surrogate as ``spike_fn`` while autograd is on.
+The membranes of refractory neurons, ALIF and rate units are :class:`~.ops.NeuronOp`'s
+coefficients, so the base LIF/CubaLIF/LI update is the backend's one code path.
 
-* refractory neurons: the base step gives a candidate; ``v = where(ref <= 0, cand, v)``,
-  ``z = z * (ref <= 0)``, ``ref = where(z, n_ref, ref - (ref > 0))``;
-* ALIF: LI membrane, ``z = v > v_threshold + beta * a``, reset, ``a = rho * a + z``
-  (surrogate gradient through ``v - b`` when gradients are on);
-* RateUnit: LI update of ``x`` (``r = 1``, ``v_leak = 0``), ``y = phi(x)``;
-* CondLIF, Izhikevich, MorrisLecar(Graded): the numpy step functions of
-  :mod:`spikecore.ext_discrete` transcribed to torch, same evaluation order. With
-  gradients on, spikes go through the configured surrogate (``to_torch(surrogate=...)``)
-  and resets are arithmetic, as in the LIF op (:func:`.torch_ops.neuron_update`): CondLIF
-  ``z = spike(v' - v_threshold)``, ``v = (1 - zr) v' + zr v_reset`` (``subtract``:
-  ``v' - zr (v_threshold - v_reset)``); Izhikevich ``z = spike(v2 - v_peak)``,
-  ``v = (1 - zr) v2 + zr c``, ``u = u' + zr d``; ``zr = z.detach()`` only with
-  ``detach_reset=True`` (the LIF op's rule). Morris-Lecar's spike is the upward crossing
-  ``V[t-1] <= thr < V[t]``: ``z = spike(V[t] - thr) * 1[V[t-1] <= thr]``, the indicator a
-  constant (no gradient through ``V[t-1]`` there); it has no reset. Forward values are
-  those of the no-gradient path bit for bit (``u > 0`` is ``v > thr`` for doubles, and
-  ``(1 - z) v + z c`` selects exactly for ``z`` in {0, 1}). The graded Morris-Lecar
-  output ``s_inf(V)`` is smooth: plain autograd;
-* sources: step ``t`` of :func:`spikecore.ext_discrete.source_stream` (numpy, counter
+With gradients on, resets are arithmetic (:func:`spikecore.xp.spike_and_reset`):
+``z = spike(v' - threshold)``, ``v = (1 - zr) v' + zr v_reset`` (``subtract``:
+``v' - zr (v_threshold - v_reset)``); Izhikevich also ``u = u' + zr d``; ``zr =
+z.detach()`` only with ``detach_reset=True``. Morris-Lecar's spike is the upward crossing
+``V[t-1] <= thr < V[t]``: ``z = spike(V[t] - thr) * 1[V[t-1] <= thr]``, the indicator a
+constant; it has no reset. Forward values are those of the no-gradient path bit for bit
+(``u > 0`` is ``v > thr`` for doubles, and ``(1 - z) v + z c`` selects exactly for ``z`` in
+{0, 1}). The graded Morris-Lecar output ``s_inf(V)`` is smooth: plain autograd.
+
+Sources give step ``t`` of :func:`spikecore.ext_discrete.source_stream` (numpy, counter
   based), so a module run in pieces or all at once gives the same stream as every other
   backend. The state is ``(t, y)`` (``y``: the OU value).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,14 +33,42 @@ import torch
 from ... import extensions as X
 from ... import primitives as P
 from ...ext_discrete import (
+    ALIFCoefficients,
+    ALIFState,
+    CondLIFCoefficients,
+    CondLIFState,
+    IzhikevichCoefficients,
+    IzhikevichState,
+    MorrisLecarCoefficients,
+    MorrisLecarState,
+    RateCoefficients,
+    RateState,
+    RefractoryState,
+    RefractorySynapticState,
     alif_coefficients,
+    alif_step,
     cond_lif_coefficients,
-    izhikevich_h,
-    morris_lecar_h,
+    cond_lif_step,
+    izhikevich_coefficients,
+    izhikevich_step,
+    morris_lecar_coefficients,
+    morris_lecar_step,
+    rate_step,
+    refractory_step,
     refractory_steps,
     source_stream,
+    split_conductance_input,
+    split_morris_lecar_input,
 )
-from .ops import BuildOptions, NeuronOp, NodeOp, spike_and_reset
+from .ops import (
+    BuildOptions,
+    NeuronOp,
+    NodeOp,
+    arrays_as_buffers,
+    as_float,
+    register_arrays,
+    surrogate,
+)
 from .registry import Builder, register_builder
 
 
@@ -61,7 +84,8 @@ def _with_base(template: Any, base: P.NIRNode) -> Any:
 
 
 class RefractoryOp(NodeOp):
-    """RefractoryLIF / RefractoryCubaLIF; state ``(v, ref)`` or ``(i, v, ref)``."""
+    """RefractoryLIF / RefractoryCubaLIF: :func:`~spikecore.ext_discrete.refractory_step`;
+    state ``(v, ref)`` or ``(i, v, ref)``."""
 
     kind = "stateful"
     spiking = True
@@ -69,31 +93,32 @@ class RefractoryOp(NodeOp):
     def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
         super().__init__(name, node, in_shape, out_shape, opts)
         self.inner = NeuronOp(name, node.base(), in_shape, out_shape, opts)
-        self.state_names = self.inner.state_names
+        self.state_names = (*self.inner.state_names, "ref")
         self.register_buffer("n_ref", opts.tensor(
             refractory_steps(node, float(opts.semantics.dt), self.out_shape)))
+        self.spike, self.detach_reset = opts.spike, opts.detach_reset
 
     def prepare(self) -> Any:
         return self.inner.prepare()
 
     def init_state(self, batch):
-        return (*self.inner.init_state(batch), self.inner._like(batch, self.out_shape))
+        base = self.inner.init_state(batch)
+        ref = self.inner.zeros_state(batch, self.out_shape)
+        if "i" in self.inner.state_names:
+            return RefractorySynapticState(*base, ref)
+        return RefractoryState(*base, ref)
 
     def step(self, x, state, co):
-        *inner, ref = state
-        z, new = self.inner.step(x, tuple(inner), co)
-        active = ref <= 0
-        v = torch.where(active, new[-1], inner[-1])
-        z = z * active.to(z.dtype)
-        ref_new = torch.where(z > 0.5, self.n_ref.expand_as(ref), ref - (ref > 0).to(ref.dtype))
-        return z, (*new[:-1], v, ref_new)
+        z, new = refractory_step(torch, co, self.n_ref, state, x, surrogate(self.spike),
+                                 self.detach_reset)
+        return as_float(z, x), new
 
     def export(self) -> P.NIRNode:
         return _with_base(self.template, self.inner.export())
 
 
 class ALIFOp(NodeOp):
-    """ALIF; state ``(v, a)``."""
+    """ALIF: :func:`~spikecore.ext_discrete.alif_step`; state ``(v, a)``."""
 
     kind = "stateful"
     spiking = True
@@ -103,35 +128,33 @@ class ALIFOp(NodeOp):
         super().__init__(name, node, in_shape, out_shape, opts)
         self.inner = NeuronOp(name, node.base(), in_shape, out_shape, opts)
         co = alif_coefficients(node, opts.semantics, self.out_shape)
-        self._add("v_threshold", node.v_threshold, opts, self.out_shape)
-        self._add("v_reset", node.v_reset, opts, self.out_shape)
+        self.add_tensor("v_threshold", node.v_threshold, opts, self.out_shape)
+        self.add_tensor("v_reset", node.v_reset, opts, self.out_shape)
         self.register_buffer("beta", opts.tensor(co.beta))
         self.register_buffer("rho", opts.tensor(co.rho))
         self.reset_mode = opts.semantics.reset
         self.spike = opts.spike
         self.detach_reset = opts.detach_reset
 
-    def prepare(self) -> Any:
-        return self.inner.prepare()
+    def prepare(self) -> ALIFCoefficients:
+        return ALIFCoefficients(self.inner.prepare(), self.rho, self.beta, self.v_threshold,
+                                self.v_reset, self.reset_mode)
 
     def init_state(self, batch):
         (v,) = self.inner.init_state(batch)
-        return (v, torch.zeros_like(v))
+        return ALIFState(v, torch.zeros_like(v))
 
     def step(self, x, state, co):
-        v, a = state
-        v_new, _ = self.inner.step(x, (v,), co)
-        z, v_new = spike_and_reset(v_new, self.v_threshold + self.beta * a, self.v_reset,
-                                   self.v_threshold - self.v_reset, self.reset_mode,
-                                   self.spike, self.detach_reset)
-        return z, (v_new, self.rho * a + z)
+        z, new = alif_step(torch, co, state, x, surrogate(self.spike), self.detach_reset)
+        return as_float(z, x), new
 
     def export(self) -> P.NIRNode:
         return _with_base(super().export(), self.inner.export())
 
 
 class RateOp(NodeOp):
-    """RateUnit; state ``(x,)``; output ``phi(x)``."""
+    """RateUnit: :func:`~spikecore.ext_discrete.rate_step`; state ``(x,)``; output
+    ``phi(x)``."""
 
     kind = "stateful"
     state_names = ("x",)
@@ -144,29 +167,22 @@ class RateOp(NodeOp):
         self.register_buffer("phi_k", opts.tensor(P.param(node, "k", self.out_shape)))
         self.register_buffer("phi_n", opts.tensor(P.param(node, "n", self.out_shape)))
 
-    def prepare(self) -> Any:
-        return self.inner.prepare()
+    def prepare(self) -> RateCoefficients:
+        return RateCoefficients(self.inner.prepare(), self.phi, self.phi_k, self.phi_n)
 
     def init_state(self, batch):
-        return (self.x0.expand(batch, *self.out_shape).clone(),)
+        return RateState(self.x0.expand(batch, *self.out_shape).clone())
 
     def step(self, x, state, co):
-        x_new, _ = self.inner.step(x, state, co)
-        if self.phi == "tanh":
-            y = torch.tanh(x_new)
-        elif self.phi == "relu":
-            y = torch.clamp(x_new, min=0.0)
-        else:
-            y = self.phi_k * torch.clamp(x_new, min=0.0) ** self.phi_n
-        return y, (x_new,)
+        return rate_step(torch, co, state, x)
 
     def export(self) -> P.NIRNode:
         return _with_base(self.template, self.inner.export())
 
 
 class CondLIFOp(NodeOp):
-    """CondLIF; state ``(g_exc, g_inh, v)``; input ``[batch, *in_shape]`` whose first half
-    is excitatory (:func:`spikecore.ext_discrete.cond_lif_step`)."""
+    """CondLIF: :func:`~spikecore.ext_discrete.cond_lif_step`; state ``(g_exc, g_inh,
+    v)``; input ``[batch, *in_shape]`` whose first half is excitatory."""
 
     kind = "stateful"
     spiking = True
@@ -174,40 +190,27 @@ class CondLIFOp(NodeOp):
 
     def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
         super().__init__(name, node, in_shape, out_shape, opts)
-        co = cond_lif_coefficients(node, opts.semantics, self.out_shape)
-        for f in ("a_exc", "a_inh", "h_mem", "r", "v_leak", "e_exc", "e_inh", "v_threshold",
-                  "v_reset"):
-            self.register_buffer(f, opts.tensor(getattr(co, f)))
-        self.exact, self.use_new, self.reset_mode = co.exact, co.use_new, co.reset
+        self.co = cond_lif_coefficients(node, opts.semantics, self.out_shape)
+        register_arrays(self, self.co, opts)
         self.spike, self.detach_reset = opts.spike, opts.detach_reset
 
+    def prepare(self) -> CondLIFCoefficients:
+        return arrays_as_buffers(self, self.co)
+
     def init_state(self, batch):
-        z = self._like(batch, self.out_shape)
-        return (z, z.clone(), self.v_leak.expand(batch, *self.out_shape).clone())
+        z = self.zeros_state(batch, self.out_shape)
+        return CondLIFState(z, z.clone(), self.co_v_leak.expand(batch, *self.out_shape).clone())
 
     def step(self, x, state, co):
-        g_exc, g_inh, v = state
-        xx = x.reshape(x.shape[0], 2, -1)
-        xe = xx[:, 0].reshape(x.shape[0], *self.out_shape)
-        xi = xx[:, 1].reshape(x.shape[0], *self.out_shape)
-        ge_new = self.a_exc * g_exc + xe
-        gi_new = self.a_inh * g_inh + xi
-        ge, gi = (ge_new, gi_new) if self.use_new else (g_exc, g_inh)
-        if self.exact:
-            gt = 1.0 + self.r * ge + self.r * gi
-            v_inf = (self.v_leak + self.r * ge * self.e_exc + self.r * gi * self.e_inh) / gt
-            v_new = v_inf + (v - v_inf) * torch.exp(-self.h_mem * gt)
-        else:
-            v_new = v + self.h_mem * ((self.v_leak - v) + self.r * ge * (self.e_exc - v)
-                                      + self.r * gi * (self.e_inh - v))
-        z, v_new = spike_and_reset(v_new, self.v_threshold, self.v_reset,
-                                   self.v_threshold - self.v_reset, self.reset_mode,
-                                   self.spike, self.detach_reset)
-        return z, (ge_new, gi_new, v_new)
+        xe, xi = split_conductance_input(x, self.in_shape, self.out_shape)
+        z, new = cond_lif_step(torch, co, state, xe, xi, surrogate(self.spike),
+                               self.detach_reset)
+        return as_float(z, x), new
 
 
 class IzhikevichOp(NodeOp):
-    """Izhikevich (2003); state ``(v, u)`` (:func:`spikecore.ext_discrete.izhikevich_step`)."""
+    """Izhikevich (2003): :func:`~spikecore.ext_discrete.izhikevich_step`; state
+    ``(v, u)``."""
 
     kind = "stateful"
     spiking = True
@@ -215,85 +218,55 @@ class IzhikevichOp(NodeOp):
 
     def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
         super().__init__(name, node, in_shape, out_shape, opts)
-        for f in ("a", "b", "c", "d", "v0", "u0", "v_peak"):
+        self.co = izhikevich_coefficients(node, opts.semantics, self.out_shape)
+        register_arrays(self, self.co, opts)
+        for f in ("v0", "u0"):
             self.register_buffer(f, opts.tensor(P.param(node, f, self.out_shape)))
-        self.h = izhikevich_h(opts.semantics)
         self.spike, self.detach_reset = opts.spike, opts.detach_reset
+
+    def prepare(self) -> IzhikevichCoefficients:
+        return arrays_as_buffers(self, self.co)
 
     def init_state(self, batch):
         shape = (batch, *self.out_shape)
-        return (self.v0.expand(*shape).clone(), self.u0.expand(*shape).clone())
+        return IzhikevichState(self.v0.expand(*shape).clone(), self.u0.expand(*shape).clone())
 
     def step(self, x, state, co):
-        v, u = state
-        hh = 0.5 * self.h
-
-        def f(w):
-            return 0.04 * (w * w) + 5.0 * w + 140.0 - u + x
-
-        v1 = v + hh * f(v)
-        v2 = v1 + hh * f(v1)
-        u_new = u + self.h * (self.a * (self.b * v2 - u))
-        if torch.is_grad_enabled():
-            z = self.spike(v2 - self.v_peak)
-            zr = z.detach() if self.detach_reset else z
-            return z, ((1.0 - zr) * v2 + zr * self.c, u_new + zr * self.d)
-        fired = v2 > self.v_peak
-        return fired.to(v.dtype), (torch.where(fired, self.c, v2),
-                                   torch.where(fired, u_new + self.d, u_new))
+        z, new = izhikevich_step(torch, co, state, x, surrogate(self.spike), self.detach_reset)
+        return as_float(z, x), new
 
 
 class MorrisLecarOp(NodeOp):
-    """MorrisLecar / MorrisLecarGraded; state ``(v, w)``
-    (:func:`spikecore.ext_discrete.morris_lecar_step`)."""
+    """MorrisLecar / MorrisLecarGraded: :func:`~spikecore.ext_discrete.morris_lecar_step`;
+    state ``(v, w)``."""
 
     kind = "stateful"
     state_names = ("v", "w")
-    FIELDS = ("c_m", "g_l", "g_ca", "g_k", "v_l", "v_ca", "v_k", "v1", "v2", "v3", "v4", "phi",
-              "v0", "w0", "v_threshold", "v_syn", "k_syn", "e_syn")
 
     def __init__(self, name, node, in_shape, out_shape, opts: BuildOptions):
         super().__init__(name, node, in_shape, out_shape, opts)
-        for f in self.FIELDS:
+        co = morris_lecar_coefficients(node, opts.semantics, self.out_shape)
+        for f, value in co.p.items():
+            self.register_buffer("ml_" + f, opts.tensor(value))
+        for f in ("v0", "w0"):
             self.register_buffer("ml_" + f, opts.tensor(P.param(node, f, self.out_shape)))
-        self.h = morris_lecar_h(opts.semantics)
-        self.exact = opts.semantics.integrator == "exact"
-        self.spiking = P.SPECS[type(node)].spiking
-        self.conductance = node.input_kind == X.ML_CONDUCTANCE
+        self.co = co
+        self.spiking = co.spiking
+        self.node = node
         self.spike = opts.spike
+
+    def prepare(self) -> MorrisLecarCoefficients:
+        return replace(self.co, p={f: getattr(self, "ml_" + f) for f in self.co.p})
 
     def init_state(self, batch):
         shape = (batch, *self.out_shape)
-        return (self.ml_v0.expand(*shape).clone(), self.ml_w0.expand(*shape).clone())
+        return MorrisLecarState(self.ml_v0.expand(*shape).clone(),
+                                self.ml_w0.expand(*shape).clone())
 
     def step(self, x, state, co):
-        v, w = state
-        h = self.h
-        g = None
-        if self.conductance:  # stacked (current, conductance): first half is the current
-            xx = x.reshape(x.shape[0], 2, -1)
-            x = xx[:, 0].reshape(x.shape[0], *self.out_shape)
-            g = xx[:, 1].reshape(x.shape[0], *self.out_shape)
-        m = 0.5 * (1.0 + torch.tanh((v - self.ml_v1) / self.ml_v2))
-        wi = 0.5 * (1.0 + torch.tanh((v - self.ml_v3) / self.ml_v4))
-        ch = torch.cosh((v - self.ml_v3) / (2.0 * self.ml_v4))
-        if g is not None:
-            x = x + g * (self.ml_e_syn - v)
-        v_new = v + (h / self.ml_c_m) * (x - self.ml_g_l * (v - self.ml_v_l)
-                                         - self.ml_g_ca * m * (v - self.ml_v_ca)
-                                         - self.ml_g_k * w * (v - self.ml_v_k))
-        if self.exact:
-            w_new = wi + (w - wi) * torch.exp(-h * self.ml_phi * ch)
-        else:
-            w_new = w + h * self.ml_phi * ch * (wi - w)
-        if self.spiking and torch.is_grad_enabled():
-            below = (v <= self.ml_v_threshold).to(v.dtype).detach()
-            y = self.spike(v_new - self.ml_v_threshold) * below
-        elif self.spiking:
-            y = ((v <= self.ml_v_threshold) & (v_new > self.ml_v_threshold)).to(v.dtype)
-        else:
-            y = 0.5 * (1.0 + torch.tanh((v_new - self.ml_v_syn) / self.ml_k_syn))
-        return y, (v_new, w_new)
+        current, g = split_morris_lecar_input(self.node, x, self.in_shape, self.out_shape)
+        y, new = morris_lecar_step(torch, co, state, current, g, surrogate(self.spike))
+        return as_float(y, x), new
 
 
 class SourceOp(NodeOp):

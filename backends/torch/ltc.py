@@ -1,8 +1,8 @@
 """Torch lowering of :class:`spikecore.ltc.LTCLIF` (differentiable, batched).
 
-Registered into :data:`spikecore.backends.torch.registry.BUILDERS` (imported by
-:mod:`.norse_extensions`). :class:`LTCOp` is :func:`spikecore.ltc.ltc_step` in torch, same
-operations in the same order::
+Registered into :data:`spikecore.backends.torch.registry.BUILDERS` (the package imports
+this module). :class:`LTCOp` runs :func:`spikecore.ltc.ltc_step` with ``xp=torch``, the
+function the numpy reference runs::
 
     g_m = sigmoid(I @ w_mem_in.T + v @ w_mem_v.T + b_mem)
     rho = sigmoid(I @ w_adp_in.T + a @ w_adp_a.T + b_adp)
@@ -16,18 +16,17 @@ Trainable parameters follow :func:`spikecore.backends.torch.module.to_torch`'s `
 names: the four gate matrices are ``weight``\\ s, ``b_mem``/``b_adp`` are ``bias``\\ es (so
 the default ``trainable=("weight", "bias", ...)`` trains the gates, as in the paper);
 ``r``, ``v_leak``, ``v_threshold``, ``v_reset`` by their own names; ``beta`` is fixed.
-``torch.sigmoid`` and the matrix products round differently from numpy: float64 states
-equal the numpy contract to rounding, spikes are identical.
+The gates use ``torch.sigmoid`` (:func:`spikecore.xp.sigmoid`: finite gradients where
+``exp`` overflows); it and the matrix products round differently from numpy: float64
+states equal the numpy contract to rounding, spikes are identical.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from ...ltc import LTC_MATRICES, LTCLIF, ltc_coefficients
-from .ops import BuildOptions, NodeOp, spike_and_reset
+from ...ltc import LTC_MATRICES, LTCLIF, LTCCoefficients, LTCState, ltc_coefficients, ltc_step
+from .ops import BuildOptions, NodeOp, as_float, surrogate
 from .registry import Builder, register_builder
 
 #: Which ``trainable`` name switches each LTCLIF field to an ``nn.Parameter``.
@@ -49,30 +48,26 @@ class LTCOp(NodeOp):
         co = ltc_coefficients(node, opts.semantics, self.out_shape)
         for f, as_name in TRAINABLE_AS.items():
             value = getattr(co, f)
-            self._add(f, value.reshape(getattr(node, f).shape) if f in LTC_MATRICES else value,
+            self.add_tensor(f, value.reshape(getattr(node, f).shape) if f in LTC_MATRICES else value,
                       opts, None if f in LTC_MATRICES else self.out_shape, param_name=as_name)
         self.exact = co.exact
         self.reset_mode = co.reset
         self.spike = opts.spike
         self.detach_reset = opts.detach_reset
 
-    def init_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        v = self.v_leak.detach().expand(batch, *self.out_shape).clone()
-        return (v, torch.zeros_like(v), torch.zeros_like(v))
+    def prepare(self) -> LTCCoefficients:
+        return LTCCoefficients(**{f: getattr(self, f) for f in TRAINABLE_AS},
+                               exact=self.exact, reset=self.reset_mode)
 
-    def step(self, x: torch.Tensor, state: tuple, prep: Any
-             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        v, a, z = state
-        g_m = torch.sigmoid(x @ self.w_mem_in.T + v @ self.w_mem_v.T + self.b_mem)
-        rho = torch.sigmoid(x @ self.w_adp_in.T + a @ self.w_adp_a.T + self.b_adp)
-        a_new = rho * a + (1.0 - rho) * z
-        theta = self.v_threshold + self.beta * a_new
-        k = 1.0 - torch.exp(-g_m) if self.exact else g_m
-        v_new = v + k * (self.v_leak - v + self.r * x)
-        z_new, v_new = spike_and_reset(v_new, theta, self.v_reset,
-                                       self.v_threshold - self.v_reset, self.reset_mode,
-                                       self.spike, self.detach_reset)
-        return z_new, (v_new, a_new, z_new)
+    def init_state(self, batch: int) -> LTCState:
+        v = self.v_leak.detach().expand(batch, *self.out_shape).clone()
+        return LTCState(v, torch.zeros_like(v), torch.zeros_like(v))
+
+    def step(self, x: torch.Tensor, state: tuple, co: LTCCoefficients
+             ) -> tuple[torch.Tensor, LTCState]:
+        z, new = ltc_step(torch, co, state, x, surrogate(self.spike), self.detach_reset)
+        z = as_float(z, x)
+        return z, new._replace(z=z)
 
 
 register_builder(LTCLIF, Builder(LTCOp, "the update of spikecore.ltc (sigmoid gates; "

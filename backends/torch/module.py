@@ -1,7 +1,7 @@
 """The Norse/PyTorch backend: a spikecore graph as a stateful, batched ``torch.nn.Module``.
 
 :func:`to_torch` lowers a graph to a :class:`SpikecoreModule`; ``simulate(...,
-backend="norse")`` runs that module in float64 (:class:`NorseBackend`);
+backend="torch")`` runs that module in float64 (:class:`~.backend.TorchBackend`);
 :func:`from_torch` writes a (trained) module's parameters back into a graph.
 
 Exact update (per step ``t``, nodes in ``graph.topological_order()`` over delay-0 edges):

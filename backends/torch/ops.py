@@ -1,18 +1,19 @@
 """The torch operations of lowered nodes: one ``nn.Module`` per graph node.
 
-:class:`NodeOp` is the interface :class:`~.norse_.SpikecoreModule` drives (``apply`` for
+:class:`NodeOp` is the interface :class:`~.module.SpikecoreModule` drives (``apply`` for
 stateless ops, ``init_state``/``step`` for stateful ones); the ops here cover NIR's
-primitives. :class:`NeuronOp` and :func:`neuron_update` are the contract's neuron update
-(:func:`spikecore.discrete.neuron_step`) in torch, operation for operation, so float64
-states are bit-identical to numpy. Extension primitives add their ops in their own
-modules and register them with :func:`.norse_.register_builder`.
+primitives. :class:`NeuronOp` runs the contract's neuron update,
+:func:`spikecore.discrete.neuron_step`, with ``xp=torch``: the one function the numpy
+reference runs with ``xp=numpy``, so float64 states are bit-identical to numpy. Extension
+primitives add their ops in their own modules and register them with
+:func:`.registry.register_builder`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import primitives as P
-from ...discrete import neuron_coefficients
+from ...discrete import (
+    COEFFICIENTS,
+    MembraneState,
+    NeuronCoefficients,
+    SynapticState,
+    coefficients,
+    neuron_coefficients,
+    neuron_step,
+)
 from ...graph import delay_steps_of
 from ...semantics import Semantics
 
@@ -71,7 +80,7 @@ class NodeOp(nn.Module):
         self.out_shape = tuple(out_shape)
         self._exported: list[str] = []
 
-    def _add(self, attr: str, value: Any, opts: BuildOptions, shape: Shape | None = None,
+    def add_tensor(self, attr: str, value: Any, opts: BuildOptions, shape: Shape | None = None,
              param_name: str | None = None) -> None:
         """Register a NIR parameter as an ``nn.Parameter`` (trainable) or a buffer."""
         arr = np.asarray(value, dtype=np.float64)
@@ -107,7 +116,7 @@ class NodeOp(nn.Module):
             setattr(node, attr, value)
         return node
 
-    def _like(self, batch: int, shape: Shape) -> torch.Tensor:
+    def zeros_state(self, batch: int, shape: Shape) -> torch.Tensor:
         """Zeros ``[batch, *shape]`` with this op's float dtype and device."""
         ref = next((t for t in (*self.parameters(), *self.buffers())
                     if t.is_floating_point()), None)
@@ -128,10 +137,10 @@ class AffineOp(NodeOp):
 
     def __init__(self, name, node, in_shape, out_shape, opts):
         super().__init__(name, node, in_shape, out_shape, opts)
-        self._add("weight", node.weight, opts)
+        self.add_tensor("weight", node.weight, opts)
         self.has_bias = isinstance(node, P.Affine) and getattr(node, "bias", None) is not None
         if self.has_bias:
-            self._add("bias", np.broadcast_to(np.asarray(node.bias, dtype=np.float64),
+            self.add_tensor("bias", np.broadcast_to(np.asarray(node.bias, dtype=np.float64),
                                               (self.out_shape[0],)), opts)
         self.event_driven = False  # set by the builder when the source emits spikes
 
@@ -157,7 +166,7 @@ class AffineOp(NodeOp):
 class ScaleOp(NodeOp):
     def __init__(self, name, node, in_shape, out_shape, opts):
         super().__init__(name, node, in_shape, out_shape, opts)
-        self._add("scale", node.scale, opts, self.out_shape)
+        self.add_tensor("scale", node.scale, opts, self.out_shape)
 
     def apply(self, x, prep):
         return x * self.scale
@@ -170,7 +179,7 @@ class ThresholdOp(NodeOp):
 
     def __init__(self, name, node, in_shape, out_shape, opts):
         super().__init__(name, node, in_shape, out_shape, opts)
-        self._add("threshold", node.threshold, opts, self.out_shape)
+        self.add_tensor("threshold", node.threshold, opts, self.out_shape)
         self.spike = opts.spike
 
     def apply(self, x, prep):
@@ -189,10 +198,10 @@ class ConvOp(NodeOp):
 
     def __init__(self, name, node, in_shape, out_shape, opts):
         super().__init__(name, node, in_shape, out_shape, opts)
-        self._add("weight", node.weight, opts)
+        self.add_tensor("weight", node.weight, opts)
         self.has_bias = getattr(node, "bias", None) is not None
         if self.has_bias:
-            self._add("bias", np.broadcast_to(np.asarray(node.bias, dtype=np.float64),
+            self.add_tensor("bias", np.broadcast_to(np.asarray(node.bias, dtype=np.float64),
                                               (self.out_shape[0],)), opts)
         nd = len(self.in_shape) - 1
         self.conv = F.conv1d if nd == 1 else F.conv2d
@@ -235,10 +244,10 @@ class DelayOp(NodeOp):
                                 self.out_shape)
         self.depth = int(steps.max()) if steps.size else 0
         self.register_buffer("steps", torch.as_tensor(steps.copy(), device=opts.device))
-        self._add("delay", node.delay, opts, param_name="__never_trained__")
+        self.add_tensor("delay", node.delay, opts, param_name="__never_trained__")
 
     def init_state(self, batch):
-        return tuple(self._like(batch, self.out_shape) for _ in range(self.depth))
+        return tuple(self.zeros_state(batch, self.out_shape) for _ in range(self.depth))
 
     def step(self, x, state, prep):
         if self.depth == 0:
@@ -249,79 +258,16 @@ class DelayOp(NodeOp):
 
 
 # ------------------------------------------------------------------------ neurons
-@dataclass
-class NeuronCo:
-    """Per-forward coefficients of one neuron node (tensors of the node's shape)."""
-
-    a_syn: torch.Tensor | None
-    b_syn: torch.Tensor | None
-    a_mem: torch.Tensor
-    k_old: torch.Tensor | None
-    k_new: torch.Tensor | None
-    k_x: torch.Tensor | None
-    c: torch.Tensor | None
-    v_threshold: torch.Tensor | None
-    v_reset: torch.Tensor | None
-    amount: torch.Tensor | None
-
-
-def _torch_coefficients(node_type: type, p: Mapping[str, torch.Tensor], sem: Semantics,
-                        shape: Shape) -> dict[str, torch.Tensor | None]:
-    """The formulas of :func:`spikecore.discrete.neuron_coefficients` in torch (for the
-    gradient with respect to neuron parameters); ``None`` marks a structural zero."""
-    dt = float(sem.dt)
-    exact = sem.integrator == "exact"
-    increment = sem.input_meaning == "increment"
-    out: dict[str, torch.Tensor | None] = dict.fromkeys(
-        ("a_syn", "b_syn", "a_mem", "k_old", "k_new", "k_x", "c"))
-    if node_type in (P.I, P.IF):
-        out["a_mem"] = torch.ones_like(p["r"])
-        out["k_x"] = dt * p["r"]
-    elif node_type in (P.LI, P.LIF):
-        tau, r, v_leak = p["tau"], p["r"], p["v_leak"]
-        if exact:
-            a = torch.exp(-dt / tau)
-            out["k_x"] = dt * r / tau if increment else r * (1.0 - a)
-            out["c"] = v_leak * (1.0 - a)
-        else:
-            a = 1.0 - dt / tau
-            out["k_x"] = dt * r / tau
-            out["c"] = dt * v_leak / tau
-        out["a_mem"] = a
-    else:
-        ts, tm, r, v_leak, w_in = p["tau_syn"], p["tau_mem"], p["r"], p["v_leak"], p["w_in"]
-        if exact:
-            a_s, a_m = torch.exp(-dt / ts), torch.exp(-dt / tm)
-            close = torch.isclose(ts, tm, rtol=1e-9, atol=0.0)
-            general = ts / torch.where(close, torch.ones_like(ts), ts - tm) * (a_s - a_m)
-            K = torch.where(close, dt / tm * a_m, general)
-            out["c"] = v_leak * (1.0 - a_m)
-            out["k_old"] = r * K
-            if increment:
-                out["b_syn"] = dt * w_in / ts
-            else:
-                out["b_syn"] = w_in * (1.0 - a_s)
-                out["k_x"] = r * (1.0 - a_m - K) * w_in
-        else:
-            a_s, a_m = 1.0 - dt / ts, 1.0 - dt / tm
-            out["b_syn"] = dt * w_in / ts
-            k = dt * r / tm
-            out["c"] = dt * v_leak / tm
-            if sem.update_order == "current_first":
-                out["k_new"] = k
-            else:
-                out["k_old"] = k
-        out["a_syn"], out["a_mem"] = a_s, a_m
-    return out
-
-
 class NeuronOp(NodeOp):
-    """I, IF, LI, LIF, CubaLI, CubaLIF: the update in the module docstring.
+    """I, IF, LI, LIF, CubaLI, CubaLIF: :func:`spikecore.discrete.neuron_step` with
+    ``xp=torch``.
 
-    Coefficients come from :func:`spikecore.discrete.neuron_coefficients` (float64 numpy,
-    the contract's own numbers). When neuron parameters are trainable, they are also
-    computed in torch for the gradient and snapped to the contract's values in the
-    forward pass (``t + (exact - t).detach()``, exact because both differ by ulps).
+    Coefficients are the contract's float64 numbers (:func:`~spikecore.discrete.
+    neuron_coefficients`). When neuron parameters are trainable, the same formulas
+    (:func:`~spikecore.discrete.coefficients`) run in torch for the gradient, and the
+    forward values are snapped to the numpy ones (``t + (exact - t).detach()``: both
+    differ by ulps at most, where ``torch.exp`` and ``numpy.exp`` round differently).
+    Terms whose coefficient is structurally zero, or zero and not trained, are skipped.
     """
 
     kind = "stateful"
@@ -333,139 +279,92 @@ class NeuronOp(NodeOp):
         self.node_type = type(node)
         self.spiking = spec.spiking
         self.state_names = spec.states
-        self.has_current = "i" in spec.states
         self.reset_mode = opts.semantics.reset
         self.spike = opts.spike
         self.detach_reset = opts.detach_reset
         self.param_names = [p for p in spec.array_params if hasattr(node, p)]
         for p in self.param_names:
-            self._add(p, getattr(node, p), opts, self.out_shape)
+            self.add_tensor(p, getattr(node, p), opts, self.out_shape)
         self.trained = any(p in opts.trainable for p in self.param_names)
-        # Structural zeros of the update under this semantics (skipped terms).
-        co = neuron_coefficients(node, self.sem, self.out_shape)
-        structural = _torch_coefficients(self.node_type, {
-            p: torch.as_tensor(P.param(node, p, self.out_shape)) for p in self.param_names
-        }, self.sem, self.out_shape)
-        self.terms = {k for k, v in structural.items() if v is not None}
+        exact = neuron_coefficients(node, self.sem, self.out_shape)
+        structural = coefficients(np, self.node_type, {
+            p: P.param(node, p, self.out_shape) for p in self.param_names}, self.sem)
+        self.terms = {k for k in COEFFICIENTS if getattr(structural, k) is not None}
         if not self.trained:
-            self.terms = {k for k in self.terms if np.any(getattr(co, k) != 0)
+            self.terms = {k for k in self.terms if np.any(getattr(exact, k) != 0)
                           or k in ("a_mem", "a_syn", "b_syn")}
-            for k in ("a_syn", "b_syn", "a_mem", "k_old", "k_new", "k_x", "c"):
-                self.register_buffer(f"co_{k}", opts.tensor(getattr(co, k)))
+            for k in COEFFICIENTS:
+                self.register_buffer(f"co_{k}", opts.tensor(getattr(exact, k)))
 
-    def _numpy_coefficients(self):
+    def _numpy_coefficients(self) -> NeuronCoefficients:
         node = copy.deepcopy(self.template)
         for p in self.param_names:
             setattr(node, p, getattr(self, p).detach().cpu().to(torch.float64).numpy())
         return neuron_coefficients(node, self.sem, self.out_shape)
 
-    def prepare(self) -> NeuronCo:
-        vals: dict[str, torch.Tensor | None] = {}
+    def prepare(self) -> NeuronCoefficients:
+        params = {p: getattr(self, p) for p in self.param_names}
         if self.trained:
-            torch_co = _torch_coefficients(
-                self.node_type, {p: getattr(self, p) for p in self.param_names}, self.sem,
-                self.out_shape)
+            co = coefficients(torch, self.node_type, params, self.sem)
             exact = self._numpy_coefficients()
-            for k, t in torch_co.items():
+            values = {}
+            for k in COEFFICIENTS:
+                t = getattr(co, k)
                 if t is None or k not in self.terms:
-                    vals[k] = None
+                    values[k] = None
                     continue
                 ref = torch.as_tensor(getattr(exact, k), dtype=t.dtype, device=t.device)
-                vals[k] = t + (ref - t).detach()
-        else:
-            for k in ("a_syn", "b_syn", "a_mem", "k_old", "k_new", "k_x", "c"):
-                vals[k] = getattr(self, f"co_{k}") if k in self.terms else None
-        v_th = self.v_threshold if self.spiking else None
-        v_reset = self.v_reset if self.spiking else None
-        if v_reset is not None and not isinstance(v_reset, nn.Parameter) and \
-                self.reset_mode == "to_value" and not bool(v_reset.any()):
-            v_reset = None  # "+ z*0" changes no value: skip it
-        amount = v_th - v_reset if self.spiking and self.reset_mode == "subtract" else None
-        return NeuronCo(vals["a_syn"], vals["b_syn"], vals["a_mem"], vals["k_old"],
-                        vals["k_new"], vals["k_x"], vals["c"], v_th, v_reset, amount)
+                values[k] = t + (ref - t).detach()
+            return replace(co, **values)
+        return NeuronCoefficients(
+            **{k: getattr(self, f"co_{k}") if k in self.terms else None for k in COEFFICIENTS},
+            v_threshold=params.get("v_threshold"), v_reset=params.get("v_reset"),
+            v_initial=None, has_current="i" in self.state_names, spiking=self.spiking,
+            reset=self.sem.reset)
 
     def init_state(self, batch):
-        v0 = self.v_leak if hasattr(self, "v_leak") else torch.zeros_like(self.r)
-        v = v0.expand(batch, *self.out_shape).clone()
-        if self.has_current:
-            return (torch.zeros_like(v), v)
-        return (v,)
+        co_v0 = self.v_leak if hasattr(self, "v_leak") else torch.zeros_like(self.r)
+        v = co_v0.expand(batch, *self.out_shape).clone()
+        if "i" in self.state_names:
+            return SynapticState(torch.zeros_like(v), v)
+        return MembraneState(v)
 
-    def step(self, x, state, co: NeuronCo):
-        return neuron_update(co, x, state, self.has_current, self.spiking, self.reset_mode,
-                             self.spike, self.detach_reset)
+    def step(self, x, state, co: NeuronCoefficients):
+        y, new = neuron_step(torch, co, state, x, surrogate(self.spike), self.detach_reset)
+        return as_float(y, x), new
 
     def apply(self, x, prep):  # pragma: no cover - neurons are stepped
         raise TypeError("neurons are stateful")
 
 
-def neuron_update(co: NeuronCo, x: torch.Tensor, state: tuple[torch.Tensor, ...],
-                  has_current: bool, spiking: bool, reset: str,
-                  spike: Callable[[torch.Tensor], torch.Tensor], detach_reset: bool = False,
-                  ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """One step of the contract for one neuron population (pure function).
-
-    ``state`` is ``(i, v)`` (CubaLI/CubaLIF) or ``(v,)``; returns ``(y, new_state)`` with
-    ``y = z`` for spiking types and ``y = v`` otherwise. Same operation order as
-    :func:`spikecore.discrete.neuron_step`.
-    """
-    if has_current:
-        i, v = state
-        i_new = co.a_syn * i + co.b_syn * x
-    else:
-        (v,) = state
-        i = i_new = None
-    v_new = co.a_mem * v
-    if co.k_old is not None:
-        v_new = v_new + co.k_old * i
-    if co.k_new is not None:
-        v_new = v_new + co.k_new * i_new
-    if co.k_x is not None:
-        v_new = v_new + co.k_x * x
-    if co.c is not None:
-        v_new = v_new + co.c
-    if not spiking:
-        return v_new, ((i_new, v_new) if has_current else (v_new,))
-    if torch.is_grad_enabled():
-        z = spike(v_new - co.v_threshold)
-        zr = z.detach() if detach_reset else z
-        if reset == "to_value":
-            v_new = (1.0 - zr) * v_new
-            if co.v_reset is not None:
-                v_new = v_new + zr * co.v_reset
-        else:
-            v_new = v_new - zr * co.amount
-    else:
-        fired = v_new > co.v_threshold
-        z = fired.to(v_new.dtype)
-        if reset == "to_value":
-            v_new = torch.where(fired, 0.0 if co.v_reset is None else co.v_reset, v_new)
-        else:
-            v_new = v_new - z * co.amount
-    return z, ((i_new, v_new) if has_current else (v_new,))
+def surrogate(spike: Callable[[torch.Tensor], torch.Tensor]
+              ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The ``spike_fn`` to pass to a step function: the surrogate while autograd records,
+    ``None`` (exact boolean spikes and ``where`` resets) otherwise."""
+    return spike if torch.is_grad_enabled() else None
 
 
-def spike_and_reset(v_new: torch.Tensor, threshold: Any, v_reset: Any, amount: Any,
-                    reset: str, spike: Callable[[torch.Tensor], torch.Tensor],
-                    detach_reset: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``z = v_new > threshold`` and the reset of the spiking neurons: ``v = v_reset``
-    (``to_value``) or ``v = v_new - amount`` (``subtract``); returns ``(z, v)``.
+def register_arrays(op: nn.Module, record: Any, opts: BuildOptions, prefix: str = "co_"
+                    ) -> None:
+    """Register every numpy array field of a (frozen dataclass) coefficient record as a
+    buffer ``prefix + field`` of ``op`` (so it follows ``.to(device/dtype)``)."""
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, np.ndarray):
+            op.register_buffer(prefix + f.name, opts.tensor(value))
 
-    With autograd on, ``z`` comes from the surrogate ``spike(v_new - threshold)`` (the same
-    0/1 forward for IEEE floats) and the reset is arithmetic, ``(1 - z) v_new + z v_reset``
-    or ``v_new - z amount`` (``z`` detached there if ``detach_reset``); without, the same
-    values through ``torch.where`` (exact for 0/1 ``z``)."""
-    if torch.is_grad_enabled():
-        z = spike(v_new - threshold)
-        zr = z.detach() if detach_reset else z
-        if reset == "to_value":
-            return z, (1.0 - zr) * v_new + zr * v_reset
-        return z, v_new - zr * amount
-    fired = v_new > threshold
-    z = fired.to(v_new.dtype)
-    if reset == "to_value":
-        return z, torch.where(fired, v_reset, v_new)
-    return z, torch.where(fired, v_new - amount, v_new)
+
+def arrays_as_buffers(op: nn.Module, record: Any, prefix: str = "co_") -> Any:
+    """``record`` with its array fields replaced by ``op``'s buffers (see
+    :func:`register_arrays`)."""
+    return replace(record, **{f.name: getattr(op, prefix + f.name) for f in fields(record)
+                              if isinstance(getattr(record, f.name), np.ndarray)})
+
+
+def as_float(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Boolean spikes (the no-autograd path of :func:`spikecore.xp.spike_and_reset`) as
+    0/1 in ``like``'s float dtype; float outputs unchanged."""
+    return y.to(like.dtype) if y.dtype == torch.bool else y
 
 
 def as_tuple(value: Any, n: int) -> tuple[int, ...]:

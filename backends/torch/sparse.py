@@ -52,7 +52,7 @@ class SparseLinearOp(NodeOp):
         self.register_buffer("pre", idx(pre))
         self.register_buffer("post", idx(csc.indices))
         self.register_buffer("pre_ptr", idx(ptr))
-        self._add("weights", node.weights, opts, param_name="weight")
+        self.add_tensor("weights", node.weights, opts, param_name="weight")
 
     def prepare(self) -> Any:
         return self.weights[self.perm]  # weights in by-input order (keeps the gradient)

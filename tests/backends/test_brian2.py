@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from contract_reference import contract_step
 from spikecore.backends.brian2.backend import MAX_HISTORY, Brian2Backend, default_cache_dir
 from spikecore.backends.brian2.maps import MAP_BUILDERS
 from spikecore.backends.brian2.registry import BUILDERS
 
 import spikecore as sc
 from spikecore import primitives as P
-from spikecore.discrete import NEURON_TYPES, neuron_coefficients, neuron_step
+from spikecore.discrete import NEURON_TYPES, neuron_coefficients
 from spikecore.errors import UnsupportedError
 from spikecore.graph import Graph, GraphWarning
 from spikecore.result import Result
@@ -109,7 +110,7 @@ def reference(graph: Graph, inputs: dict[str, np.ndarray], steps: int) -> dict:
                 y = x
             elif n in coeffs:
                 i, v = state[n]
-                z, i, v = neuron_step(coeffs[n], i, v, x)
+                z, i, v = contract_step(coeffs[n], i, v, x)
                 state[n] = (i, v)
                 traces[n]["v"][:, t], traces[n]["i"][:, t] = v, i
                 y = z.astype(np.float64) if coeffs[n].spiking else v

@@ -30,8 +30,9 @@ from spikecore.ext_discrete import (
     alif_coefficients,
     cond_lif_coefficients,
     cond_lif_step,
-    izhikevich_h,
+    izhikevich_coefficients,
     izhikevich_step,
+    morris_lecar_coefficients,
     morris_lecar_step,
     source_stream,
     split_conductance_input,
@@ -105,7 +106,7 @@ def _alif_closed_form(node: X.ALIF, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     a = np.zeros_like(v)
     zs, vs, as_ = (np.zeros(x.shape, bool), np.zeros(x.shape), np.zeros(x.shape))
     for t in range(x.shape[1]):
-        _, _, v = neuron_step(co.membrane, v, v, x[:, t])
+        v, _ = neuron_step(np, co.membrane, (v,), x[:, t])
         a = co.rho * a
         z = v > co.v_threshold + co.beta * a
         v = np.where(z, co.v_reset, v)  # EXACT resets to_value
@@ -248,12 +249,12 @@ def test_izhikevich_spike_times_converge_with_substeps() -> None:
     node = X.Izhikevich(a=a, b=b, c=c, d=d, v0=np.full(n, -65.0), u0=b * -65.0)
     sem = sc.Semantics(dt=1e-3)
     current = np.full(n, 10.0)
-    h = izhikevich_h(sc.Semantics(dt=1e-3 / fine))
+    co = izhikevich_coefficients(node, sc.Semantics(dt=1e-3 / fine), (n,))
     v, u = node.v0.copy(), node.u0.copy()
     z_ref = np.zeros((steps, n), bool)
     for t in range(steps):
         for _ in range(fine):
-            z, v, u = izhikevich_step(node, h, v, u, current, (n,))
+            z, (v, u) = izhikevich_step(np, co, (v, u), current)
             z_ref[t] |= z
     g = sc.Graph({"in": P.Input(np.array([n])), "izh": node}, [("in", "izh")], sem)
     x = np.broadcast_to(current, (1, steps, n)).copy()
@@ -272,12 +273,13 @@ def test_izhikevich_spike_times_converge_with_substeps() -> None:
 def _ml_reference(node: X.MorrisLecar, current: np.ndarray, steps: int, dt: float, fine: int
                   ) -> np.ndarray:
     """V at the end of each graph step: the contract (forward Euler V, exact w) at dt/fine."""
-    sem = sc.Semantics(dt=dt / fine, integrator="exact")
+    co = morris_lecar_coefficients(node, sc.Semantics(dt=dt / fine, integrator="exact"),
+                                   node.v0.shape)
     v, w = node.v0.copy(), node.w0.copy()
     out = np.zeros((steps, v.size))
     for t in range(steps):
         for _ in range(fine):
-            _, _, v, w = morris_lecar_step(node, sem, v, w, current, v.shape)
+            _, (v, w) = morris_lecar_step(np, co, (v, w), current)
         out[t] = v
     return out
 
@@ -383,7 +385,7 @@ def _cond_reference(node: X.CondLIF, w: np.ndarray, x: np.ndarray, dt: float, fi
     for t in range(x.shape[0]):
         xe, xi = split_conductance_input(w @ x[t] / fine, (2 * n,), (n,))
         for _ in range(fine):
-            z, ge, gi, v = cond_lif_step(co, ge, gi, v, xe, xi)
+            z, (ge, gi, v) = cond_lif_step(np, co, (ge, gi, v), xe, xi)
             z_out[t] |= z
         v_out[t] = v
     return z_out, v_out

@@ -19,6 +19,7 @@ from pathlib import Path
 import nir
 import numpy as np
 import pytest
+from contract_reference import contract_step
 from spikecore.backends import get_backend
 from spikecore.backends.lava import sidecar as sidecar
 from spikecore.backends.lava.lowering import build_plan, check_graph, plan_to_job
@@ -27,7 +28,7 @@ from spikecore.backends.lava.process import group_alive
 import spikecore as sc
 from spikecore import Edge, Graph, Semantics
 from spikecore import primitives as P
-from spikecore.discrete import neuron_coefficients, neuron_step
+from spikecore.discrete import neuron_coefficients
 from spikecore.graph import delay_steps_of
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
@@ -103,7 +104,7 @@ def contract_run(graph: Graph, inputs: dict[str, np.ndarray], steps: int):
             elif n in coeffs:
                 co = coeffs[n]
                 i, v = state[n]
-                z, i, v = neuron_step(co, i, v, x)
+                z, i, v = contract_step(co, i, v, x)
                 state[n] = (i, v)
                 rec[n]["spikes"][:, t], rec[n]["v"][:, t], rec[n]["i"][:, t] = z, v, i
                 y = z.astype(float) if co.spiking else v
@@ -345,7 +346,7 @@ def test_worker_crash_carries_command_and_stderr(lava, paper, tmp_path) -> None:
     with pytest.raises(sc.BackendProcessError) as info:
         sc.simulate(g, x, backend="lava", python=base, job_root=tmp_path)
     err = info.value
-    assert err.command[0] == base and err.command[1].endswith("lava_worker.py")
+    assert err.command[0] == base and err.command[1].endswith("lava/scripts/worker.py")
     assert "failed with exit code 1" in str(err)
     assert "ModuleNotFoundError" in err.stderr_tail
     assert list(tmp_path.iterdir()) == []  # job folder removed
@@ -381,7 +382,7 @@ def test_timeout_and_kill_leave_no_process_or_folder(lava, tmp_path) -> None:
     with pytest.raises(sc.BackendProcessError) as info:
         sc.simulate(g, x, backend="lava", timeout=120, job_root=tmp_path, on_worker_start=killer)
     assert "killed by signal SIGKILL" in str(info.value)
-    assert info.value.command[1].endswith("lava_worker.py")
+    assert info.value.command[1].endswith("lava/scripts/worker.py")
     assert not group_alive(pids[1])
     assert list(tmp_path.iterdir()) == []
     assert _by_pid_cmdline(str(tmp_path)) == []  # no Lava runtime process survived

@@ -37,7 +37,12 @@ import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.errors import GraphError, InputError
-from spikecore.ext_discrete import morris_lecar_step, source_stream, split_morris_lecar_input
+from spikecore.ext_discrete import (
+    morris_lecar_coefficients,
+    morris_lecar_step,
+    source_stream,
+    split_morris_lecar_input,
+)
 from spikecore.testing import assert_close_arrays
 
 #: V in mV over thousands of steps: libm tanh/cosh ulps and differently ordered sums
@@ -78,8 +83,8 @@ def test_one_step_equals_the_formula_computed_by_hand() -> None:
     node = graph.nodes["ml"]
     x = np.array([[[current, g]]])
     i_in, g_in = split_morris_lecar_input(node, x[:, 0], (2,), (1,))
-    _, _, v_np, w_np = morris_lecar_step(node, graph.semantics, node.v0[None], node.w0[None],
-                                         i_in, (1,), g_in)
+    co = morris_lecar_coefficients(node, graph.semantics, (1,))
+    _, (v_np, w_np) = morris_lecar_step(np, co, (node.v0[None], node.w0[None]), i_in, g_in)
     assert v_np[0, 0] == pytest.approx(v1, rel=1e-14, abs=1e-12)
     assert w_np[0, 0] == pytest.approx(w1, rel=1e-14, abs=1e-15)
     for b, r in _run_all(graph, {"in": x}, 1, ["ml:v", "ml:w"]).items():
@@ -96,12 +101,13 @@ def _numpy_network(graph: sc.Graph, steps: int) -> tuple[np.ndarray, np.ndarray]
     n = nrn.v0.size
     drive, _ = source_stream(graph.nodes["drive"], "drive", sem, 1, 0, steps, (2 * n,))
     J = graph.nodes["coupling"].weight
+    co = morris_lecar_coefficients(nrn, sem, (n,))
     v, w, s = nrn.v0[None].copy(), nrn.w0[None].copy(), np.zeros((1, n))
     vs, ws = np.zeros((1, steps, n)), np.zeros((1, steps, n))
     for t in range(steps):
         x = drive[:, t] + (s @ J.T if t > 0 else 0.0)
         i_in, g_in = split_morris_lecar_input(nrn, x, (2 * n,), (n,))
-        _, s, v, w = morris_lecar_step(nrn, sem, v, w, i_in, (n,), g_in)
+        s, (v, w) = morris_lecar_step(np, co, (v, w), i_in, g_in)
         vs[:, t], ws[:, t] = v, w
     return vs, ws
 
@@ -131,9 +137,10 @@ def test_spiking_neuron_with_conductance_input_agrees_on_all_engines() -> None:
     node = graph.nodes["ml"]
     v, w = np.broadcast_to(node.v0, (2, 3)).copy(), np.broadcast_to(node.w0, (2, 3)).copy()
     z_ref, v_ref = np.zeros((2, steps, 3), bool), np.zeros((2, steps, 3))
+    co = morris_lecar_coefficients(node, graph.semantics, (3,))
     for t in range(steps):
         i_in, g_in = split_morris_lecar_input(node, x[:, t], (6,), (3,))
-        z_ref[:, t], _, v, w = morris_lecar_step(node, graph.semantics, v, w, i_in, (3,), g_in)
+        z_ref[:, t], (v, w) = morris_lecar_step(np, co, (v, w), i_in, g_in)
         v_ref[:, t] = v
     assert z_ref.sum() >= 6
     for b, r in _run_all(graph, {"in": x}, steps, ["spikes", "ml:v"]).items():

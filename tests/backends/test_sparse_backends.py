@@ -101,9 +101,9 @@ def test_brian2_uses_the_spike_fast_path_for_sparse_maps() -> None:
         sc.Graph({**g.nodes, "win": P.Linear(g.nodes["win"].dense()),
                   "rec": P.Linear(g.nodes["rec"].dense())}, g.edges, g.semantics),
         _inputs(True), backend="brian2", steps=10, record="lif:spikes").info["brian2_objects"]
-    from spikecore.backends.brian2 import backend as B
+    from spikecore.backends.brian2.lowering import Lowering
 
-    low = B._Lowering(g, _inputs(True), 10, {"lif": ("spikes",)}, "discrete", 1)
+    low = Lowering(g, _inputs(True), 10, {"lif": ("spikes",)}, "discrete", 1)
     assert low.spike_inputs == {"in"}
     assert all(e.event for m in ("win", "rec") for e in low.incoming[m])
 
