@@ -35,7 +35,7 @@ from spikecore.backends.brian2.backend import brian_context, default_cache_dir
 from spikecore.models import brunel2000
 
 import spikecore as sc
-from spikecore.ext_discrete import source_stream
+from spikecore.extensions import source_stream
 
 PAPER = dict(N_E=10000, gamma=0.25, epsilon=0.1, J=0.1e-3, g=5.0, eta=2.0, tau=20e-3,
              theta=20e-3, V_r=10e-3, tau_rp=2e-3, D=1.5e-3)

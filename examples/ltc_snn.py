@@ -7,7 +7,7 @@ the neuron's own state, a leaky readout), trains it by BPTT with surrogate gradi
 a temporal comparison (is the noisy input level in the first half of the trial above the
 level in the second half?), writes the trained network back to a spikecore graph, runs
 the test trials on Brian2 (discrete mode) and torch, asserts identical spikes, replays
-them with the numpy contract (spikecore.ltc.ltc_step) to get the gates, and plots the
+them with the numpy contract (spikecore.extensions.ltc.ltc_step) to get the gates, and plots the
 learning curve, a raster and the distribution of the effective membrane time constant
 ``tau_m(t) = dt / g_m`` before and after training.
 
@@ -24,7 +24,7 @@ from _common import parse_out, pyplot
 from spikecore.models import ltc_snn
 
 import spikecore as sc
-from spikecore.ltc import ltc_coefficients, ltc_gates, ltc_initial_state, ltc_step
+from spikecore.extensions.ltc import ltc_coefficients, ltc_gates, ltc_initial_state, ltc_step
 from spikecore.testing import assert_same_spikes
 
 T = 30  # steps of 1 ms: two halves of 15

@@ -2,7 +2,7 @@
 
 "Accurate online training of dynamical spiking neural networks through Forward
 Propagation Through Time", Nature Machine Intelligence 5 (2023). One recurrent layer of
-:class:`spikecore.ltc.LTCLIF` neurons between an input projection and a leaky readout.
+:class:`spikecore.extensions.ltc.LTCLIF` neurons between an input projection and a leaky readout.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import nir
 import numpy as np
 
 from ..errors import InputError
+from ..extensions.ltc import LTCLIF
 from ..graph import Edge, Graph
-from ..ltc import LTCLIF
 from ..semantics import Semantics
-from .connectivity import _positive_int
+from .connectivity import positive_int
 
 #: The paper's threshold baseline ``b_j0`` and adaptation strength ``beta``.
 PAPER_B_J0 = 0.1
@@ -72,7 +72,7 @@ def ltc_snn(n_in: int, n_hidden: int, n_out: int, seed: int = 0, dt: float = 1e-
     * ``w_out`` (``n_out x n_hidden``): Xavier uniform; readout ``LI(tau_out, r=1,
       v_leak=0)``.
     """
-    n_in, n_hidden, n_out = (_positive_int(k, v) for k, v in (
+    n_in, n_hidden, n_out = (positive_int(k, v) for k, v in (
         ("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)))
     for k, v in (("dt", dt), ("tau_out", tau_out)):
         if not math.isfinite(float(v)) or float(v) <= 0:

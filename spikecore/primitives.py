@@ -96,7 +96,7 @@ def as_shape(x) -> Shape:
     return tuple(int(v) for v in values)
 
 
-def _same_as(param: str) -> Callable[[NIRNode, Shape | None], Shape]:
+def same_as(param: str) -> Callable[[NIRNode, Shape | None], Shape]:
     def rule(node: NIRNode, in_shape: Shape | None) -> Shape:
         shape = tuple(np.shape(getattr(node, param)))
         if shape == ():
@@ -213,28 +213,28 @@ register(nir.Input, PrimitiveSpec("source", _input_shape))
 register(nir.Output, PrimitiveSpec("sink", _output_shape))
 register(nir.Affine, PrimitiveSpec("stateless", _matrix, array_params=("weight", "bias")))
 register(nir.Linear, PrimitiveSpec("stateless", _matrix, array_params=("weight",)))
-register(nir.Scale, PrimitiveSpec("stateless", _same_as("scale"), array_params=("scale",)))
-register(nir.Threshold, PrimitiveSpec("stateless", _same_as("threshold"), spiking=True,
+register(nir.Scale, PrimitiveSpec("stateless", same_as("scale"), array_params=("scale",)))
+register(nir.Threshold, PrimitiveSpec("stateless", same_as("threshold"), spiking=True,
                                       array_params=("threshold",)))
-register(nir.Delay, PrimitiveSpec("stateful", _same_as("delay"), array_params=("delay",),
+register(nir.Delay, PrimitiveSpec("stateful", same_as("delay"), array_params=("delay",),
                                   notes="delay in seconds; must be a multiple of dt"))
 register(nir.Flatten, PrimitiveSpec("stateless", _flatten))
 register(nir.Conv1d, PrimitiveSpec("stateless", _conv(1), array_params=("weight", "bias")))
 register(nir.Conv2d, PrimitiveSpec("stateless", _conv(2), array_params=("weight", "bias")))
 register(nir.SumPool2d, PrimitiveSpec("stateless", _pool))
 register(nir.AvgPool2d, PrimitiveSpec("stateless", _pool))
-register(nir.I, PrimitiveSpec("stateful", _same_as("r"), states=("v",), array_params=("r",)))
-register(nir.IF, PrimitiveSpec("stateful", _same_as("r"), states=("v",), spiking=True,
+register(nir.I, PrimitiveSpec("stateful", same_as("r"), states=("v",), array_params=("r",)))
+register(nir.IF, PrimitiveSpec("stateful", same_as("r"), states=("v",), spiking=True,
                                array_params=("r", "v_threshold", "v_reset")))
-register(nir.LI, PrimitiveSpec("stateful", _same_as("tau"), states=("v",),
+register(nir.LI, PrimitiveSpec("stateful", same_as("tau"), states=("v",),
                                time_constants=("tau",), array_params=("tau", *_NEURON_COMMON)))
-register(nir.LIF, PrimitiveSpec("stateful", _same_as("tau"), states=("v",), spiking=True,
+register(nir.LIF, PrimitiveSpec("stateful", same_as("tau"), states=("v",), spiking=True,
                                 time_constants=("tau",),
                                 array_params=("tau", *_NEURON_COMMON, "v_threshold", "v_reset")))
-register(nir.CubaLI, PrimitiveSpec("stateful", _same_as("tau_mem"), states=("i", "v"),
+register(nir.CubaLI, PrimitiveSpec("stateful", same_as("tau_mem"), states=("i", "v"),
                                    time_constants=("tau_syn", "tau_mem"),
                                    array_params=("tau_syn", "tau_mem", *_NEURON_COMMON, "w_in")))
-register(nir.CubaLIF, PrimitiveSpec("stateful", _same_as("tau_mem"), states=("i", "v"),
+register(nir.CubaLIF, PrimitiveSpec("stateful", same_as("tau_mem"), states=("i", "v"),
                                     spiking=True, time_constants=("tau_syn", "tau_mem"),
                                     array_params=("tau_syn", "tau_mem", *_NEURON_COMMON,
                                                   "v_threshold", "v_reset", "w_in")))

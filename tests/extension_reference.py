@@ -1,6 +1,6 @@
 """A numpy interpreter of the extension primitives, written from docs/semantics.md §7.
 
-Independent of spikecore.ext_discrete's step functions (which the tests compare against
+Independent of spikecore.extensions's step functions (which the tests compare against
 it): base coefficients come from the §4 contract (spikecore.discrete.neuron_coefficients),
 the rest is the documented update, transcribed line by line. Streams are generated here
 from the documented key/counter scheme (sha256 key, Philox counter [0, t, 0, 0]).
@@ -16,8 +16,8 @@ import scipy.sparse
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.discrete import neuron_coefficients
-from spikecore.ltc import LTCLIF, ltc_coefficients, ltc_initial_state, ltc_step
-from spikecore.sparse import SparseLinear
+from spikecore.extensions.ltc import LTCLIF, ltc_coefficients, ltc_initial_state, ltc_step
+from spikecore.extensions.sparse import SparseLinear
 
 
 def documented_draws(seed: int, name: str, b: int, t: int, size: int, kind: str) -> np.ndarray:
@@ -102,7 +102,7 @@ def reference(graph, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) 
                         "w": np.broadcast_to(node.w0, (batch, *s)).copy()}
         elif type(node) in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
             state[n] = {"stream": documented_stream(node, n, sem, batch, steps)}
-        elif isinstance(node, LTCLIF):  # through spikecore.ltc.ltc_step (tested on its own)
+        elif isinstance(node, LTCLIF):  # through spikecore.extensions.ltc.ltc_step (tested on its own)
             co = ltc_coefficients(node, sem, s)
             v, a, z = ltc_initial_state(co, batch)
             state[n] = {"co": co, "v": v, "a": a, "z": z}

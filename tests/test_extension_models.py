@@ -25,7 +25,7 @@ import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.errors import GraphError, UnsupportedError
-from spikecore.ext_discrete import (
+from spikecore.extensions import (
     cond_lif_coefficients,
     cond_lif_step,
     izhikevich_coefficients,

@@ -25,7 +25,7 @@ from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.discrete import neuron_coefficients
 from spikecore.errors import GraphError, UnsupportedError
-from spikecore.ext_discrete import (
+from spikecore.extensions import (
     alif_coefficients,
     alif_step,
     rate_coefficients,

@@ -2,7 +2,7 @@
 update, files, plain NIR.
 
 Expected values: a two-step case worked out by hand from the update in the docstring of
-spikecore.ltc.LTCLIF (numbers derived in the comments), and a scalar-loop transcription of
+spikecore.extensions.ltc.LTCLIF (numbers derived in the comments), and a scalar-loop transcription of
 the same update (``_scalar_update``: per neuron, per term, no matrix code).
 """
 
@@ -19,7 +19,7 @@ import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.errors import GraphError, UnsupportedError
-from spikecore.ltc import LTCLIF, ltc_coefficients, ltc_initial_state, ltc_step
+from spikecore.extensions.ltc import LTCLIF, ltc_coefficients, ltc_initial_state, ltc_step
 from spikecore.testing import assert_close_arrays
 
 DT = 1e-3

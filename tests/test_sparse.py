@@ -10,9 +10,9 @@ import scipy.sparse
 import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
-from spikecore import sparse as S
 from spikecore.errors import GraphError, UnsupportedError
-from spikecore.sparse import SparseLinear
+from spikecore.extensions import sparse as S
+from spikecore.extensions.sparse import SparseLinear
 
 
 def _matrix(seed: int = 0, shape=(6, 8), density: float = 0.35) -> np.ndarray:

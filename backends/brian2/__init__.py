@@ -1,18 +1,16 @@
 """The Brian2 backend: spikecore's reference simulation (discrete contract and continuous ODEs).
 
-Importing the package registers every lowering: :mod:`.nir_primitives` (NIR's own types),
-:mod:`.extensions` and :mod:`.continuous_ext` (spikecore's extension primitives), :mod:`.ltc`
-and :mod:`.sparse`. Each of them writes into the leaf :mod:`.registry`; none imports this
-package's ``__init__``.
+Importing the package imports every module in it (:func:`spikecore.backends.plugins.
+import_all`), and each lowering module registers its primitive types into the leaf
+:mod:`.registry`: :mod:`.nir_primitives` (NIR's own types), :mod:`.extensions` and
+:mod:`.continuous_ext` (spikecore's extension primitives, discrete and continuous),
+:mod:`.ltc`, :mod:`.sparse`. No module imports this ``__init__``.
 """
 
-from . import (  # noqa: F401,I001  (register extension lowerings)
-    continuous_ext,  # noqa: F401  (wraps extension lowerings with continuous mode)
-    extensions,
-    ltc,
-    nir_primitives,  # noqa: F401  (registers NIR primitives first)
-    sparse,
-)
-from .backend import Brian2Backend
+from ..plugins import import_all
+
+import_all(__name__, __path__)
+
+from .backend import Brian2Backend  # noqa: E402
 
 __all__ = ["Brian2Backend"]

@@ -23,7 +23,7 @@ from ...graph import Graph
 from ...result import Result
 from ..base import Availability, RecordPlan
 from .lowering import MAX_HISTORY, Lowering
-from .registry import BUILDERS
+from .registry import BUILDERS, lowerer_for, note_of
 
 MODES = ("discrete", "continuous")
 TARGETS = ("numpy", "cython", "cpp_standalone")
@@ -155,14 +155,13 @@ class Brian2Backend:
                                 fix="pip install 'brian2>=2.9,<2.10' (Python 3.11 needs 2.9.x)")
 
     def supported(self) -> dict[str, str]:
-        return {t.__name__: lw.note for t, lw in sorted(BUILDERS.items(),
-                                                        key=lambda kv: kv[0].__name__)}
+        return {t.__name__: note_of(t) for t in sorted(BUILDERS, key=lambda t: t.__name__)}
 
     def check(self, graph: Graph, **options: Any) -> list[str]:
         problems = _option_problems(options)
         names = ", ".join(sorted(t.__name__ for t in BUILDERS))
         for name, node in graph.nodes.items():
-            lowerer = BUILDERS.get(type(node))
+            lowerer = lowerer_for(type(node), options.get("mode", "discrete"))
             if lowerer is None:
                 problems.append(f"{name!r} ({P.type_name(node)}): no lowering; supported: "
                                 f"{names}")

@@ -1,14 +1,14 @@
 """Brian2 continuous mode for the extension primitives: Brian2 integrates each model's ODE.
 
-Registered over the discrete lowerings of :mod:`.brian2_extensions` (imported at its end):
-every type below gets a :class:`~.brian2_.Lowerer` whose build dispatches on the run's
-mode (:func:`by_mode`); types without a continuous builder keep refusing
-``mode='continuous'`` with the reason in ``brian2_extensions.CONTINUOUS_REFUSALS``.
+Each type below registers a continuous-mode :class:`~.registry.Lowerer` in
+:data:`.registry.CONTINUOUS` (used when the run's ``mode='continuous'``, whichever module
+was imported first); types without one keep refusing ``mode='continuous'`` with the reason
+in :data:`.registry.CONTINUOUS_REFUSALS`.
 
-The conventions are those of continuous NIR neurons (``brian2_`` module docstring):
+The conventions are those of continuous NIR neurons (:mod:`.lowering` module docstring):
 internal step ``h = dt / substeps``; inputs are held over the graph step (``'current'``)
 or arrive as a pulse in its last internal step (``'increment'``); a spike is ``y =
-substeps`` for one internal step (area ``dt``; :data:`~.brian2_.PULSE_TYPES` makes the
+substeps`` for one internal step (area ``dt``; :data:`~.registry.PULSE_TYPES` makes the
 Linear lowering scale event weights accordingly); the state updater runs at +5 of the
 node's slot, ``y`` is set at +10, thresholder +20, resetter +30. Per type (``S`` =
 ``substeps``):
@@ -53,7 +53,7 @@ node's slot, ``y`` is set at +10, thresholder +20, resetter +30. Per type (``S``
   initialised to ``v0 <= v_th`` (so a neuron starting above threshold does not fire
   before it crosses): ``V[k-1] <= v_th < V[k]`` per internal step. Graded: ``y =
   s_inf(v)``. ``'current+conductance'``: ``I + g (e_syn - v)`` inside the ODE.
-* Sources: the seeded stream of :func:`spikecore.ext_discrete.source_stream` (defined per
+* Sources: the seeded stream of :func:`spikecore.extensions.source_stream` (defined per
   graph step) in a ``TimedArray`` of step ``dt``, held over the graph step; a Poisson
   spike is ``y = S`` in the first internal step of its graph step (area ``dt``, the
   charge of a discrete spike); real-valued streams become pulses under ``'increment'``
@@ -66,35 +66,20 @@ node's slot, ``y`` is set at +10, thresholder +20, resetter +30. Per type (``S``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ... import extensions as X
 from ... import primitives as P
-from ...ext_discrete import refractory_steps, source_stream
+from ...extensions import refractory_steps, source_stream
 from ...graph import Graph
 from . import extensions as E
 from .nir_primitives import equal_time_constants
-from .registry import BUILDERS, PULSE_TYPES, Lowerer
-
-#: Why a type stays discrete-only (read by ``brian2_extensions.discrete_only``).
-E.CONTINUOUS_REFUSALS["LTCLIF"] = (
-    "no continuous-time form: its gates are per-step quantities (the update depends on "
-    "dt only through the integrator choice), so there is no ODE to integrate")
+from .registry import Lowerer, register_continuous
 
 Build = Callable[[Any, str, Any], None]
 Problems = Callable[[Graph, str, Any, Mapping[str, Any]], list[str]]
-
-
-@dataclass(frozen=True)
-class Continuous:
-    """A continuous-mode lowering: builder, note, and what it cannot lower."""
-
-    build: Build
-    note: str
-    problems: Problems | None = None
 
 
 def _place_updater(low: Any, name: str, g: Any) -> None:
@@ -294,54 +279,27 @@ def _build_source(low: Any, name: str, node: Any) -> None:
 
 
 # ======================================================================== registry
-CONTINUOUS: dict[type, Continuous] = {
-    X.RefractoryLIF: Continuous(_build_refractory, "LIF ODE, v (unless refractory), Brian2 "
+CONTINUOUS_LOWERINGS: dict[type, Lowerer] = {
+    X.RefractoryLIF: Lowerer(_build_refractory, "LIF ODE, v (unless refractory), Brian2 "
                                 "refractory = t_ref + dt/substeps", _refractory_problems),
-    X.RefractoryCubaLIF: Continuous(_build_refractory, "CubaLIF ODE, v (unless refractory), "
+    X.RefractoryCubaLIF: Lowerer(_build_refractory, "CubaLIF ODE, v (unless refractory), "
                                     "Brian2 refractory = t_ref + dt/substeps",
                                     _refractory_problems),
-    X.ALIF: Continuous(_build_alif, "exact ODE of v and a; threshold v_th + beta*a(t)"),
-    X.RateUnit: Continuous(_build_rate, "exact ODE tau dx/dt = -x + input; y = phi(x)"),
-    X.CondLIF: Continuous(_build_cond_lif, "exponential_euler; jumps of x/substeps per "
+    X.ALIF: Lowerer(_build_alif, "exact ODE of v and a; threshold v_th + beta*a(t)"),
+    X.RateUnit: Lowerer(_build_rate, "exact ODE tau dx/dt = -x + input; y = phi(x)"),
+    X.CondLIF: Lowerer(_build_cond_lif, "exponential_euler; jumps of x/substeps per "
                           "internal step"),
-    X.Izhikevich: Continuous(_build_izhikevich, "rk4 in ms; reset v = c, u += d",
+    X.Izhikevich: Lowerer(_build_izhikevich, "rk4 in ms; reset v = c, u += d",
                              _current_model_problems),
-    X.MorrisLecar: Continuous(_build_morris_lecar, "rk4 in ms; spike = upward crossing "
+    X.MorrisLecar: Lowerer(_build_morris_lecar, "rk4 in ms; spike = upward crossing "
                               "(refractory while v > v_threshold)", _current_model_problems),
-    X.MorrisLecarGraded: Continuous(_build_morris_lecar, "rk4 in ms; y = s_inf(V)",
+    X.MorrisLecarGraded: Lowerer(_build_morris_lecar, "rk4 in ms; y = s_inf(V)",
                                     _current_model_problems),
-    **{t: Continuous(_build_source, "the seeded per-step stream held over the step (Poisson: "
+    **{t: Lowerer(_build_source, "the seeded per-step stream held over the step (Poisson: "
                      "a pulse of area dt)") for t in (X.PoissonSource, X.WhiteNoiseSource,
                                                       X.OUSource)},
 }
 
 
-def by_mode(discrete: Build, continuous: Build) -> Build:
-    """A builder running ``discrete`` or ``continuous`` according to the run's mode."""
-    def build(low: Any, name: str, node: Any) -> None:
-        (continuous if low.mode == "continuous" else discrete)(low, name, node)
-
-    return build
-
-
-def mode_problems(continuous: Problems | None) -> Problems:
-    """``check`` hook: the continuous builder's problems in continuous mode, none else."""
-    def problems(graph: Graph, name: str, node: Any, options: Mapping[str, Any]) -> list[str]:
-        if options.get("mode", "discrete") != "continuous" or continuous is None:
-            return []
-        return continuous(graph, name, node, options)
-
-    return problems
-
-
-def register() -> None:
-    """Replace each discrete-only extension lowering by a mode-dispatching one."""
-    for t, cont in CONTINUOUS.items():
-        disc = E.LOWERINGS[t]
-        BUILDERS[t] = Lowerer(by_mode(disc.build, cont.build),
-                                  f"{disc.note}; continuous: {cont.note}",
-                                  mode_problems(cont.problems))
-    PULSE_TYPES.update(t for t in CONTINUOUS if P.SPECS[t].spiking)
-
-
-register()
+for _t, _continuous in CONTINUOUS_LOWERINGS.items():
+    register_continuous(_t, _continuous, P.SPECS[_t].spiking)

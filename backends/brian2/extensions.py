@@ -1,7 +1,7 @@
 """Brian2 lowering of the extension primitives (:mod:`spikecore.extensions`), discrete mode.
 
-Registered into :data:`spikecore.backends.brian2.backend.BUILDERS` when that module is imported.
-Each builder realises the update of :mod:`spikecore.ext_discrete` inside the node's slot
+Registered into :data:`.registry.BUILDERS` (the package imports every lowering module).
+Each builder realises the update of :mod:`spikecore.extensions` inside the node's slot
 of the step (see the ``brian2_`` module docstring for the slots), term for term, so in
 float64 the states equal the numpy contract:
 
@@ -22,7 +22,7 @@ float64 the states equal the numpy contract:
   graded neuron. ``input_kind='current+conductance'``: the two halves of each source
   linked as for CondLIF (``xe`` current, ``xin`` conductance) and ``x = xe + xin *
   (e_syn - v)`` before the membrane step.
-* Sources: the stream of :func:`spikecore.ext_discrete.source_stream`, computed once in
+* Sources: the stream of :func:`spikecore.extensions.source_stream`, computed once in
   numpy, played back through a ``TimedArray`` (Poisson: with a thresholder, so spikes
   travel by spike queues like any other spike train).
 
@@ -33,7 +33,6 @@ continuous mode by ``check``, with the reason from :data:`CONTINUOUS_REFUSALS`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,7 @@ import numpy as np
 from ... import extensions as X
 from ... import primitives as P
 from ...discrete import neuron_coefficients
-from ...ext_discrete import (
+from ...extensions import (
     alif_coefficients,
     cond_lif_coefficients,
     izhikevich_h,
@@ -50,20 +49,8 @@ from ...ext_discrete import (
     refractory_steps,
     source_stream,
 )
-from ...graph import Graph
 from .nir_primitives import reset_code
-from .registry import BUILDERS, Lowerer, register_state
-
-#: type name -> why it has no continuous-mode lowering (filled by brian2_continuous_ext).
-CONTINUOUS_REFUSALS: dict[str, str] = {}
-
-
-def discrete_only(graph: Graph, name: str, node: Any, options: Mapping[str, Any]
-                   ) -> list[str]:
-    if options.get("mode", "discrete") == "continuous":
-        why = CONTINUOUS_REFUSALS.get(P.type_name(node), "no continuous-time lowering yet")
-        return [f"{name!r} ({P.type_name(node)}): runs in mode='discrete' only ({why})"]
-    return []
+from .registry import BUILDERS, Lowerer, discrete_only, register_state
 
 
 def _membrane_terms(co, params: dict, target: str = "v") -> tuple[list[str], str]:
@@ -252,7 +239,7 @@ def _build_morris_lecar(low: Any, name: str, node: Any) -> None:
         "y = 0" if spiking else "y = 0.5 * (1.0 + tanh((v - ml_v_syn) / ml_k_syn))"]))
 
 
-_NOTE = "discrete mode; the update of spikecore.ext_discrete"
+_NOTE = "discrete mode; the update of spikecore.extensions"
 LOWERINGS = {
     X.RefractoryLIF: Lowerer(_build_refractory, _NOTE + " (counter ref, v held)",
                                discrete_only),
@@ -261,12 +248,12 @@ LOWERINGS = {
     X.ALIF: Lowerer(_build_alif, _NOTE + " (threshold v_th + beta*adapt)", discrete_only),
     X.RateUnit: Lowerer(_build_rate, _NOTE + " (y = phi(x))", discrete_only),
     X.PoissonSource: Lowerer(_build_source, "discrete mode; the seeded stream of "
-                               "spikecore.ext_discrete played by a TimedArray", discrete_only),
+                               "spikecore.extensions played by a TimedArray", discrete_only),
     X.WhiteNoiseSource: Lowerer(_build_source, "discrete mode; the seeded stream of "
-                                  "spikecore.ext_discrete played by a TimedArray",
+                                  "spikecore.extensions played by a TimedArray",
                                   discrete_only),
     X.OUSource: Lowerer(_build_source, "discrete mode; the seeded stream of "
-                          "spikecore.ext_discrete played by a TimedArray", discrete_only),
+                          "spikecore.extensions played by a TimedArray", discrete_only),
     X.CondLIF: Lowerer(_build_cond_lif, _NOTE + " (conductance jumps, then membrane)",
                          discrete_only),
     X.Izhikevich: Lowerer(_build_izhikevich, _NOTE + " (Izhikevich 2003 half-steps)",

@@ -61,7 +61,7 @@ from ...discrete import NEURON_TYPES
 from ...graph import Graph
 from ..base import RecordPlan
 from .maps import MAP_BUILDERS
-from .registry import BUILDERS, STATE_NAMES, STATE_VARS
+from .registry import STATE_NAMES, STATE_VARS, lowerer_for
 
 #: Largest lag (in internal steps) realised with history variables; each lag level costs
 #: one variable and one copy per element and step.
@@ -300,7 +300,7 @@ class Lowering:
     def build(self) -> list[Any]:
         for name in self.order:
             node = self.graph.nodes[name]
-            BUILDERS[type(node)].build(self, name, node)
+            lowerer_for(type(node), self.mode).build(self, name, node)
         for fn in self.deferred:
             fn()
         self._monitors()

@@ -1,7 +1,7 @@
-"""Brian2 lowering of :class:`spikecore.ltc.LTCLIF` (discrete mode).
+"""Brian2 lowering of :class:`spikecore.extensions.ltc.LTCLIF` (discrete mode).
 
-Registered into :data:`spikecore.backends.brian2.backend.BUILDERS` (imported by
-:mod:`.brian2_extensions`). Inside the node's slot of the step (see the ``brian2_``
+Registered into :data:`.registry.BUILDERS` (the package imports every lowering module).
+Inside the node's slot of the step (see the :mod:`.lowering`
 module docstring)::
 
     +1   run_regularly   xin = x                       (this step's input I[t])
@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from ...ltc import LTCLIF, ltc_coefficients
-from .extensions import discrete_only
+from ...extensions.ltc import LTCLIF, ltc_coefficients
 from .nir_primitives import reset_code
-from .registry import BUILDERS, Lowerer, register_state
+from .registry import BUILDERS, CONTINUOUS_REFUSALS, Lowerer, discrete_only, register_state
 
-#: The ``sigmoid`` of :func:`spikecore.ltc.sigmoid`, written out for Brian2.
+#: The ``sigmoid`` of :func:`spikecore.extensions.ltc.sigmoid`, written out for Brian2.
 _SIGMOID = "1.0 / (1.0 + exp(-({})))"
 
 
@@ -103,10 +102,13 @@ def _build_ltc(low: Any, name: str, node: LTCLIF) -> None:
 
 
 LOWERINGS = {
-    LTCLIF: Lowerer(_build_ltc, "discrete mode; the update of spikecore.ltc (gates as "
+    LTCLIF: Lowerer(_build_ltc, "discrete mode; the update of spikecore.extensions.ltc (gates as "
                       "self-Synapses with summed variables)", discrete_only),
 }
 BUILDERS.update(LOWERINGS)
+CONTINUOUS_REFUSALS["LTCLIF"] = (
+    "no continuous-time form: its gates are per-step quantities (the update depends on "
+    "dt only through the integrator choice), so there is no ODE to integrate")
 register_state("a", "adapt")
 register_state("z", "zl")
 

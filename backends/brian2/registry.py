@@ -41,9 +41,51 @@ STATE_NAMES: dict[str, str] = {"v": "v", "isyn": "i"}
 PULSE_TYPES: set[type] = set()
 
 
+#: primitive type -> its lowering in ``mode='continuous'`` where that differs from the
+#: discrete one (NIR neurons switch mode inside their one builder instead).
+CONTINUOUS: dict[type, Lowerer] = {}
+
+#: type name -> why it has no continuous-mode lowering (stated by :func:`discrete_only`).
+CONTINUOUS_REFUSALS: dict[str, str] = {}
+
+
 def register(node_type: type, lowerer: Lowerer) -> None:
     """Register (or replace) how ``node_type`` is lowered."""
     BUILDERS[node_type] = lowerer
+
+
+def register_continuous(node_type: type, lowerer: Lowerer, spiking: bool) -> None:
+    """Register the continuous-mode lowering of ``node_type``; ``spiking`` types send spikes
+    as pulses of area ``dt`` (see :data:`PULSE_TYPES`)."""
+    CONTINUOUS[node_type] = lowerer
+    if spiking:
+        PULSE_TYPES.add(node_type)
+
+
+def lowerer_for(node_type: type, mode: str) -> Lowerer | None:
+    """The lowering of ``node_type`` in ``mode`` (``None``: not lowerable at all)."""
+    if mode == "continuous" and node_type in CONTINUOUS:
+        return CONTINUOUS[node_type]
+    return BUILDERS.get(node_type)
+
+
+def note_of(node_type: type) -> str:
+    """The support note of ``node_type``: its lowering, and its continuous one if separate."""
+    note = BUILDERS[node_type].note
+    if node_type in CONTINUOUS:
+        note += f"; continuous: {CONTINUOUS[node_type].note}"
+    return note
+
+
+def discrete_only(graph: Graph, name: str, node: Any, options: Mapping[str, Any]
+                  ) -> list[str]:
+    """``problems`` hook of a lowering without a continuous form: refuses
+    ``mode='continuous'`` with the reason in :data:`CONTINUOUS_REFUSALS`."""
+    if options.get("mode", "discrete") == "continuous" and type(node) not in CONTINUOUS:
+        tn = type(node).__name__
+        why = CONTINUOUS_REFUSALS.get(tn, "no continuous-time lowering yet")
+        return [f"{name!r} ({tn}): runs in mode='discrete' only ({why})"]
+    return []
 
 
 def register_state(name: str, variable: str) -> None:

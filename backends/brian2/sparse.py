@@ -1,4 +1,4 @@
-"""Brian2 lowering of :class:`spikecore.sparse.SparseLinear`.
+"""Brian2 lowering of :class:`spikecore.extensions.sparse.SparseLinear`.
 
 A ``SparseLinear`` is one more linear map of :mod:`.brian2_maps`: its synapses
 ``(pre = indices[k], post = row of k, w = weights[k])`` (zero weights dropped, as for a
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...sparse import SparseLinear
+from ...extensions.sparse import SparseLinear
 from .maps import MAP_BUILDERS, LinearMap
 from .nir_primitives import MAP_NOTE, build_linear
 from .registry import BUILDERS, Lowerer

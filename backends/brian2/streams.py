@@ -1,6 +1,6 @@
 """Brian2: long source streams played block by block instead of one ``TimedArray``.
 
-A source's stream (:func:`spikecore.ext_discrete.source_stream`) is a pure function of
+A source's stream (:func:`spikecore.extensions.source_stream`) is a pure function of
 ``(seed, name, batch element, step)``, so it can be generated in pieces. The default
 lowering keeps the whole stream in a ``TimedArray`` (``batch x steps x n`` float64); for
 Brunel's network at full scale that is 20 Poisson sources x 12,500 neurons, 1 GB per
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ... import primitives as P
-from ...ext_discrete import source_stream
+from ...extensions import source_stream
 
 #: Streams larger than this (bytes, float64) are generated block by block.
 STREAM_ABOVE_BYTES = 64 * 2**20

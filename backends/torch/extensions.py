@@ -2,7 +2,7 @@
 
 Registered into :data:`spikecore.backends.torch.registry.BUILDERS` (the package imports
 this module). Each op is a thin stateful wrapper around the step function of
-:mod:`spikecore.ext_discrete` that the numpy reference runs: the same function, called
+:mod:`spikecore.extensions` that the numpy reference runs: the same function, called
 with ``xp=torch`` (float64: bit-identical states), with the coefficients as buffers (or
 trainable parameters) and the configured surrogate as ``spike_fn`` while autograd is on.
 The membranes of refractory neurons, ALIF and rate units are :class:`~.ops.NeuronOp`'s
@@ -17,7 +17,7 @@ constant; it has no reset. Forward values are those of the no-gradient path bit 
 (``u > 0`` is ``v > thr`` for doubles, and ``(1 - z) v + z c`` selects exactly for ``z`` in
 {0, 1}). The graded Morris-Lecar output ``s_inf(V)`` is smooth: plain autograd.
 
-Sources give step ``t`` of :func:`spikecore.ext_discrete.source_stream` (numpy, counter
+Sources give step ``t`` of :func:`spikecore.extensions.source_stream` (numpy, counter
   based), so a module run in pieces or all at once gives the same stream as every other
   backend. The state is ``(t, y)`` (``y``: the OU value).
 """
@@ -32,7 +32,7 @@ import torch
 
 from ... import extensions as X
 from ... import primitives as P
-from ...ext_discrete import (
+from ...extensions import (
     ALIFCoefficients,
     ALIFState,
     CondLIFCoefficients,
@@ -84,7 +84,7 @@ def _with_base(template: Any, base: P.NIRNode) -> Any:
 
 
 class RefractoryOp(NodeOp):
-    """RefractoryLIF / RefractoryCubaLIF: :func:`~spikecore.ext_discrete.refractory_step`;
+    """RefractoryLIF / RefractoryCubaLIF: :func:`~spikecore.extensions.refractory_step`;
     state ``(v, ref)`` or ``(i, v, ref)``."""
 
     kind = "stateful"
@@ -118,7 +118,7 @@ class RefractoryOp(NodeOp):
 
 
 class ALIFOp(NodeOp):
-    """ALIF: :func:`~spikecore.ext_discrete.alif_step`; state ``(v, a)``."""
+    """ALIF: :func:`~spikecore.extensions.alif_step`; state ``(v, a)``."""
 
     kind = "stateful"
     spiking = True
@@ -153,7 +153,7 @@ class ALIFOp(NodeOp):
 
 
 class RateOp(NodeOp):
-    """RateUnit: :func:`~spikecore.ext_discrete.rate_step`; state ``(x,)``; output
+    """RateUnit: :func:`~spikecore.extensions.rate_step`; state ``(x,)``; output
     ``phi(x)``."""
 
     kind = "stateful"
@@ -181,7 +181,7 @@ class RateOp(NodeOp):
 
 
 class CondLIFOp(NodeOp):
-    """CondLIF: :func:`~spikecore.ext_discrete.cond_lif_step`; state ``(g_exc, g_inh,
+    """CondLIF: :func:`~spikecore.extensions.cond_lif_step`; state ``(g_exc, g_inh,
     v)``; input ``[batch, *in_shape]`` whose first half is excitatory."""
 
     kind = "stateful"
@@ -209,7 +209,7 @@ class CondLIFOp(NodeOp):
 
 
 class IzhikevichOp(NodeOp):
-    """Izhikevich (2003): :func:`~spikecore.ext_discrete.izhikevich_step`; state
+    """Izhikevich (2003): :func:`~spikecore.extensions.izhikevich_step`; state
     ``(v, u)``."""
 
     kind = "stateful"
@@ -237,7 +237,7 @@ class IzhikevichOp(NodeOp):
 
 
 class MorrisLecarOp(NodeOp):
-    """MorrisLecar / MorrisLecarGraded: :func:`~spikecore.ext_discrete.morris_lecar_step`;
+    """MorrisLecar / MorrisLecarGraded: :func:`~spikecore.extensions.morris_lecar_step`;
     state ``(v, w)``."""
 
     kind = "stateful"
@@ -318,7 +318,7 @@ class SourceOp(NodeOp):
         return y, (state[0] + 1, new)
 
 
-_NOTE = "the update of spikecore.ext_discrete"
+_NOTE = "the update of spikecore.extensions"
 for _t in (X.RefractoryLIF, X.RefractoryCubaLIF):
     register_builder(_t, Builder(RefractoryOp, _NOTE + " (refractory counter; v held)"))
 register_builder(X.ALIF, Builder(ALIFOp, _NOTE + " (adaptive threshold; surrogate gradient)"))
@@ -331,5 +331,5 @@ register_builder(X.MorrisLecar, Builder(MorrisLecarOp, _NOTE + " (surrogate grad
                                         "upward crossing)"))
 register_builder(X.MorrisLecarGraded, Builder(MorrisLecarOp, _NOTE + " (smooth: autograd)"))
 for _t in (X.PoissonSource, X.WhiteNoiseSource, X.OUSource):
-    register_builder(_t, Builder(SourceOp, "seeded numpy stream of spikecore.ext_discrete, "
+    register_builder(_t, Builder(SourceOp, "seeded numpy stream of spikecore.extensions, "
                                  "step by step"))

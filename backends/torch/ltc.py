@@ -1,7 +1,7 @@
-"""Torch lowering of :class:`spikecore.ltc.LTCLIF` (differentiable, batched).
+"""Torch lowering of :class:`spikecore.extensions.ltc.LTCLIF` (differentiable, batched).
 
 Registered into :data:`spikecore.backends.torch.registry.BUILDERS` (the package imports
-this module). :class:`LTCOp` runs :func:`spikecore.ltc.ltc_step` with ``xp=torch``, the
+this module). :class:`LTCOp` runs :func:`spikecore.extensions.ltc.ltc_step` with ``xp=torch``, the
 function the numpy reference runs::
 
     g_m = sigmoid(I @ w_mem_in.T + v @ w_mem_v.T + b_mem)
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from ...ltc import LTC_MATRICES, LTCLIF, LTCCoefficients, LTCState, ltc_coefficients, ltc_step
+from ...extensions.ltc import LTC_MATRICES, LTCLIF, LTCCoefficients, LTCState, ltc_coefficients, ltc_step
 from .ops import BuildOptions, NodeOp, as_float, surrogate
 from .registry import Builder, register_builder
 
@@ -70,7 +70,7 @@ class LTCOp(NodeOp):
         return z, new._replace(z=z)
 
 
-register_builder(LTCLIF, Builder(LTCOp, "the update of spikecore.ltc (sigmoid gates; "
+register_builder(LTCLIF, Builder(LTCOp, "the update of spikecore.extensions.ltc (sigmoid gates; "
                                  "surrogate gradient; gates train as weight/bias)"))
 
 __all__ = ["LTCOp", "TRAINABLE_AS"]

@@ -219,7 +219,11 @@ class SpikecoreModule(nn.Module):
         dtype, device = getattr(self, "_dtype_device", None) or (self.dtype, self.device)
         return torch.zeros((batch, *shape), dtype=dtype, device=device)
 
-    def _inputs(self, x: Any, steps: int | None) -> tuple[dict[str, torch.Tensor], int, int]:
+    def normalize_inputs(self, x: Any, steps: int | None
+                         ) -> tuple[dict[str, torch.Tensor], int, int]:
+        """``x`` (one tensor, or a dict by Input name) as ``name -> [batch, steps,
+        *shape]`` tensors in the module's dtype and device, with the batch size and the
+        number of steps; raises :class:`InputError` when they do not fit the graph."""
         if x is None:
             x = {}
         if not isinstance(x, Mapping):
@@ -260,7 +264,7 @@ class SpikecoreModule(nn.Module):
     def forward(self, x: Any = None, state: State | None = None,
                 record: Any = None, steps: int | None = None, batch: int | None = None
                 ) -> tuple[torch.Tensor | dict[str, torch.Tensor], State]:
-        inputs, b, T = self._inputs(x, steps)
+        inputs, b, T = self.normalize_inputs(x, steps)
         if not inputs and batch is not None:
             b = int(batch)
         plan = self._plan(record)
@@ -276,7 +280,7 @@ class SpikecoreModule(nn.Module):
             steps: int | None = None, batch: int | None = None
             ) -> tuple[dict[str, torch.Tensor], State, dict[str, dict[str, torch.Tensor]]]:
         """Like ``forward`` but always returns ``(outputs dict, state, recording)``."""
-        inputs, b, T = self._inputs(x, steps)
+        inputs, b, T = self.normalize_inputs(x, steps)
         if not inputs and batch is not None:
             b = int(batch)
         state = self.init_state(b) if state is None else state

@@ -1,4 +1,4 @@
-"""Torch lowering of :class:`spikecore.sparse.SparseLinear` (batched, any device).
+"""Torch lowering of :class:`spikecore.extensions.sparse.SparseLinear` (batched, any device).
 
 ``y[b, i] = sum over synapses k of row i of weights[k] * x[b, indices[k]]``, computed as
 an ``index_add`` over the synapses of the *active* inputs only (those with a nonzero
@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from ...sparse import SparseLinear
+from ...extensions.sparse import SparseLinear
 from .ops import NodeOp
 from .registry import Builder, register_builder
 

@@ -9,7 +9,7 @@ Three kinds of checks, numpy codegen target, small sizes:
   the threshold read after the decay of ``a`` (tested against that closed form).
   Tolerance: states to ``EXACT_ATOL`` (Brian2's symbolic solutions round differently).
 * Convergence: Izhikevich, Morris-Lecar and CondLIF at ``substeps`` S against the
-  discrete contract (:mod:`spikecore.ext_discrete`, numpy) at a much finer dt.
+  discrete contract (:mod:`spikecore.extensions`, numpy) at a much finer dt.
 * Errors: ``check`` lists every (type, mode) it cannot run at once, with the reason.
 """
 
@@ -26,7 +26,7 @@ import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.discrete import neuron_step
-from spikecore.ext_discrete import (
+from spikecore.extensions import (
     alif_coefficients,
     cond_lif_coefficients,
     cond_lif_step,
@@ -37,8 +37,8 @@ from spikecore.ext_discrete import (
     source_stream,
     split_conductance_input,
 )
-from spikecore.ltc import LTCLIF
-from spikecore.sparse import SparseLinear
+from spikecore.extensions.ltc import LTCLIF
+from spikecore.extensions.sparse import SparseLinear
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "papers"))

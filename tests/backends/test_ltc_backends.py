@@ -1,6 +1,6 @@
 """LTCLIF on Brian2 (discrete) and torch equals the numpy contract, spike for spike.
 
-Expected values: tests/extension_reference.py, which runs spikecore.ltc.ltc_step (itself
+Expected values: tests/extension_reference.py, which runs spikecore.extensions.ltc.ltc_step (itself
 checked against a hand-worked case and a scalar transcription in tests/test_ltc.py).
 """
 
@@ -16,7 +16,7 @@ from spikecore.backends.lava.lowering import supported_names
 
 import spikecore as sc
 from spikecore import primitives as P
-from spikecore.ltc import LTCLIF
+from spikecore.extensions.ltc import LTCLIF
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
 DT = 1e-3

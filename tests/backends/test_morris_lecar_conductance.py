@@ -5,7 +5,7 @@ The input is stacked ``(I, g)``; the input term of the update is ``I + g (e_syn 
 
 * one step by hand from the ODE's formula (plain Python floats, not spikecore code) equals
   the numpy contract, Brian2 and torch;
-* the numpy contract (spikecore.ext_discrete.morris_lecar_step, run by a loop written
+* the numpy contract (spikecore.extensions.morris_lecar_step, run by a loop written
   here) == Brian2 == torch over a recurrent conductance-coupled graded network: identical
   crossings, V and w within 1e-9 (TOLERANCE);
 * physics: a conductance whose reversal potential is the resting voltage leaves a resting
@@ -37,7 +37,7 @@ import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.errors import GraphError, InputError
-from spikecore.ext_discrete import (
+from spikecore.extensions import (
     morris_lecar_coefficients,
     morris_lecar_step,
     source_stream,

@@ -12,7 +12,7 @@ from extension_reference import DT, reference
 import spikecore as sc
 from spikecore import extensions as X
 from spikecore import primitives as P
-from spikecore.sparse import SparseLinear
+from spikecore.extensions.sparse import SparseLinear
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
 #: States: sums over a row's synapses are added in a different order on each engine (Brian2

@@ -18,7 +18,7 @@ from spikecore.models.ltc import PAPER_B_ADP, PAPER_B_MEM, effective_tau_m
 
 import spikecore as sc
 from spikecore.errors import InputError
-from spikecore.ltc import LTCLIF
+from spikecore.extensions.ltc import LTCLIF
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
 

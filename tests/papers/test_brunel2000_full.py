@@ -28,7 +28,7 @@ from theory import brunel_ai_rate
 
 import spikecore as sc
 from spikecore import analysis as A
-from spikecore.sparse import SparseLinear
+from spikecore.extensions.sparse import SparseLinear
 from spikecore.testing import assert_same_spikes
 
 PAPER = {"N_E": 10000, "gamma": 0.25, "epsilon": 0.1, "J": 0.1e-3, "g": 5.0, "eta": 2.0,

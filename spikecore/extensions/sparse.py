@@ -49,8 +49,8 @@ from typing import Any
 import nir
 import numpy as np
 
-from . import extensions as X
-from . import primitives as P
+from .. import primitives as P
+from .base import Extension, register_extension
 
 #: Largest dense size (n_out * n_in entries) written as a dense nir.Linear by plain export.
 PLAIN_DENSE_LIMIT = 64 * 2**20
@@ -63,7 +63,7 @@ def _int_array(x: Any) -> np.ndarray:
 
 
 @dataclass(eq=False)
-class SparseLinear(X._Extension):
+class SparseLinear(Extension):
     """``y = W x`` with ``W`` (``shape = (n_out, n_in)``) in CSR form; see the module
     docstring for the fields and the exact update. Duplicate entries are refused."""
 
@@ -221,7 +221,7 @@ def _shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
 def plain_equivalent(name: str, node: SparseLinear) -> nir.Linear:
     """The dense ``nir.Linear`` written by ``to_nir(plain=True)``; raises
     :class:`~spikecore.errors.UnsupportedError` above :data:`PLAIN_DENSE_LIMIT`."""
-    from .errors import UnsupportedError
+    from ..errors import UnsupportedError
 
     size = node.n_out * node.n_in
     if size > PLAIN_DENSE_LIMIT:
@@ -233,8 +233,7 @@ def plain_equivalent(name: str, node: SparseLinear) -> nir.Linear:
     return nir.Linear(weight=node.dense(), metadata=dict(node.metadata or {}))
 
 
-X.EXTENSION_TYPES["SparseLinear"] = SparseLinear
-P.register(SparseLinear, P.PrimitiveSpec(
+register_extension(SparseLinear, P.PrimitiveSpec(
     "stateless", _shape, array_params=("weights",),
     notes="y = W x, W in CSR (indptr, indices, weights); duplicates refused",
     extra={"check": _check, "plain": plain_equivalent}))

@@ -9,8 +9,8 @@ the time constants change from step to step ("liquid").
 :class:`LTCLIF` is the node, :func:`ltc_step` its exact discrete update, written once over
 an array namespace: with numpy (float64) the executable form of ``docs/semantics.md`` §7
 "LTCLIF", with torch the backend's op.
-The node is registered in :data:`spikecore.primitives.SPECS` and listed among the
-extension types of :mod:`spikecore.extensions` (which imports this module at its end).
+The node registers itself (:func:`.base.register_extension`): its spec in
+:data:`spikecore.primitives.SPECS`, its type name for spikecore files.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import primitives as P
-from .extensions import _Extension
-from .semantics import Semantics
-from .xp import SpikeFn, sigmoid, spike_and_reset
+from .. import primitives as P
+from ..semantics import Semantics
+from ..xp import SpikeFn, sigmoid, spike_and_reset
+from .base import Extension, register_extension
 
 #: The gate matrices, each ``(n, n)``: (membrane gate: input, own v), (adaptation gate:
 #: input, own a).
@@ -33,7 +33,7 @@ LTC_VECTORS = ("b_mem", "b_adp", "r", "v_leak", "v_threshold", "v_reset", "beta"
 
 
 @dataclass(eq=False)
-class LTCLIF(_Extension):
+class LTCLIF(Extension):
     """Liquid time-constant LIF with an adaptive threshold (the LTC-SNN neuron).
 
     ``n`` neurons (the shape of ``b_mem``), input ``I`` of shape ``(n,)`` (the synaptic
@@ -109,8 +109,8 @@ def _check_ltc(name: str, node: Any, dt: float | None) -> list[str]:
     return out
 
 
-P.register(LTCLIF, P.PrimitiveSpec(
-    "stateful", P._same_as("b_mem"), states=("v", "a", "z"), spiking=True,
+register_extension(LTCLIF, P.PrimitiveSpec(
+    "stateful", P.same_as("b_mem"), states=("v", "a", "z"), spiking=True,
     array_params=(*LTC_MATRICES, *LTC_VECTORS),
     notes="liquid time-constant LIF: sigmoid gates set the per-step rates (Yin et al. 2023)",
     extra={"check": _check_ltc}))
