@@ -2,7 +2,7 @@
 
 Registered into :data:`.registry.BUILDERS` (the package imports every lowering module).
 Each builder realises the update of :mod:`spikecore.extensions` inside the node's slot
-of the step (see the ``brian2_`` module docstring for the slots), term for term, so in
+of the step (see the :mod:`.lowering` module docstring for the slots), term for term, so in
 float64 the states equal the numpy contract:
 
 * RefractoryLIF/RefractoryCubaLIF: ``act = ref <= 0`` at +10; the base update computes a
@@ -26,9 +26,10 @@ float64 the states equal the numpy contract:
   numpy, played back through a ``TimedArray`` (Poisson: with a thresholder, so spikes
   travel by spike queues like any other spike train).
 
-Continuous mode (Brian2 integrating each model's ODE) is in :mod:`.brian2_continuous_ext`,
-which wraps these lowerings by mode; types it does not cover (LTCLIF) are refused in
-continuous mode by ``check``, with the reason from :data:`CONTINUOUS_REFUSALS`.
+Continuous mode (Brian2 integrating each model's ODE) is registered separately by
+:mod:`.continuous_ext` (:data:`.registry.CONTINUOUS`); types without a continuous lowering
+are refused in that mode by ``check`` (:func:`.registry.discrete_only`), with the reason
+from :data:`.registry.CONTINUOUS_REFUSALS`.
 """
 
 from __future__ import annotations

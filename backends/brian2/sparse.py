@@ -1,6 +1,6 @@
 """Brian2 lowering of :class:`spikecore.extensions.sparse.SparseLinear`.
 
-A ``SparseLinear`` is one more linear map of :mod:`.brian2_maps`: its synapses
+A ``SparseLinear`` is one more linear map of :mod:`.maps`: its synapses
 ``(pre = indices[k], post = row of k, w = weights[k])`` (zero weights dropped, as for a
 dense ``Linear``) go through the same ``build_linear`` as ``Linear``, so it gets the same
 paths: summed variables for non-spiking sources, ``on_pre`` spike pathways for spiking

@@ -1,4 +1,4 @@
-"""The Norse/PyTorch backend: a spikecore graph as a stateful, batched ``torch.nn.Module``.
+"""The torch backend: a spikecore graph as a stateful, batched ``torch.nn.Module``.
 
 :func:`to_torch` lowers a graph to a :class:`SpikecoreModule`; ``simulate(...,
 backend="torch")`` runs that module in float64 (:class:`~.backend.TorchBackend`);
@@ -16,11 +16,11 @@ Exact update (per step ``t``, nodes in ``graph.topological_order()`` over delay-
 
       i[t] = a_syn*i[t-1] + b_syn*x[t]
       v[t] = a_mem*v[t-1] + k_old*i[t-1] + k_new*i[t] + k_x*x[t] + c
-      z[t] = v[t] - v_threshold > 0          (== v > v_threshold for IEEE floats)
+      z[t] = v[t] > v_threshold   (training: surrogate(v[t] - v_threshold), same 0/1)
       v[t] = (1 - z)*v[t] + z*v_reset        (to_value; exact for z in {0, 1})
       v[t] = v[t] - z*(v_threshold - v_reset) (subtract)
 
-  evaluated in the same operation order as :func:`spikecore.discrete.neuron_step`, so in
+  computed by :func:`spikecore.discrete.neuron_step` itself (``xp=torch``), so in
   float64 a neuron's states are bit-identical to the numpy contract (terms whose
   coefficient is structurally zero are skipped: adding ``+0.0`` changes no value).
 
@@ -36,18 +36,20 @@ No Norse neuron step equals the contract bit for bit, so none is used for loweri
   ``b_syn = 1``, i.e. ``w_in = tau_syn/dt`` and ``r = 1``: a NIR CubaLIF with ``w_in = 1``
   read literally integrates ``x`` through the synaptic ODE (``b_syn = dt/tau_syn``) and is
   *not* Norse's update. The tests check this correspondence against Norse itself.
-* Norse's ``SuperSpike`` backward ignores its ``alpha``; see :mod:`.torch_surrogate`.
+* Norse's ``SuperSpike`` backward ignores its ``alpha``; see :mod:`.surrogate`.
 
 Norse is still used: the tests run Norse's functions to prove the readings above, and
 ``benchmarks/bench_norse.py`` measures Norse's modules next to this one.
 
-The per-node torch operations (:class:`~.torch_ops.NodeOp` and the NIR primitives' ops,
-including the contract's neuron update in torch) are in :mod:`.torch_ops`; this module
-holds the registry, the stateful module that runs them, the conversions and the backend.
+The per-node torch operations (:class:`~.ops.NodeOp` and the NIR primitives' ops; the
+neuron op runs the contract's own :func:`spikecore.discrete.neuron_step` with
+``xp=torch``) are in :mod:`.ops`; the lowering table is :mod:`.registry`; this module
+holds the stateful module that runs the ops and the conversions; :mod:`.backend` the
+backend.
 
 Device: CPU unless ``device=`` is given (``to_torch(g, device="cuda")``); nothing moves
 to a GPU on its own. Recording: ``module(x, record=...)`` fills ``module.recording``.
-Training: surrogate gradients from :mod:`.torch_surrogate`; e-prop in :mod:`.torch_eprop`.
+Training: surrogate gradients from :mod:`.surrogate`; e-prop in :mod:`.eprop`.
 
 Speed: the "static prefix" of a graph (Inputs and stateless nodes fed only by them, e.g.
 the input projection ``W_in x``) is evaluated for all steps at once before the time

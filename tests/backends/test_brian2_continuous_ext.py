@@ -1,4 +1,4 @@
-"""Brian2 continuous mode for the extension primitives (backends/brian2_continuous_ext.py).
+"""Brian2 continuous mode for the extension primitives (backends/brian2/continuous_ext.py).
 
 Three kinds of checks, numpy codegen target, small sizes:
 
