@@ -269,6 +269,12 @@ def zero_delay_cycles(g: Graph) -> list[list[str]]:
     for e in g.edges:
         if e.delay_steps == 0 and e.source in succ and e.target in succ:
             succ[e.source].append(e.target)
+    return cycles_of(succ)
+
+
+def cycles_of(succ: dict[str, list[str]]) -> list[list[str]]:
+    """Every strongly connected component of the directed graph ``succ`` (node ->
+    successors; every successor a key) that forms a cycle, as a closed path."""
     for s in succ.values():
         s.sort()
     # Tarjan, iterative (graphs from files can be deep).

@@ -17,6 +17,7 @@ import pytest
 from spikecore.backends import get_backend
 
 from spikecore import primitives as P
+from spikecore.graph import cycles_of
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = {"spikecore": "spikecore", "backends": "spikecore.backends",
@@ -85,48 +86,14 @@ def _graph() -> dict[str, set[str]]:
     return edges
 
 
-def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in edges.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(MODULES):
-        if v not in index:
-            visit(v)
-    return out
-
-
 def test_the_import_graph_has_no_cycles() -> None:
     # The package root re-exports the public API; its submodules import what they need
     # from the modules themselves, so edges into the root are not followed.
-    edges = {k: {t for t in v if t != "spikecore"} for k, v in _graph().items()}
-    cycles = _cycles(edges)
+    edges = _graph()
+    succ = {m: sorted(t for t in edges.get(m, ()) if t != "spikecore") for m in MODULES}
+    cycles = cycles_of(succ)
     assert not cycles, "import cycles (a module imports the module that imports it):\n" + \
-        "\n".join("  " + " <-> ".join(c) for c in cycles)
+        "\n".join("  " + " -> ".join(c) for c in cycles)
 
 
 def test_registries_are_leaves() -> None:
