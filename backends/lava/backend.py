@@ -11,7 +11,7 @@ imports, the same worker code runs in-process.
 Options (``simulate(..., backend="lava", **options)``):
 
 - ``arithmetic``: ``"floating_pt"`` (default) or ``"fixed_pt"`` (Lava's bit-accurate
-  Loihi models; parameters mapped to integers, see ``lava_lowering._to_fixed_point``).
+  Loihi models; parameters mapped to integers, see ``lowering._to_fixed_point``).
 - ``raw``: ``True`` returns Lava's own time axis (each node ``lag`` steps late, e.g. the
   NIR paper LIF spikes at 461 instead of 460) instead of the contract's.
 - ``timeout``: seconds before the worker and every process it started are killed
@@ -36,14 +36,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import BackendProcessError, UnavailableError
-from ...ext_discrete import graph_streams
+from ...extensions import graph_streams
 from ...graph import Edge, Graph
 from ...result import Result
 from ..base import Availability, RecordPlan
 from .lowering import (
     ARITHMETICS,
     ONE,
-    RULES,
     Plan,
     build_plan,
     check_graph,
@@ -52,6 +51,7 @@ from .lowering import (
     results_from_job,
 )
 from .process import run_guarded
+from .registry import RULES
 from .sidecar import locate
 
 WORKER = Path(__file__).parent / "scripts" / "worker.py"

@@ -44,7 +44,6 @@ connections block-diagonal; the bias source is shared.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +53,9 @@ from ... import extensions as X
 from ... import primitives as P
 from ...discrete import NeuronCoefficients, neuron_coefficients
 from ...errors import UnsupportedError
-from ...ext_discrete import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
+from ...extensions import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
 from ...graph import Graph, delay_steps_of
+from .registry import LINEAR_BUILDERS, RULES, Terms, register_linear
 
 ONE = "__one__"
 #: Graded messages: Lava's Dense binarises its input when num_message_bits == 0.
@@ -81,9 +81,6 @@ A_IN_LIMIT = 2**15            # the LIF's a_in port is int16
 #: fixed_pt: the voltage unit is chosen so that a spiking process's threshold is this many
 #: LSBs (2^18 = 4096 << 6), leaving a factor 32 of headroom below the 24-bit saturation.
 FIXED_VTH_TARGET = 2**18
-
-
-Terms = dict[tuple[str, int], np.ndarray]
 
 
 # ================================================================= plan records
@@ -179,16 +176,13 @@ def _delay_steps_of(node: P.Delay, dt: float, size: int) -> np.ndarray:
     return np.broadcast_to(delay_steps_of(node, dt).ravel(), (size,))
 
 
-#: stateless type -> (node, incoming terms, output size) -> output terms. Delay is in
-#: the table with a stand-in; it needs dt, handled in :func:`_compose`.
-LINEAR_BUILDERS: dict[type, Callable[[Any, Terms, int], Terms]] = {
-    P.Affine: _lin_affine,
-    P.Linear: _lin_linear,
-    P.Scale: _lin_scale,
-    P.Flatten: _lin_identity,
-    P.Output: _lin_identity,
-    P.Delay: _lin_identity,
-}
+# Delay is registered with a stand-in: its per-element delays need dt (see :func:`_compose`).
+register_linear(P.Affine, _lin_affine)
+register_linear(P.Linear, _lin_linear)
+register_linear(P.Scale, _lin_scale)
+register_linear(P.Flatten, _lin_identity)
+register_linear(P.Output, _lin_identity)
+register_linear(P.Delay, _lin_identity)
 
 
 def _add(terms: Terms, key: tuple[str, int], m: np.ndarray) -> None:
@@ -284,43 +278,7 @@ def _threshold_lowering(node: P.Threshold, size: int) -> NeuronLowering:
                           thr.copy(), np.zeros(size), ones, True)
 
 
-# ============================================================ registry + checks
-@dataclass(frozen=True)
-class LavaRule:
-    """How a primitive type is lowered: ``role`` is "input", "neuron", "linear" or
-    "output"; ``note`` is shown by :meth:`LavaBackend.supported`."""
-
-    role: str
-    note: str
-
-
-RULES: dict[type, LavaRule] = {
-    P.Input: LavaRule("input", "RingBuffer with graded (float) messages"),
-    P.Output: LavaRule("output", "read from the recorded sources in numpy"),
-    P.Affine: LavaRule("linear", "folded into Dense/Sparse weights; bias from a constant source"),
-    P.Linear: LavaRule("linear", "folded into Dense/Sparse weights"),
-    P.Scale: LavaRule("linear", "folded into weights"),
-    P.Flatten: LavaRule("linear", "identity on the flat element order"),
-    P.Delay: LavaRule("linear", "folded into DelayDense/DelaySparse delays"),
-    P.LIF: LavaRule("neuron", "LIF (du=1); reset to_value only"),
-    P.CubaLIF: LavaRule("neuron", "LIF; euler + current_first only; reset to_value only"),
-    P.IF: LavaRule("neuron", "LIF with dv=0, du=1; reset to_value only"),
-    P.LI: LavaRule("neuron", "LIF with an infinite threshold (no spikes)"),
-    P.I: LavaRule("neuron", "LIF with dv=0 and an infinite threshold"),
-    P.CubaLI: LavaRule("neuron", "LIF with an infinite threshold; euler + current_first"),
-    P.Threshold: LavaRule("neuron", "LIF with du=dv=1 (floating_pt only)"),
-    X.RefractoryLIF: LavaRule("neuron", "LIFRefractory (du=1); reset to_value only; "
-                              "floating_pt only"),
-    X.RefractoryCubaLIF: LavaRule("neuron", "LIFRefractory; euler + current_first only; "
-                                  "reset to_value only; floating_pt only"),
-    X.PoissonSource: LavaRule("input", "RingBuffer playing the seeded stream computed in "
-                              "the main process"),
-    X.WhiteNoiseSource: LavaRule("input", "RingBuffer playing the seeded stream computed "
-                                 "in the main process (floating_pt only)"),
-    X.OUSource: LavaRule("input", "RingBuffer playing the seeded stream computed in the "
-                         "main process (floating_pt only)"),
-}
-
+# ================================================================ checks
 #: Why a primitive has no Lava lowering (added to check()'s message).
 UNSUPPORTED_REASONS: dict[type, str] = {
     X.ALIF: "Lava 0.10 has no adaptive-threshold LIF process",
@@ -370,16 +328,65 @@ def check_graph(graph: Graph, arithmetic: str = "floating_pt") -> list[str]:
 
 
 def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
-    problems: list[str] = []
+    """The plan and every problem found; the phases stop at the first that finds any
+    (except the early-firing and fixed-point checks, which need the whole plan)."""
     if arithmetic not in ARITHMETICS:
         allowed = ", ".join(map(repr, ARITHMETICS))
         return None, [f"arithmetic={arithmetic!r}: expected one of {allowed}"]
     shapes = graph.shapes()
-    sizes = {n: math.prod(s) for n, s in shapes.items()}
-    dt = float(graph.semantics.dt)
+    lowerings, problems = _lower_neurons(graph, arithmetic, shapes)
+    if problems:
+        return None, problems
+    try:
+        nodes, output_terms = _compose(graph, lowerings, shapes)
+    except _CycleError as exc:
+        return None, [f"{exc.node!r}: part of a cycle of stateless nodes (no neuron on it); "
+                      "Lava cannot realise it"]
+    problems = _non_spiking_reader_problems(graph, nodes)
+    if problems:
+        return None, sorted(set(problems))
+    lag_problems = _assign_lags(nodes)
+    if lag_problems:
+        return None, lag_problems
+    problems = _early_firing_problems(graph, nodes, lowerings)
+    plan = Plan(graph, arithmetic, nodes, output_terms)
+    for name, ln in sorted(nodes.items()):
+        if ln.kind == "neuron":
+            ln.populations.extend(_split_populations(name, lowerings[name], ln.lag))
+    plan.max_lag = max((ln.lag for ln in nodes.values()), default=0)
+    plan.connections.extend(_connections(nodes))
+    if arithmetic == "fixed_pt":
+        problems += _to_fixed_point(plan)
+    return (None if problems else plan), problems
 
-    # 1. every node type has a rule; neurons are representable
+
+def _arithmetic_problems(name: str, node: Any, arithmetic: str) -> list[str]:
+    """Node types that have no Lava model for ``arithmetic`` (fixed_pt excludes some)."""
+    if arithmetic != "fixed_pt":
+        return []
+    out = []
+    if type(node) in REFRACTORY_TYPES:
+        out.append(f"{name!r} ({P.type_name(node)}): not available with "
+                   "arithmetic='fixed_pt' (Lava 0.10's LIFRefractory has only a "
+                   "floating-point model); use 'floating_pt'")
+    if type(node) in SOURCE_TYPES and not isinstance(node, X.PoissonSource):
+        out.append(f"{name!r} ({P.type_name(node)}): not available with "
+                   "arithmetic='fixed_pt' (Loihi messages are integers; this source "
+                   "is real-valued); use 'floating_pt'")
+    if isinstance(node, P.Threshold):
+        out.append(f"{name!r} (Threshold): not available with arithmetic="
+                   "'fixed_pt' (a 12-bit dv cannot clear v every step); use "
+                   "'floating_pt'")
+    return out
+
+
+def _lower_neurons(graph: Graph, arithmetic: str, shapes: dict[str, tuple[int, ...]]
+                   ) -> tuple[dict[str, NeuronLowering], list[str]]:
+    """Phase 1: every node type has a rule and is available with ``arithmetic``; every
+    neuron node is representable. Returns its Lava parameters per neuron node and the
+    problems (node by node, in name order)."""
     lowerings: dict[str, NeuronLowering] = {}
+    problems: list[str] = []
     for name in sorted(graph.nodes):
         node = graph.nodes[name]
         rule = RULES.get(type(node))
@@ -389,28 +396,23 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
                             + (f" ({why})" if why else "") + "; supported: "
                             + ", ".join(supported_names()))
             continue
-        if arithmetic == "fixed_pt" and type(node) in REFRACTORY_TYPES:
-            problems.append(f"{name!r} ({P.type_name(node)}): not available with "
-                            "arithmetic='fixed_pt' (Lava 0.10's LIFRefractory has only a "
-                            "floating-point model); use 'floating_pt'")
-        if arithmetic == "fixed_pt" and type(node) in SOURCE_TYPES and \
-                not isinstance(node, X.PoissonSource):
-            problems.append(f"{name!r} ({P.type_name(node)}): not available with "
-                            "arithmetic='fixed_pt' (Loihi messages are integers; this source "
-                            "is real-valued); use 'floating_pt'")
+        problems += _arithmetic_problems(name, node, arithmetic)
         if rule.role == "neuron":
             low, probs = _lowering_of(name, node, graph, shapes[name])
             problems += probs
             if low is not None:
                 lowerings[name] = low
-            if isinstance(node, P.Threshold) and arithmetic == "fixed_pt":
-                problems.append(f"{name!r} (Threshold): not available with arithmetic="
-                                "'fixed_pt' (a 12-bit dv cannot clear v every step); use "
-                                "'floating_pt'")
-    if problems:
-        return None, problems
+    return lowerings, problems
 
-    # 2. compose stateless nodes into terms
+
+def _compose(graph: Graph, lowerings: dict[str, NeuronLowering],
+             shapes: dict[str, tuple[int, ...]]
+             ) -> tuple[dict[str, LavaNode], dict[str, Terms]]:
+    """Phase 2: compose the stateless nodes into terms. Returns the Lava nodes (Inputs and
+    neurons, each with the nonzero terms of its input) and the terms of every Output.
+    Raises :class:`_CycleError` on a cycle of stateless nodes."""
+    sizes = {n: math.prod(s) for n, s in shapes.items()}
+    dt = float(graph.semantics.dt)
     lava_kind = {n: RULES[type(v)].role for n, v in graph.nodes.items()}
     memo: dict[str, Terms] = {}
     visiting: set[str] = set()
@@ -435,37 +437,41 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
         node = graph.nodes[name]
         terms = LINEAR_BUILDERS[type(node)](node, incoming_terms(name), sizes[name])
         if isinstance(node, P.Delay):
-            steps = _delay_steps_of(node, dt, sizes[name])
-            split: Terms = {}
-            for d in np.unique(steps):
-                mask = (steps == d).astype(np.float64)[:, None]
-                for (s, d0), m in terms.items():
-                    _add(split, (s, d0 + int(d)), mask * m)
-            terms = split
+            terms = _split_by_delay(terms, _delay_steps_of(node, dt, sizes[name]))
         visiting.discard(name)
         memo[name] = terms
         return terms
 
     nodes: dict[str, LavaNode] = {}
     output_terms: dict[str, Terms] = {}
-    try:
-        for name in sorted(graph.nodes):
-            kind = lava_kind[name]
-            if kind == "input":
-                nodes[name] = LavaNode(name, "input", sizes[name], spiking=False)
-            elif kind == "neuron":
-                nodes[name] = LavaNode(name, "neuron", sizes[name],
-                                       spiking=lowerings[name].spiking,
-                                       terms=incoming_terms(name))
-            elif kind == "output":
-                output_terms[name] = stateless_terms(name)
-    except _CycleError as exc:
-        return None, [f"{exc.node!r}: part of a cycle of stateless nodes (no neuron on it); "
-                      "Lava cannot realise it"]
+    for name in sorted(graph.nodes):
+        kind = lava_kind[name]
+        if kind == "input":
+            nodes[name] = LavaNode(name, "input", sizes[name], spiking=False)
+        elif kind == "neuron":
+            nodes[name] = LavaNode(name, "neuron", sizes[name],
+                                   spiking=lowerings[name].spiking,
+                                   terms=incoming_terms(name))
+        elif kind == "output":
+            output_terms[name] = stateless_terms(name)
     for v in nodes.values():
         v.terms = {k: m for k, m in v.terms.items() if np.any(m != 0)}
+    return nodes, output_terms
 
-    # 3. non-spiking neurons only feed Outputs (Lava's LIF sends spikes, not v)
+
+def _split_by_delay(terms: Terms, steps: np.ndarray) -> Terms:
+    """A Delay's terms: each element's rows moved to the terms of its own delay."""
+    split: Terms = {}
+    for d in np.unique(steps):
+        mask = (steps == d).astype(np.float64)[:, None]
+        for (s, d0), m in terms.items():
+            _add(split, (s, d0 + int(d)), mask * m)
+    return split
+
+
+def _non_spiking_reader_problems(graph: Graph, nodes: dict[str, LavaNode]) -> list[str]:
+    """Phase 3: non-spiking neurons only feed Outputs (Lava's LIF sends spikes, not v)."""
+    problems = []
     for name, ln in sorted(nodes.items()):
         for (s, _d) in ln.terms:
             if s != ONE and nodes[s].kind == "neuron" and not nodes[s].spiking:
@@ -473,13 +479,14 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
                     f"{name!r} ({P.type_name(graph.nodes[name])}): its input comes from "
                     f"non-spiking {s!r} ({P.type_name(graph.nodes[s])}), whose output is v; "
                     "Lava's LIF sends only spikes, so only an Output may read it")
-    if problems:
-        return None, sorted(set(problems))
+    return problems
 
-    # 4. lags
-    lag_problems = _assign_lags(nodes)
-    if lag_problems:
-        return None, lag_problems
+
+def _early_firing_problems(graph: Graph, nodes: dict[str, LavaNode],
+                           lowerings: dict[str, NeuronLowering]) -> list[str]:
+    """Phase 4 (after :func:`_assign_lags`): a lagged node sits at rest before its contract
+    step 0, so it must not rest above its threshold."""
+    problems = []
     for name, ln in nodes.items():
         if ln.kind == "neuron" and ln.lag > 0:
             low = lowerings[name]
@@ -488,26 +495,31 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
                     f"{name!r} ({P.type_name(graph.nodes[name])}): rests above its threshold "
                     f"but runs {ln.lag} Lava step(s) behind the contract, so it would fire "
                     "before step 0; not supported")
+    return problems
 
-    # 5. populations
-    plan = Plan(graph, arithmetic, nodes, output_terms)
-    for name, ln in sorted(nodes.items()):
-        if ln.kind != "neuron":
-            continue
-        low = lowerings[name]
-        ref = low.refractory if low.refractory is not None else np.zeros(low.du.size)
-        keys = np.stack([low.du, low.dv, ref], axis=1)
-        groups = np.unique(keys, axis=0)
-        for gi, (du, dv, rf) in enumerate(groups):
-            idx = np.flatnonzero((low.du == du) & (low.dv == dv) & (ref == rf))
-            pname = name if len(groups) == 1 else f"{name}#{gi}"
-            ln.populations.append(Population(
-                pname, name, idx, float(du), float(dv), float(low.vth[0]), low.bias[idx],
-                low.v_init[idx], low.gain[idx], low.offset[idx], low.i_gain[idx],
-                low.in_scale[idx], low.spiking, ln.lag, refractory=int(rf)))
-    plan.max_lag = max((ln.lag for ln in nodes.values()), default=0)
 
-    # 6. connections
+def _split_populations(name: str, low: NeuronLowering, lag: int) -> list[Population]:
+    """Phase 5: one Lava LIF process per distinct (du, dv, refractory period) of the
+    neuron node ``name`` (named ``name``, or ``name#k`` when there are several)."""
+    ref = low.refractory if low.refractory is not None else np.zeros(low.du.size)
+    keys = np.stack([low.du, low.dv, ref], axis=1)
+    groups = np.unique(keys, axis=0)
+    pops = []
+    for gi, (du, dv, rf) in enumerate(groups):
+        idx = np.flatnonzero((low.du == du) & (low.dv == dv) & (ref == rf))
+        pname = name if len(groups) == 1 else f"{name}#{gi}"
+        pops.append(Population(
+            pname, name, idx, float(du), float(dv), float(low.vth[0]), low.bias[idx],
+            low.v_init[idx], low.gain[idx], low.offset[idx], low.i_gain[idx],
+            low.in_scale[idx], low.spiking, lag, refractory=int(rf)))
+    return pops
+
+
+def _connections(nodes: dict[str, LavaNode]) -> list[Connection]:
+    """Phase 6: the connections between Lava processes, one per (term, target population,
+    source population) with a nonzero weight; the delay is the term's extra Lava steps
+    (``lag[t] - lag[s] - 1 + d``)."""
+    out = []
     pops_of = {n: ln.populations for n, ln in nodes.items()}
     for _name, ln in sorted(nodes.items()):
         for (s, d), m in sorted(ln.terms.items()):
@@ -523,10 +535,8 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
                 for sname, sidx in sources:
                     w = rows[:, sidx]
                     if np.any(w != 0):
-                        plan.connections.append(Connection(sname, pop.name, w, extra, graded))
-    if arithmetic == "fixed_pt":
-        problems += _to_fixed_point(plan)
-    return (None if problems else plan), problems
+                        out.append(Connection(sname, pop.name, w, extra, graded))
+    return out
 
 
 class _CycleError(Exception):
