@@ -47,14 +47,18 @@ class Connectivity:
         return int(self.matrix.shape[0])
 
 
-def _positive(name: str, value: float) -> float:
+def positive(name: str, value: float) -> float:
+    """``value`` as a float; raises :class:`InputError` (naming ``name``) unless it is
+    positive and finite."""
     v = float(value)
     if not math.isfinite(v) or v <= 0:
         raise InputError(f"{name}={value!r}: expected a positive finite number")
     return v
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
+def positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int; raises :class:`InputError` (naming ``name``) unless it is an
+    integer (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InputError(f"{name}={value!r}: expected an integer >= {minimum}")
     return int(value)
@@ -85,7 +89,7 @@ def scs_matrix(N: int, g: float, seed: int | None = 0, zero_diagonal: bool = Fal
     ``zero_diagonal``). Its eigenvalues fill the disc of radius ``g`` as ``N -> inf``
     (Girko's circular law); the network is chaotic for ``g > 1``.
     """
-    N = _positive_int("N", N)
+    N = positive_int("N", N)
     J = g * np.random.default_rng(seed).standard_normal((N, N)) / np.sqrt(N)
     if zero_diagonal:
         np.fill_diagonal(J, 0.0)
@@ -115,7 +119,7 @@ def random_mode_matrix(N: int, d: np.ndarray, seed: int | None = 0,
     (the prescribed mode-strength spectrum). In both cases the non-zero eigenvalues of
     ``J`` are those of the P x P matrix ``diag(d) V^T U``.
     """
-    N = _positive_int("N", N)
+    N = positive_int("N", N)
     d = np.asarray(d, dtype=np.float64).ravel()
     P = d.size
     if not 1 <= P <= N:
@@ -165,7 +169,7 @@ def low_rank_matrix(N: int, g: float = 0.0, m: np.ndarray | None = None,
     ``lambda = n^T m / N`` (``-> M_m M_n + rho Sigma_m Sigma_n``), outside the bulk of
     radius ``g`` when ``|lambda| > g``.
     """
-    N = _positive_int("N", N)
+    N = positive_int("N", N)
     if not -1.0 <= rho <= 1.0:
         raise InputError(f"rho={rho!r}: expected a correlation in [-1, 1]")
     rng = np.random.default_rng(seed)
@@ -214,7 +218,7 @@ def dale_matrix(N: int, f: float = 0.8, mu_E: float = 1.0, mu_I: float | None = 
     ``sqrt(f sigma_E^2 + (1-f) sigma_I^2)``. Entries are not sign-constrained here: with
     ``sigma_j > mu_j`` a few E entries are negative, as in the paper.
     """
-    N = _positive_int("N", N, 2)
+    N = positive_int("N", N, 2)
     f = _unit_interval("f", f)
     n_e = int(round(f * N))
     if not 0 < n_e < N:
@@ -300,7 +304,7 @@ def motif_adjacency(N: int, p: float, alpha_recip: float = 0.0, alpha_conv: floa
     ``rho_chain^2 <= rho_conv rho_div`` and ``|rho_recip - 2 rho_chain| <= s^2``;
     otherwise an :class:`~spikecore.errors.InputError` names the violated condition.
     """
-    N = _positive_int("N", N, 3)
+    N = positive_int("N", N, 3)
     p = _unit_interval("p", p)
     rho = {k: _gaussian_correlation(v, p) for k, v in
            (("recip", alpha_recip), ("conv", alpha_conv), ("div", alpha_div),
@@ -355,7 +359,7 @@ def ei_motif_matrix(N_E: int, N_I: int, p: float, J_E: float, J_I: float,
     ``w_j = J_E`` for the first ``N_E`` (excitatory) columns and ``-J_I`` for the
     inhibitory ones (Dale's law), as in the E/I networks of Shao et al. (2024).
     """
-    N_E, N_I = _positive_int("N_E", N_E), _positive_int("N_I", N_I)
+    N_E, N_I = positive_int("N_E", N_E), positive_int("N_I", N_I)
     adj = motif_adjacency(N_E + N_I, p, alpha_recip, alpha_conv, alpha_div, alpha_chain, seed)
     exc = np.arange(N_E + N_I) < N_E
     W = adj.matrix * np.where(exc, J_E, -J_I)
@@ -385,7 +389,7 @@ def hopfield_weights(N: int, P: int, seed: int | None = 0,
     shape ``(P, N)``), or given.
     """
     if patterns is None:
-        N, P = _positive_int("N", N), _positive_int("P", P)
+        N, P = positive_int("N", N), positive_int("P", P)
         patterns = np.where(np.random.default_rng(seed).random((P, N)) < 0.5, -1.0, 1.0)
     patterns = np.asarray(patterns, dtype=np.float64)
     if patterns.ndim != 2 or not np.all(np.isin(patterns, (-1.0, 1.0))):
@@ -429,9 +433,9 @@ def brunel2000_connectivity(N_E: int = 10000, gamma: float = 0.25, epsilon: floa
     dense ``N x N`` array; the same seed draws the same partners, so it equals the dense
     matrix entry for entry.
     """
-    N_E = _positive_int("N_E", N_E)
+    N_E = positive_int("N_E", N_E)
     epsilon = _unit_interval("epsilon", epsilon)
-    N_I = _positive_int("N_I = round(gamma N_E)", int(round(gamma * N_E)))
+    N_I = positive_int("N_I = round(gamma N_E)", int(round(gamma * N_E)))
     C_E, C_I = int(round(epsilon * N_E)), int(round(epsilon * N_I))
     N = N_E + N_I
     if C_E > N_E - 1 or C_I > N_I - 1:
@@ -479,7 +483,7 @@ def izhikevich_connectivity(Ne: int = 800, Ni: int = 200, seed: int | None = 0) 
     c = -65, d = 2`` (``parts``: ``a, b, c, d, excitatory``). The paper's thalamic input is
     ``5 * N(0,1)`` (E) and ``2 * N(0,1)`` (I) per ms.
     """
-    Ne, Ni = _positive_int("Ne", Ne), _positive_int("Ni", Ni)
+    Ne, Ni = positive_int("Ne", Ne), positive_int("Ni", Ni)
     rng = np.random.default_rng(seed)
     re, ri = rng.random(Ne), rng.random(Ni)
     N = Ne + Ni
@@ -543,7 +547,7 @@ def lif_population(n: int, tau: float = 20e-3, r: float = 1.0, v_threshold: floa
     ``tau dv/dt = (v_leak - v) + r I(t)``; spike when ``v > v_threshold``, then
     ``v <- v_reset`` (with ``Semantics.reset='to_value'``). No refractory period.
     """
-    n = _positive_int("n", n)
+    n = positive_int("n", n)
     nodes = {
         "input": nir.Input(input_type=np.array([n])),
         "lif": nir.LIF(tau=np.full(n, tau), r=np.full(n, r), v_leak=np.full(n, v_leak),

@@ -30,15 +30,15 @@ import numpy as np
 
 from ..errors import InputError
 from ..extensions import ALIF, OUSource, PoissonSource, RateUnit, RefractoryLIF, WhiteNoiseSource
+from ..extensions.sparse import SparseLinear
 from ..graph import Edge, Graph
 from ..semantics import Semantics
-from ..sparse import SparseLinear
 from .connectivity import (
     Connectivity,
-    _positive,
     brunel2000_connectivity,
     dale_matrix,
     low_rank_matrix,
+    positive,
     random_mode_matrix,
     scs_matrix,
 )
@@ -112,14 +112,38 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
     Neurons ``0 .. N_E - 1`` are excitatory. ``metadata`` holds ``C_E, C_I, nu_thr,
     nu_ext, external_streams, external_p, delay_steps``.
 
-    ``sparse``: the recurrent map as a :class:`~spikecore.sparse.SparseLinear` (CSR, built
+    ``sparse``: the recurrent map as a :class:`~spikecore.extensions.sparse.SparseLinear` (CSR, built
     without a dense ``N x N`` array: 190 MB instead of 1.25 GB at the paper's N = 12,500)
     or as a dense ``nir.Linear`` (plain NIR). ``None`` (default): sparse when
     ``N > BRUNEL_SPARSE_ABOVE`` (4000) neurons. Both forms hold the same synapses for the
     same seed and give the same spikes.
     """
-    tau, theta, dt = _positive("tau", tau), _positive("theta", theta), _positive("dt", dt)
-    J = _positive("J", J)
+    tau, theta, dt, J, d_steps = _brunel2000_checked(tau, theta, dt, J, eta, tau_rp, D, p_max)
+    n_total = int(N_E) + int(round(gamma * N_E)) if isinstance(N_E, (int, np.integer)) else 0
+    use_sparse = n_total > BRUNEL_SPARSE_ABOVE if sparse is None else bool(sparse)
+    conn: Connectivity = brunel2000_connectivity(N_E=N_E, gamma=gamma, epsilon=epsilon, J=J,
+                                                 g=g, D=D, seed=seed, sparse=use_sparse)
+    pr = conn.params
+    nu_thr, nu_ext, K, rate = _brunel2000_external_drive(theta, J, pr.C_E, tau, eta, dt, p_max)
+    nodes, edges = _brunel2000_nodes(conn, use_sparse, tau, theta, V_r, tau_rp, dt, J, d_steps,
+                                     K, rate, seed, stimulus)
+    meta = {"model": "brunel2000", "N_E": pr.N_E, "N_I": pr.N_I, "C_E": pr.C_E, "C_I": pr.C_I,
+            "gamma": float(gamma), "epsilon": float(epsilon), "J": J, "g": float(g),
+            "eta": float(eta), "tau": tau, "theta": theta, "V_r": float(V_r),
+            "tau_rp": float(tau_rp), "D": float(D), "nu_thr": nu_thr, "nu_ext": nu_ext,
+            "external_streams": K, "external_p": rate * dt, "delay_steps": d_steps,
+            "seed": int(seed)}
+    sem = Semantics(dt=dt, integrator="exact", reset="to_value", input_meaning="increment")
+    return Graph(nodes, edges, sem, name="brunel2000", metadata=meta).validate()
+
+
+def _brunel2000_checked(tau: float, theta: float, dt: float, J: float, eta: float,
+                        tau_rp: float, D: float, p_max: float
+                        ) -> tuple[float, float, float, float, int]:
+    """The validated ``(tau, theta, dt, J)`` as floats and the delay ``D`` in steps;
+    raises :class:`InputError` on the first invalid parameter."""
+    tau, theta, dt = positive("tau", tau), positive("theta", theta), positive("dt", dt)
+    J = positive("J", J)
     if not 0 < p_max <= 1:
         raise InputError(f"p_max={p_max!r}: expected a probability in (0, 1]")
     if eta < 0 or tau_rp < 0 or D <= 0:
@@ -129,11 +153,27 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
     if d_steps < 1 or abs(d_steps * dt - D) > 1e-9 * D:
         raise InputError(f"D={D!r} s is not a whole number (>= 1) of steps of dt={dt!r} s; "
                          "choose D as a multiple of dt")
-    n_total = int(N_E) + int(round(gamma * N_E)) if isinstance(N_E, (int, np.integer)) else 0
-    use_sparse = n_total > BRUNEL_SPARSE_ABOVE if sparse is None else bool(sparse)
-    conn: Connectivity = brunel2000_connectivity(N_E=N_E, gamma=gamma, epsilon=epsilon, J=J,
-                                                 g=g, D=D, seed=seed, sparse=use_sparse)
-    pr = conn.params
+    return tau, theta, dt, J, d_steps
+
+
+def _brunel2000_external_drive(theta: float, J: float, C_E: int, tau: float, eta: float,
+                               dt: float, p_max: float) -> tuple[float, float, int, float]:
+    """``(nu_thr, nu_ext, K, rate)``: the threshold rate, the external rate per synapse,
+    the number of Bernoulli streams per neuron and the rate of each stream (Hz)."""
+    nu_thr = theta / (J * C_E * tau)
+    nu_ext = eta * nu_thr
+    total = C_E * nu_ext  # external spikes per second into one neuron
+    K = brunel2000_external_streams(total, dt, p_max) if total > 0 else 1
+    return nu_thr, nu_ext, K, total / K
+
+
+def _brunel2000_nodes(conn: Connectivity, use_sparse: bool, tau: float, theta: float,
+                      V_r: float, tau_rp: float, dt: float, J: float, d_steps: int, K: int,
+                      rate: float, seed: int, stimulus: bool
+                      ) -> tuple[dict[str, Any], list[Edge]]:
+    """The nodes and edges: ``neurons``, the ``recurrent`` map (``SparseLinear`` or
+    ``nir.Linear``) over the delay edge, the ``K`` Poisson streams summed by
+    ``external``, and the optional ``stimulus`` Input."""
     N = conn.n
     if use_sparse:
         W = conn.matrix
@@ -141,11 +181,6 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
                                       indices=W.indices, weights=W.data)
     else:
         recurrent = nir.Linear(weight=conn.matrix)
-    nu_thr = theta / (J * pr.C_E * tau)
-    nu_ext = eta * nu_thr
-    total = pr.C_E * nu_ext  # external spikes per second into one neuron
-    K = brunel2000_external_streams(total, dt, p_max) if total > 0 else 1
-    rate = total / K
     nodes: dict[str, Any] = {
         "neurons": RefractoryLIF(tau=np.full(N, tau), r=np.full(N, tau / dt),
                                  v_leak=np.zeros(N), v_threshold=np.full(N, theta),
@@ -161,14 +196,7 @@ def brunel2000(N_E: int = 10000, gamma: float = 0.25, epsilon: float = 0.1, J: f
     for k in range(K):
         nodes[f"ext{k}"] = PoissonSource(rate=np.full(N, rate), seed=int(seed))
         edges.append(Edge(f"ext{k}", "external"))
-    meta = {"model": "brunel2000", "N_E": pr.N_E, "N_I": pr.N_I, "C_E": pr.C_E, "C_I": pr.C_I,
-            "gamma": float(gamma), "epsilon": float(epsilon), "J": J, "g": float(g),
-            "eta": float(eta), "tau": tau, "theta": theta, "V_r": float(V_r),
-            "tau_rp": float(tau_rp), "D": float(D), "nu_thr": nu_thr, "nu_ext": nu_ext,
-            "external_streams": K, "external_p": rate * dt, "delay_steps": d_steps,
-            "seed": int(seed)}
-    sem = Semantics(dt=dt, integrator="exact", reset="to_value", input_meaning="increment")
-    return Graph(nodes, edges, sem, name="brunel2000", metadata=meta).validate()
+    return nodes, edges
 
 
 # ======================================================================== rate networks
@@ -195,7 +223,7 @@ def rate_network(J: np.ndarray | Connectivity, tau: float = 1.0, dt: float = 0.1
         x0 = np.random.default_rng(seed).standard_normal(N)
     x0 = np.broadcast_to(np.asarray(x0, dtype=np.float64), (N,)).copy()
     nodes: dict[str, Any] = {
-        "units": RateUnit(tau=np.full(N, _positive("tau", tau)), x0=x0, phi=phi,
+        "units": RateUnit(tau=np.full(N, positive("tau", tau)), x0=x0, phi=phi,
                           k=np.full(N, float(k)), n=np.full(N, float(n))),
         "coupling": nir.Linear(weight=W),
         "output": nir.Output(output_type=np.array([N])),
@@ -204,7 +232,7 @@ def rate_network(J: np.ndarray | Connectivity, tau: float = 1.0, dt: float = 0.1
     if with_input:
         nodes["input"] = nir.Input(input_type=np.array([N]))
         edges.append(Edge("input", "units"))
-    sem = Semantics(dt=_positive("dt", dt), integrator=integrator)
+    sem = Semantics(dt=positive("dt", dt), integrator=integrator)
     return Graph(nodes, edges, sem, name=name, metadata={"model": name, "seed": int(seed)}
                  ).validate()
 
@@ -284,19 +312,19 @@ def lif_population_noise(N: int = 100, mu: float = 0.8, sigma: float = 0.3,
         src: Any = WhiteNoiseSource(mean=full(mu), sigma=full(sigma * math.sqrt(tau)),
                                     seed=int(seed))
     elif noise == "ou":
-        src = OUSource(mean=full(mu), sigma=full(sigma), tau=full(_positive("tau_noise",
+        src = OUSource(mean=full(mu), sigma=full(sigma), tau=full(positive("tau_noise",
                                                                           tau_noise)),
                        seed=int(seed))
     else:
         raise InputError(f"noise={noise!r}: expected 'white' or 'ou'")
     nodes = {
         "noise": src,
-        "neurons": RefractoryLIF(tau=full(_positive("tau", tau)), r=full(1.0), v_leak=full(0.0),
+        "neurons": RefractoryLIF(tau=full(positive("tau", tau)), r=full(1.0), v_leak=full(0.0),
                                  v_threshold=full(theta), v_reset=full(V_r), t_ref=full(tau_rp)),
         "output": nir.Output(output_type=np.array([N])),
     }
     edges = [Edge("noise", "neurons"), Edge("neurons", "output")]
-    sem = Semantics(dt=_positive("dt", dt), integrator=integrator)
+    sem = Semantics(dt=positive("dt", dt), integrator=integrator)
     meta = {"model": "lif_population_noise", "noise": noise, "mu": float(mu),
             "sigma": float(sigma), "seed": int(seed)}
     return Graph(nodes, edges, sem, name="lif_population_noise", metadata=meta).validate()
@@ -330,8 +358,8 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
     if n_rec < 1 or n_in < 1 or n_out < 1:
         raise InputError(f"n_in={n_in}, n_lif={n_lif}, n_alif={n_alif}, n_out={n_out}: need "
                          "n_in, n_out >= 1 and at least one recurrent neuron")
-    gain = v_th / (1.0 - math.exp(-dt / _positive("tau_m", tau_m)))
-    tau_out = _positive("tau_out", tau_out)
+    gain = v_th / (1.0 - math.exp(-dt / positive("tau_m", tau_m)))
+    tau_out = positive("tau_out", tau_out)
     readout_r = 1.0 / (1.0 - math.exp(-dt / tau_out))
     w_in = rng.normal(0.0, w_in_scale / math.sqrt(n_in), (n_rec, n_in)) * gain
     w_rec = rng.normal(0.0, w_rec_scale / math.sqrt(n_rec), (n_rec, n_rec)) * gain
@@ -343,7 +371,7 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
         "input": nir.Input(input_type=np.array([n_in])),
         "w_in": nir.Linear(weight=w_in),
         "rec": ALIF(tau=full(tau_m), r=full(1.0), v_leak=full(0.0), v_threshold=full(v_th),
-                    v_reset=full(0.0), tau_adapt=full(_positive("tau_a", tau_a)), beta=b),
+                    v_reset=full(0.0), tau_adapt=full(positive("tau_a", tau_a)), beta=b),
         "w_rec": nir.Linear(weight=w_rec),
         "w_out": nir.Linear(weight=w_out),
         "readout": nir.LI(tau=np.full(n_out, tau_out), r=np.full(n_out, readout_r),
@@ -354,5 +382,5 @@ def lsnn(n_in: int = 20, n_lif: int = 50, n_alif: int = 50, n_out: int = 2, seed
              Edge("w_rec", "rec", 1), Edge("rec", "w_out"), Edge("w_out", "readout"),
              Edge("readout", "output")]
     meta = {"model": "lsnn", "n_lif": int(n_lif), "n_alif": int(n_alif), "seed": int(seed)}
-    return Graph(nodes, edges, Semantics(dt=_positive("dt", dt), integrator="exact",
+    return Graph(nodes, edges, Semantics(dt=positive("dt", dt), integrator="exact",
                                          reset=reset), name="lsnn", metadata=meta).validate()

@@ -42,7 +42,7 @@ from ..extensions import (
 )
 from ..graph import Edge, Graph
 from ..semantics import Semantics
-from .connectivity import _positive, _positive_int, izhikevich_connectivity
+from .connectivity import izhikevich_connectivity, positive, positive_int
 
 __all__ = ["cond_lif_poisson", "izhikevich_network", "morris_lecar_network"]
 
@@ -72,8 +72,8 @@ def izhikevich_network(Ne: int = 800, Ni: int = 200, seed: int = 0, dt: float = 
     keep the noise intensity and the ``S`` mV jump per presynaptic spike. Neurons
     ``0 .. Ne-1`` are excitatory.
     """
-    Ne, Ni = _positive_int("Ne", Ne, 1), _positive_int("Ni", Ni, 1)
-    dt = _positive("dt", dt)
+    Ne, Ni = positive_int("Ne", Ne, 1), positive_int("Ni", Ni, 1)
+    dt = positive("dt", dt)
     if sigma_E < 0 or sigma_I < 0:
         raise InputError(f"sigma_E={sigma_E!r}, sigma_I={sigma_I!r}: expected >= 0")
     conn = izhikevich_connectivity(Ne=Ne, Ni=Ni, seed=seed)
@@ -149,29 +149,9 @@ def morris_lecar_network(n: int = 50, kind: str = "I", coupling: float = 10.0,
     crossing of 0 mV by ``V`` (record ``neurons:v``). Initial state: ``V0 ~ U(-60, 0)`` mV
     per neuron, ``w0 = w_inf(V0)``, drawn with ``seed`` (desynchronised start).
     """
-    n = _positive_int("n", n, 2)
-    if kind not in MORRIS_LECAR_I_APP:
-        raise InputError(f"kind={kind!r}: expected 'I' or 'II'")
-    if synapse not in SYNAPSES:
-        raise InputError(f"synapse={synapse!r}: expected 'current' or 'conductance'")
-    if not math.isfinite(coupling):
-        raise InputError(f"coupling={coupling!r}: expected a finite number")
-    if synapse == "conductance" and coupling < 0:
-        raise InputError(f"coupling={coupling!r}: with synapse='conductance' it is a "
-                         "conductance (mS/cm^2), expected >= 0; choose e_syn for the sign "
-                         f"(e.g. {E_SYN_INHIBITORY} mV for inhibition)")
-    if not math.isfinite(e_syn):
-        raise InputError(f"e_syn={e_syn!r}: expected a finite reversal potential in mV")
-    if sigma < 0:
-        raise InputError(f"sigma={sigma!r}: expected >= 0")
+    n = _morris_lecar_checked(n, kind, coupling, sigma, synapse, e_syn)
     I_app = MORRIS_LECAR_I_APP[kind] if I_app is None else float(I_app)
-    rng = np.random.default_rng(seed)
-    v0 = rng.uniform(-60.0, 0.0, n)
-    base = MorrisLecar.of_type(kind, n)
-    w0 = 0.5 * (1.0 + np.tanh((v0 - base.v3) / base.v4))
-    fields = {f: getattr(base, f) for f in base.array_fields}
-    fields.update(v0=v0, w0=w0, v_syn=np.full(n, float(v_syn)),
-                  k_syn=np.full(n, _positive("k_syn", k_syn)))
+    fields = _morris_lecar_fields(n, kind, seed, v_syn, k_syn)
     J = np.full((n, n), float(coupling) / (n - 1))
     np.fill_diagonal(J, 0.0)
     mean = np.full(n, I_app)
@@ -192,8 +172,44 @@ def morris_lecar_network(n: int = 50, kind: str = "I", coupling: float = 10.0,
             "I_app": I_app, "sigma": float(sigma), "seed": int(seed), "synapse": synapse}
     if synapse == "conductance":
         meta["e_syn"] = float(e_syn)
-    sem = Semantics(dt=_positive("dt", dt), integrator=integrator)
+    sem = Semantics(dt=positive("dt", dt), integrator=integrator)
     return Graph(nodes, edges, sem, name="morris_lecar_network", metadata=meta).validate()
+
+
+def _morris_lecar_checked(n: int, kind: str, coupling: float, sigma: float, synapse: str,
+                          e_syn: float) -> int:
+    """The validated ``n``; raises :class:`InputError` on the first invalid parameter."""
+    n = positive_int("n", n, 2)
+    if kind not in MORRIS_LECAR_I_APP:
+        raise InputError(f"kind={kind!r}: expected 'I' or 'II'")
+    if synapse not in SYNAPSES:
+        raise InputError(f"synapse={synapse!r}: expected 'current' or 'conductance'")
+    if not math.isfinite(coupling):
+        raise InputError(f"coupling={coupling!r}: expected a finite number")
+    if synapse == "conductance" and coupling < 0:
+        raise InputError(f"coupling={coupling!r}: with synapse='conductance' it is a "
+                         "conductance (mS/cm^2), expected >= 0; choose e_syn for the sign "
+                         f"(e.g. {E_SYN_INHIBITORY} mV for inhibition)")
+    if not math.isfinite(e_syn):
+        raise InputError(f"e_syn={e_syn!r}: expected a finite reversal potential in mV")
+    if sigma < 0:
+        raise InputError(f"sigma={sigma!r}: expected >= 0")
+    return n
+
+
+def _morris_lecar_fields(n: int, kind: str, seed: int, v_syn: float, k_syn: float
+                         ) -> dict[str, Any]:
+    """The ``MorrisLecarGraded`` fields of ``n`` neurons of type ``kind``: the type's
+    parameters, the synaptic activation, and the seeded initial state ``V0 ~ U(-60, 0)``
+    mV, ``w0 = w_inf(V0)``."""
+    rng = np.random.default_rng(seed)
+    v0 = rng.uniform(-60.0, 0.0, n)
+    base = MorrisLecar.of_type(kind, n)
+    w0 = 0.5 * (1.0 + np.tanh((v0 - base.v3) / base.v4))
+    fields = {f: getattr(base, f) for f in base.array_fields}
+    fields.update(v0=v0, w0=w0, v_syn=np.full(n, float(v_syn)),
+                  k_syn=np.full(n, positive("k_syn", k_syn)))
+    return fields
 
 
 # ======================================================================== conductance LIF
@@ -228,7 +244,7 @@ def cond_lif_poisson(n: int = 100, N_E: int = 400, N_I: int = 100,
     conductances held over the step, so ``E_I <= V <= E_E`` at every step when
     ``E_I <= E_L, V_r <= E_E``).
     """
-    n, N_E, N_I = _positive_int("n", n, 1), _positive_int("N_E", N_E, 0), _positive_int("N_I", N_I, 0)
+    n, N_E, N_I = positive_int("n", n, 1), positive_int("N_E", N_E, 0), positive_int("N_I", N_I, 0)
     if N_E + N_I < 1:
         raise InputError("N_E + N_I = 0: expected at least one afferent")
     if not 0 < epsilon <= 1:
@@ -249,10 +265,10 @@ def cond_lif_poisson(n: int = 100, N_E: int = 400, N_I: int = 100,
         "afferents": PoissonSource(rate=np.concatenate([np.full(N_E, nu[0]),
                                                         np.full(N_I, nu[1])]), seed=int(seed)),
         "synapses": nir.Linear(weight=W),
-        "neurons": CondLIF(tau_mem=full(_positive("tau_m", tau_m)), r=full(1.0),
+        "neurons": CondLIF(tau_mem=full(positive("tau_m", tau_m)), r=full(1.0),
                            v_leak=full(E_L), v_threshold=full(V_th), v_reset=full(V_r),
-                           tau_exc=full(_positive("tau_E", tau_E)),
-                           tau_inh=full(_positive("tau_I", tau_I)), e_exc=full(E_E),
+                           tau_exc=full(positive("tau_E", tau_E)),
+                           tau_inh=full(positive("tau_I", tau_I)), e_exc=full(E_E),
                            e_inh=full(E_I)),
         "output": nir.Output(output_type=np.array([n])),
     }
@@ -260,5 +276,5 @@ def cond_lif_poisson(n: int = 100, N_E: int = 400, N_I: int = 100,
              Edge("neurons", "output")]
     meta = {"model": "cond_lif_poisson", "K_E": K_E, "K_I": K_I, "nu_E": float(nu[0]),
             "nu_I": float(nu[1]), "g_E": float(g_E), "g_I": float(g_I), "seed": int(seed)}
-    sem = Semantics(dt=_positive("dt", dt), integrator=integrator)
+    sem = Semantics(dt=positive("dt", dt), integrator=integrator)
     return Graph(nodes, edges, sem, name="cond_lif_poisson", metadata=meta).validate()

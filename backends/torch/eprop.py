@@ -221,7 +221,7 @@ class EProp:
         """
         if loss not in LOSSES:
             raise SpikecoreError(f"loss={loss!r}: expected one of {LOSSES}")
-        inputs, batch, steps = self.m._inputs(x, None)
+        inputs, batch, steps = self.m.normalize_inputs(x, None)
         x = next(iter(inputs.values()))
         mask = _step_weights(mask, x, batch, steps)
         net = self._network()
