@@ -120,7 +120,7 @@ class Loihi2Module(torch.nn.Module):
 
     Args:
         network: the integer network (``quantize(graph)[1].network``).
-        surrogate, surrogate_scale: spike pseudo-derivative (see ``torch_surrogate``),
+        surrogate, surrogate_scale: spike pseudo-derivative (see :mod:`spikecore.backends.torch.surrogate`),
             applied to ``(v - vth_eff) / vth_eff``.
         train_weights: weights as trainable parameters (else buffers).
         target: the hardware constants.
@@ -342,18 +342,62 @@ class Loihi2Module(torch.nn.Module):
         ``g - 1 - lag[p]`` of population ``p``. Rows live in a small ring (``hist`` rows
         of history, then a chunk) that stays in cache; each finished chunk is copied to
         the ``[batch, steps, n]`` outputs.
+
+        Phases: the state layout (:meth:`_fused_layout`), the grouping of the connections
+        (:func:`_fused_connections`), the ring and its block products
+        (:func:`_fused_products`), then per chunk: the Input drive
+        (:func:`_fused_input_drive`), the row updates (:func:`_fused_rows`) and the copy to
+        the outputs (:func:`_fused_copy_out`).
         """
         net, tg = self.network, self.target
         f64 = torch.float64
         batch = next(iter(x.values())).shape[0]
+        lay = self._fused_layout(lags, proofs)
+        rows = steps + lay.l_max + 1
+        act = float(2 ** tg.act_shift)
+        drives, blocks = _fused_connections(net, x, steps, w_t, lags, lay.off, act)
+        hist = max([bl[0][0] for bl in blocks] + [1])
+        # ~1 MB of ring per chunk (cache-sized), at least the history it must carry.
+        chunk = max(hist, 16, min(256, (1 << 20) // (24 * batch * max(lay.n_tot, 1))))
+        ring = hist + chunk
+        out_u = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons}
+        out_v = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons}
+        out_z = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons
+                 if net.neurons[n].spiking}
+        with torch.inference_mode():
+            U = torch.zeros(ring, batch, lay.n_tot, dtype=f64)
+            V = torch.zeros(ring, batch, lay.n_tot, dtype=f64)
+            Z = torch.zeros(ring, batch, lay.n_tot, dtype=f64)
+            U[hist - 1], V[hist - 1] = lay.u0, lay.v0           # global row 0
+            products = _fused_products(net, blocks, w_t, lay.off, U, Z, batch, act)
+            step = _FusedStep(U.unbind(0), V.unbind(0), Z.unbind(0), products,
+                              torch.empty(batch, lay.n_tot, dtype=f64), act,
+                              float(tg.decay_unity), float(tg.uv_max))
+            g0 = 1
+            while g0 < rows:
+                n_c = min(chunk, rows - g0)
+                U[hist:hist + n_c].zero_()
+                _fused_input_drive(U, drives, g0, n_c, hist, act)
+                _fused_rows(step, lay, hist, hist + n_c, g0 - hist)
+                _fused_copy_out((U, V, Z), (out_u, out_v, out_z), lay, lags, g0, n_c, hist,
+                                steps)
+                if g0 + n_c < rows:                     # carry the history rows
+                    for buf in (U, V, Z):
+                        buf[:hist] = buf[n_c:n_c + hist]
+                g0 += n_c
+        return Loihi2Trace(out_u, out_v, out_z, self._outputs(out_z, out_v))
+
+    def _fused_layout(self, lags: dict[str, int],
+                      proofs: dict[str, tuple[list[bool], bool, bool]]) -> _FusedLayout:
+        """The fused state vector: populations concatenated in lag order, and their
+        per-element constants."""
+        net, f64 = self.network, torch.float64
         pops = sorted(net.neurons, key=lambda n: lags[n])
         off, n_tot = {}, 0
         for n in pops:
             off[n] = (n_tot, n_tot + net.neurons[n].n)
             n_tot += net.neurons[n].n
         l_max = max(lags.values(), default=0)
-        rows = steps + l_max + 1
-        act, unity, uv_max = float(2 ** tg.act_shift), float(tg.decay_unity), float(tg.uv_max)
         per = lambda f: torch.cat([f(n) for n in pops]) if pops else torch.zeros(0, dtype=f64)  # noqa: E731
         full = lambda n, val: torch.full((net.neurons[n].n,), float(val), dtype=f64)  # noqa: E731
         fu = per(lambda n: full(n, self._pop[n]["u_fac"]))
@@ -362,115 +406,13 @@ class Loihi2Module(torch.nn.Module):
                                  else float("inf")))
         bias = per(lambda n: self._pop[n]["bias"])
         u0, v0 = per(lambda n: self._pop[n]["u0"]), per(lambda n: self._pop[n]["v0"])
-        wrap_u = any(w for _, _, w in proofs.values())
-        has_bias = bool(bias.any())
-        lo, hi = -(uv_max - 1), uv_max - 1
-
-        # Input connections: (spikes, weights * scale, exponent, first row offset, valid
-        # source steps, target slice). Recurrent ones: block matrices per (age, exponent
-        # if negative else merged); a negative exponent floors each connection's own sum,
-        # so such a block holds connections with disjoint targets only.
-        drives, blocks = [], []
-        for k, c in enumerate(net.connections):
-            e = c.weight_exp
-            if c.source in x:
-                xs = x[c.source]
-                n_src = max(0, min(steps - c.delay_steps, xs.shape[1]))
-                w = w_t[k] * (act * 2.0 ** e if e >= 0 else 2.0 ** e)
-                drives.append((xs, w, e, c.delay_steps + lags[c.target] + 1, n_src,
-                               off[c.target]))
-                continue
-            key = (lags[c.target] - lags[c.source] + c.delay_steps, min(e, 0))
-            blk = next((bl for bl in blocks if bl[0] == key
-                        and (e >= 0 or c.target not in bl[2])), None)
-            if blk is None:
-                blk = [key, [], set()]
-                blocks.append(blk)
-            blk[1].append(k)
-            blk[2].add(c.target)
-        hist = max([bl[0][0] for bl in blocks] + [1])
-        # ~1 MB of ring per chunk (cache-sized), at least the history it must carry.
-        chunk = max(hist, 16, min(256, (1 << 20) // (24 * batch * max(n_tot, 1))))
-        ring = hist + chunk
-        out_u = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons}
-        out_v = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons}
-        out_z = {n: torch.empty(batch, steps, net.neurons[n].n, dtype=f64) for n in net.neurons
-                 if net.neurons[n].spiking}
-        with torch.inference_mode():
-            U = torch.zeros(ring, batch, n_tot, dtype=f64)
-            V = torch.zeros(ring, batch, n_tot, dtype=f64)
-            Z = torch.zeros(ring, batch, n_tot, dtype=f64)
-            U[hist - 1], V[hist - 1] = u0, v0           # global row 0
-            Us, Vs, Zs = U.unbind(0), V.unbind(0), Z.unbind(0)
-            plan = []
-            for (age, e), ks, _ in blocks:
-                conns = [net.connections[k] for k in ks]
-                r0 = min(off[c.source][0] for c in conns)
-                r1 = max(off[c.source][1] for c in conns)
-                c0 = min(off[c.target][0] for c in conns)
-                c1 = max(off[c.target][1] for c in conns)
-                w = torch.zeros(r1 - r0, c1 - c0, dtype=f64)
-                for k, c in zip(ks, conns, strict=True):
-                    (sa, sb), (ta, tb) = off[c.source], off[c.target]
-                    scale = act * 2.0 ** c.weight_exp if e == 0 else 2.0 ** c.weight_exp
-                    w[sa - r0:sb - r0, ta - c0:tb - c0] += w_t[k] * scale
-                tmp = torch.empty(batch, c1 - c0, dtype=f64) if e < 0 else None
-                plan.append((age, Z[:, :, r0:r1].unbind(0), U[:, :, c0:c1].unbind(0), w, tmp))
-            # Populations not started yet (step < 0) in the first l_max iterations: the
-            # suffix (lag-sorted) from this offset is held at the initial state.
-            hold = {g: next((off[n][0] for n in pops if lags[n] >= g), n_tot)
-                    for g in range(1, l_max + 1)}
-            tmp_u = torch.empty(batch, n_tot, dtype=f64)
-            g0 = 1
-            while g0 < rows:
-                n_c = min(chunk, rows - g0)
-                U[hist:hist + n_c].zero_()
-                for xs, w, e, first, n_src, (a, b) in drives:
-                    s0 = g0 - first                    # source step of ring row `hist`
-                    s_lo, s_hi = max(s0, 0), min(s0 + n_c, n_src)
-                    if s_lo < s_hi:
-                        acc = xs[:, s_lo:s_hi] @ w
-                        if e < 0:
-                            acc = acc.floor_().mul_(act)
-                        U[hist + s_lo - s0:hist + s_hi - s0, :, a:b] += acc.transpose(0, 1)
-                for r in range(hist, hist + n_c):
-                    u, v, z = Us[r], Vs[r], Zs[r]
-                    # (torch's float64 trunc_ is slow; div with rounding_mode is not)
-                    torch.mul(Us[r - 1], fu, out=tmp_u)
-                    u.add_(torch.div(tmp_u, unity, rounding_mode="trunc", out=tmp_u))
-                    for age, src, dst, w, tmp in plan:
-                        if tmp is None:
-                            dst[r].addmm_(src[r - age], w)
-                        else:
-                            torch.mm(src[r - age], w, out=tmp)
-                            dst[r].add_(tmp.floor_(), alpha=act)
-                    if wrap_u:  # Lava's single wrap; a value wrapped down stays > -uv_max
-                        u.add_(torch.gt(u, uv_max, out=tmp_u), alpha=-2 * uv_max)
-                        u.add_(torch.le(u, -uv_max, out=tmp_u), alpha=2 * uv_max)
-                    torch.mul(Vs[r - 1], fv, out=v)
-                    torch.div(v, unity, rounding_mode="trunc", out=v).add_(u)
-                    if has_bias:
-                        v.add_(bias)
-                    v.clamp_(lo, hi)
-                    torch.gt(v, vth, out=z)
-                    v.addcmul_(v, z, value=-1.0)        # v - v*z: 0 where it spiked
-                    g = g0 + r - hist
-                    if g <= l_max:
-                        s = hold[g]
-                        u[:, s:], v[:, s:], z[:, s:] = u0[s:], v0[s:], 0.0
-                for n in pops:                          # rows of steps t0..t1 to the outputs
-                    t0, t1 = max(g0 - 1 - lags[n], 0), min(g0 + n_c - 1 - lags[n], steps)
-                    if t0 < t1:
-                        q = hist + t0 + lags[n] + 1 - g0
-                        a, b = off[n]
-                        for buf, out in ((U, out_u), (V, out_v), (Z, out_z)):
-                            if n in out:
-                                out[n][:, t0:t1] = buf[q:q + t1 - t0, :, a:b].transpose(0, 1)
-                if g0 + n_c < rows:                     # carry the history rows
-                    for buf in (U, V, Z):
-                        buf[:hist] = buf[n_c:n_c + hist]
-                g0 += n_c
-        return Loihi2Trace(out_u, out_v, out_z, self._outputs(out_z, out_v))
+        # Populations not started yet (step < 0) in the first l_max iterations: the
+        # suffix (lag-sorted) from this offset is held at the initial state.
+        hold = {g: next((off[n][0] for n in pops if lags[n] >= g), n_tot)
+                for g in range(1, l_max + 1)}
+        return _FusedLayout(pops, off, n_tot, l_max, fu, fv, vth, bias, u0, v0,
+                            wrap_u=any(w for _, _, w in proofs.values()),
+                            has_bias=bool(bias.any()), hold=hold)
 
     def _outputs(self, spikes: dict[str, torch.Tensor],
                  vs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -484,32 +426,14 @@ class Loihi2Module(torch.nn.Module):
                       proofs: dict[str, tuple[list[bool], bool, bool]]) -> Loihi2Trace:
         """Population by population in ``net.order`` on int64 tensors (matrix products in
         float64: BLAS, exact as |sums| < 2**53), with every int32 wrap the proofs cannot
-        rule out."""
+        rule out. The connections are prepared by :meth:`_loop_populations`; the synaptic
+        input of a step is :func:`_loop_synaptic_input`."""
         net, tg = self.network, self.target
         batch = next(iter(x.values())).shape[0]
         mask32, half32 = (1 << 32) - 1, 1 << 31
         uv_max, two_uv = tg.uv_max, 2 * tg.uv_max
         unity, act = tg.decay_unity, 1 << tg.act_shift
-        pops = []
-        for name in net.order:
-            p = self._pop[name]
-            wraps, wrap_in, wrap_u = proofs[name]
-            conns = []
-            for k, wrap_c in zip(self._incoming[name], wraps, strict=True):
-                c, w = net.connections[k], w_t[k]
-                if c.source in x:
-                    # Input spikes are known: all steps' products at once, delay applied.
-                    xs = x[c.source]
-                    full = torch.zeros(batch, steps, w.shape[1], dtype=torch.int64)
-                    n_t = max(0, min(steps - c.delay_steps, xs.shape[1]))
-                    if n_t:
-                        full[:, c.delay_steps:c.delay_steps + n_t] = \
-                            (xs[:, :n_t] @ w).to(torch.int64)
-                    conns.append((None, 0, full, c.weight_exp, wrap_c))
-                else:
-                    conns.append((c.source, c.delay_steps, w, c.weight_exp, wrap_c))
-            pops.append((name, conns, int(p["u_fac"]), int(p["v_fac"]),
-                         p["bias"].to(torch.int64), int(p["vth"]), p["spiking"], wrap_in, wrap_u))
+        pops = self._loop_populations(x, steps, w_t, proofs, batch)
         u = {n: p["u0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
         v = {n: p["v0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
         zero = {n: torch.zeros(batch, net.neurons[n].n, dtype=torch.float64) for n in net.neurons}
@@ -518,25 +442,7 @@ class Loihi2Module(torch.nn.Module):
         rec_v: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
         for t in range(steps):
             for name, conns, u_fac, v_fac, bias, vth, spiking, wrap_in, wrap_u in pops:
-                a_in = None
-                for src, d, w, e, wrap_c in conns:
-                    if src is None:
-                        acc = w[:, t]
-                    else:
-                        ts = t - d
-                        if ts < 0:
-                            continue
-                        acc = (hist[src][ts] @ w).to(torch.int64)
-                    if e:
-                        acc = acc << e if e > 0 else acc >> -e
-                    if wrap_c:
-                        acc = ((acc + half32) & mask32) - half32
-                    if a_in is None:
-                        a_in = acc
-                    elif wrap_in:
-                        a_in = ((a_in + acc + half32) & mask32) - half32
-                    else:
-                        a_in = a_in + acc
+                a_in = _loop_synaptic_input(conns, hist, t, wrap_in)
                 un = torch.div(u[name] * u_fac, unity, rounding_mode="trunc")
                 if a_in is not None:
                     if wrap_in:
@@ -563,6 +469,232 @@ class Loihi2Module(torch.nn.Module):
         vs = {n: f64(rec_v[n]) for n in net.neurons}
         return Loihi2Trace({n: f64(rec_u[n]) for n in net.neurons}, vs, spikes,
                            self._outputs(spikes, vs))
+
+    def _loop_populations(self, x: dict[str, torch.Tensor], steps: int,
+                          w_t: list[torch.Tensor],
+                          proofs: dict[str, tuple[list[bool], bool, bool]], batch: int
+                          ) -> list[tuple]:
+        """Per population in ``net.order``: (name, connections, u factor, v factor, bias,
+        vth, spiking, may the port sum wrap, may u wrap). A connection is (source or None,
+        delay, weights or, for an Input source, the products of all steps with the delay
+        applied, weight exponent, may its int32 wrap trigger)."""
+        net = self.network
+        pops = []
+        for name in net.order:
+            p = self._pop[name]
+            wraps, wrap_in, wrap_u = proofs[name]
+            conns = []
+            for k, wrap_c in zip(self._incoming[name], wraps, strict=True):
+                c, w = net.connections[k], w_t[k]
+                if c.source in x:
+                    # Input spikes are known: all steps' products at once, delay applied.
+                    xs = x[c.source]
+                    full = torch.zeros(batch, steps, w.shape[1], dtype=torch.int64)
+                    n_t = max(0, min(steps - c.delay_steps, xs.shape[1]))
+                    if n_t:
+                        full[:, c.delay_steps:c.delay_steps + n_t] = \
+                            (xs[:, :n_t] @ w).to(torch.int64)
+                    conns.append((None, 0, full, c.weight_exp, wrap_c))
+                else:
+                    conns.append((c.source, c.delay_steps, w, c.weight_exp, wrap_c))
+            pops.append((name, conns, int(p["u_fac"]), int(p["v_fac"]),
+                         p["bias"].to(torch.int64), int(p["vth"]), p["spiking"], wrap_in, wrap_u))
+        return pops
+
+
+# ============================================================ fused step (no gradients)
+@dataclass
+class _FusedLayout:
+    """The state vector of the fused step: populations ``pops`` (lag-sorted) at ``off[p]
+    = (start, stop)``, ``n_tot`` elements, and the per-element constants."""
+
+    pops: list[str]
+    off: dict[str, tuple[int, int]]
+    n_tot: int
+    l_max: int                   # the largest lag
+    fu: torch.Tensor             # u decay factor 4096 - du - du_offset
+    fv: torch.Tensor             # v decay factor
+    vth: torch.Tensor            # vth << vth_shift (inf for non-spiking populations)
+    bias: torch.Tensor           # bias_mant << bias_exp
+    u0: torch.Tensor
+    v0: torch.Tensor
+    wrap_u: bool                 # may u's 24-bit wrap trigger anywhere
+    has_bias: bool
+    hold: dict[int, int]         # iteration g <= l_max -> first element not started yet
+
+
+#: An Input connection of the fused step: (spikes, weights * scale, weight exponent, global
+#: row of its source step 0, number of valid source steps, target slice).
+_Drive = tuple[torch.Tensor, torch.Tensor, int, int, int, tuple[int, int]]
+#: A block of recurrent connections: [(age in rows, exponent if negative else 0),
+#: connection indices, target populations].
+_Block = list[Any]
+#: A block's product in the ring: (age, source spike rows, target u rows, weights, buffer
+#: for the floor of a negative exponent or None).
+_Product = tuple[int, tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], torch.Tensor,
+                 torch.Tensor | None]
+
+
+@dataclass
+class _FusedStep:
+    """What the row updates of the fused step work on: the ring's rows (views), the block
+    products, a scratch buffer and the integer constants as floats."""
+
+    Us: tuple[torch.Tensor, ...]
+    Vs: tuple[torch.Tensor, ...]
+    Zs: tuple[torch.Tensor, ...]
+    products: list[_Product]
+    tmp_u: torch.Tensor
+    act: float
+    unity: float
+    uv_max: float
+
+
+def _fused_connections(net: Loihi2Network, x: dict[str, torch.Tensor], steps: int,
+                       w_t: list[torch.Tensor], lags: dict[str, int],
+                       off: dict[str, tuple[int, int]], act: float
+                       ) -> tuple[list[_Drive], list[_Block]]:
+    """Input connections as drives (spikes, weights * scale, exponent, first row offset,
+    valid source steps, target slice). Recurrent ones: blocks per (age, exponent if
+    negative else merged); a negative exponent floors each connection's own sum, so such
+    a block holds connections with disjoint targets only."""
+    drives: list[_Drive] = []
+    blocks: list[_Block] = []
+    for k, c in enumerate(net.connections):
+        e = c.weight_exp
+        if c.source in x:
+            xs = x[c.source]
+            n_src = max(0, min(steps - c.delay_steps, xs.shape[1]))
+            w = w_t[k] * (act * 2.0 ** e if e >= 0 else 2.0 ** e)
+            drives.append((xs, w, e, c.delay_steps + lags[c.target] + 1, n_src,
+                           off[c.target]))
+            continue
+        key = (lags[c.target] - lags[c.source] + c.delay_steps, min(e, 0))
+        blk = next((bl for bl in blocks if bl[0] == key
+                    and (e >= 0 or c.target not in bl[2])), None)
+        if blk is None:
+            blk = [key, [], set()]
+            blocks.append(blk)
+        blk[1].append(k)
+        blk[2].add(c.target)
+    return drives, blocks
+
+
+def _fused_products(net: Loihi2Network, blocks: list[_Block], w_t: list[torch.Tensor],
+                    off: dict[str, tuple[int, int]], U: torch.Tensor, Z: torch.Tensor,
+                    batch: int, act: float) -> list[_Product]:
+    """Each block as one weight matrix over the bounding box of its sources and targets,
+    with the views of the ring rows it reads (spikes) and writes (u)."""
+    f64 = torch.float64
+    products: list[_Product] = []
+    for (age, e), ks, _ in blocks:
+        conns = [net.connections[k] for k in ks]
+        r0 = min(off[c.source][0] for c in conns)
+        r1 = max(off[c.source][1] for c in conns)
+        c0 = min(off[c.target][0] for c in conns)
+        c1 = max(off[c.target][1] for c in conns)
+        w = torch.zeros(r1 - r0, c1 - c0, dtype=f64)
+        for k, c in zip(ks, conns, strict=True):
+            (sa, sb), (ta, tb) = off[c.source], off[c.target]
+            scale = act * 2.0 ** c.weight_exp if e == 0 else 2.0 ** c.weight_exp
+            w[sa - r0:sb - r0, ta - c0:tb - c0] += w_t[k] * scale
+        tmp = torch.empty(batch, c1 - c0, dtype=f64) if e < 0 else None
+        products.append((age, Z[:, :, r0:r1].unbind(0), U[:, :, c0:c1].unbind(0), w, tmp))
+    return products
+
+
+def _fused_input_drive(U: torch.Tensor, drives: list[_Drive], g0: int, n_c: int, hist: int,
+                       act: float) -> None:
+    """Add the Input nodes' drive of the chunk (global rows ``g0 .. g0 + n_c - 1``, ring
+    rows from ``hist``) to ``U``: one matrix product per connection."""
+    for xs, w, e, first, n_src, (a, b) in drives:
+        s0 = g0 - first                    # source step of ring row `hist`
+        s_lo, s_hi = max(s0, 0), min(s0 + n_c, n_src)
+        if s_lo < s_hi:
+            acc = xs[:, s_lo:s_hi] @ w
+            if e < 0:
+                acc = acc.floor_().mul_(act)
+            U[hist + s_lo - s0:hist + s_hi - s0, :, a:b] += acc.transpose(0, 1)
+
+
+def _fused_rows(st: _FusedStep, lay: _FusedLayout, r_lo: int, r_hi: int, g_shift: int) -> None:
+    """Update ring rows ``r_lo .. r_hi - 1`` (global row ``r + g_shift``) in place: u's
+    decay and recurrent input (its Input drive is already in), the wrap, v, the
+    threshold and the reset; populations not started yet are held at rest."""
+    Us, Vs, Zs, products, tmp_u = st.Us, st.Vs, st.Zs, st.products, st.tmp_u
+    act, unity, uv_max = st.act, st.unity, st.uv_max
+    fu, fv, vth, bias, u0, v0 = lay.fu, lay.fv, lay.vth, lay.bias, lay.u0, lay.v0
+    wrap_u, has_bias, hold, l_max = lay.wrap_u, lay.has_bias, lay.hold, lay.l_max
+    lo, hi = -(uv_max - 1), uv_max - 1
+    for r in range(r_lo, r_hi):
+        u, v, z = Us[r], Vs[r], Zs[r]
+        # (torch's float64 trunc_ is slow; div with rounding_mode is not)
+        torch.mul(Us[r - 1], fu, out=tmp_u)
+        u.add_(torch.div(tmp_u, unity, rounding_mode="trunc", out=tmp_u))
+        for age, src, dst, w, tmp in products:
+            if tmp is None:
+                dst[r].addmm_(src[r - age], w)
+            else:
+                torch.mm(src[r - age], w, out=tmp)
+                dst[r].add_(tmp.floor_(), alpha=act)
+        if wrap_u:  # Lava's single wrap; a value wrapped down stays > -uv_max
+            u.add_(torch.gt(u, uv_max, out=tmp_u), alpha=-2 * uv_max)
+            u.add_(torch.le(u, -uv_max, out=tmp_u), alpha=2 * uv_max)
+        torch.mul(Vs[r - 1], fv, out=v)
+        torch.div(v, unity, rounding_mode="trunc", out=v).add_(u)
+        if has_bias:
+            v.add_(bias)
+        v.clamp_(lo, hi)
+        torch.gt(v, vth, out=z)
+        v.addcmul_(v, z, value=-1.0)        # v - v*z: 0 where it spiked
+        g = r + g_shift
+        if g <= l_max:
+            s = hold[g]
+            u[:, s:], v[:, s:], z[:, s:] = u0[s:], v0[s:], 0.0
+
+
+def _fused_copy_out(bufs: tuple[torch.Tensor, ...], outs: tuple[dict[str, torch.Tensor], ...],
+                    lay: _FusedLayout, lags: dict[str, int], g0: int, n_c: int, hist: int,
+                    steps: int) -> None:
+    """Copy the chunk's rows of each population (its steps ``t0 .. t1 - 1``) from the ring
+    buffers ``bufs`` to the ``[batch, steps, n]`` outputs ``outs`` (same order)."""
+    for n in lay.pops:
+        t0, t1 = max(g0 - 1 - lags[n], 0), min(g0 + n_c - 1 - lags[n], steps)
+        if t0 < t1:
+            q = hist + t0 + lags[n] + 1 - g0
+            a, b = lay.off[n]
+            for buf, out in zip(bufs, outs, strict=True):
+                if n in out:
+                    out[n][:, t0:t1] = buf[q:q + t1 - t0, :, a:b].transpose(0, 1)
+
+
+# ============================================================ population loop (no gradients)
+def _loop_synaptic_input(conns: list[tuple], hist: dict[str, list[torch.Tensor]], t: int,
+                         wrap_in: bool) -> torch.Tensor | None:
+    """The int64 port sum ``a_in`` of one population in step ``t`` (None: no connection
+    delivered anything): each connection's product shifted by its exponent, with the
+    int32 wraps the proofs could not rule out."""
+    mask32, half32 = (1 << 32) - 1, 1 << 31
+    a_in = None
+    for src, d, w, e, wrap_c in conns:
+        if src is None:
+            acc = w[:, t]
+        else:
+            ts = t - d
+            if ts < 0:
+                continue
+            acc = (hist[src][ts] @ w).to(torch.int64)
+        if e:
+            acc = acc << e if e > 0 else acc >> -e
+        if wrap_c:
+            acc = ((acc + half32) & mask32) - half32
+        if a_in is None:
+            a_in = acc
+        elif wrap_in:
+            a_in = ((a_in + acc + half32) & mask32) - half32
+        else:
+            a_in = a_in + acc
+    return a_in
 
 
 def loihi2_module(graph_or_network: Graph | Loihi2Network, *, target: HardwareTarget = LOIHI2,

@@ -607,6 +607,11 @@ def quantize(graph: Graph, target: HardwareTarget = LOIHI2, *,
     of every parameter. ``scales`` overrides the power-of-two state scale of nodes.
     Raises :class:`UnsupportedError` listing every violation when :func:`check` finds any
     (capacity violations excepted: a network too big for one chip still quantises).
+
+    Per neuron node, in topological order: its integer parameters
+    (:func:`_quantize_neuron`), the weights of every incoming connection
+    (:func:`_quantize_synapse`), then the node's float parameters in the returned graph
+    (:func:`_dequantize_neuron`).
     """
     problems = [p for p in check(graph, target) if not _is_capacity(p)]
     if problems:
@@ -622,103 +627,180 @@ def quantize(graph: Graph, target: HardwareTarget = LOIHI2, *,
     neurons: dict[str, FixedNeuron] = {}
     conns: list[FixedConnection] = []
     qgraph = flat.copy()
-    unity = target.decay_unity
     for name in [n for n in flat.topological_order() if _role(flat.nodes[n]) == "neuron"]:
         node = flat.nodes[name]
-        shape = shapes[name]
-        n = int(math.prod(shape))
-        co = neuron_coefficients(node, sem, shape)
-        gain = (co.k_new * co.b_syn if co.has_current else co.k_x).reshape(-1)
-        v_off = (co.v_reset if co.spiking else np.zeros(shape)).reshape(-1)
+        co = neuron_coefficients(node, sem, shapes[name])
         incoming = [s for s in syn if s.target == name]
-        drive = float(sum(np.max(np.abs(s.weight * gain[:, None]).sum(axis=1), initial=0)
-                          for s in incoming))
-        if scales and name in scales:
-            s = float(scales[name])
-        else:
-            s = _choose_scale(co, v_off, drive, target)
-        a_mem = co.a_mem.reshape(-1)
-        dv = int(np.clip(np.round(unity - unity * a_mem[0]), 0, target.decay_max))
-        a_mem_q = (unity - dv - target.dv_offset) / unity
-        if co.has_current:
-            a_syn = co.a_syn.reshape(-1)
-            du = int(np.clip(np.round(unity - target.du_offset - unity * a_syn[0]), 0,
-                             target.decay_max))
-            a_syn_q = (unity - du - target.du_offset) / unity
-            _record(errors, name, "a_syn", a_syn, np.full(n, a_syn_q), 1 / unity)
-        else:
-            du, a_syn_q = target.decay_max, 0.0
-        _record(errors, name, "a_mem", a_mem, np.full(n, a_mem_q), 1 / unity)
-        if co.spiking:
-            span = float((co.v_threshold - co.v_reset).reshape(-1)[0])
-            vth = int(np.clip(np.round(span * s / 2 ** target.vth_shift), 1, target.vth_max))
-            vth_q = vth * 2 ** target.vth_shift / s + v_off
-            _record(errors, name, "v_threshold", co.v_threshold.reshape(-1), vth_q,
-                    2 ** target.vth_shift / s)
-        else:
-            vth = target.vth_max
-        # Constant drive per step: c, the reset offset, and Affine biases (LIF types).
-        affine = sum((gain * sy.bias for sy in incoming), np.zeros(n))
-        bias_f = co.c.reshape(-1) - (1 - a_mem) * v_off + affine
-        b_int = bias_f * s
-        lo, hi = target.bias_mant_range
-        need = np.ceil(np.log2(np.maximum(np.abs(b_int), 1) / hi)).clip(0, target.bias_exp_max)
-        bias_exp = need.astype(np.int64)
-        bias_mant = np.clip(np.round(b_int / 2.0 ** bias_exp), lo, hi).astype(np.int64)
-        bias_q = (bias_mant * 2.0 ** bias_exp) / s
-        _record(errors, name, "bias", bias_f, bias_q, float(2.0 ** bias_exp.max()) / s,
-                "c - (1 - a_mem) v_reset + Affine bias, per step")
-        v0 = (co.v_initial.reshape(-1) - v_off) * s
-        v_init = np.clip(np.round(v0), -(target.uv_max - 1), target.uv_max - 1).astype(np.int64)
-        _record(errors, name, "v_initial", co.v_initial.reshape(-1), v_init / s + v_off, 1 / s)
-        neurons[name] = FixedNeuron(name, type(node).__name__, shape, co.spiking, du, dv, vth,
-                                    bias_mant, bias_exp, v_init, np.zeros(n, dtype=np.int64),
-                                    s, float(v_off[0]) if v_off.size else 0.0)
+        s = float(scales[name]) if scales and name in scales else None
+        fx, nq = _quantize_neuron(name, node, co, shapes[name], incoming, s, target, errors)
+        neurons[name] = fx
         for sy in incoming:
-            w_int = sy.weight * gain[:, None] * s / 2 ** target.act_shift
-            mant, exp, mode = _quantize_weights(w_int, target)
-            mant = clip_truncate(mant, target)
-            conns.append(FixedConnection(sy.source, name, sy.via, sy.delay_steps, mant, exp,
-                                         sign_mode_of(mant)))
-            w_q = np.divide(mant * 2.0 ** exp * 2 ** target.act_shift, gain[:, None] * s,
-                            out=np.zeros(mant.shape), where=gain[:, None] != 0)
-            label = sy.via or f"{sy.source}->{name}"
-            _record(errors, label, "weight", sy.weight, w_q,
-                    float((2.0 if mode == MIXED else 1.0) * 2.0 ** exp * 2 ** target.act_shift
-                          / np.min(np.abs(gain)) / s),
-                    f"exponent {exp}, {mode}")
-            if sy.via is not None:
-                _set_weight(qgraph, sy.via, w_q)
-            elif np.any(np.abs(w_q - sy.weight) > 0):
-                notes.append(f"direct edge {sy.source!r} -> {name!r}: weight quantised to "
-                             f"{np.unique(np.round(np.diag(w_q), 12))[:4]} (not representable "
-                             "in the returned graph, which keeps identity weights)")
-            peak = float(np.max(np.abs(w_int), initial=0.0))
-            if peak > 255 * 2.0 ** target.weight_exp_max:
-                notes.append(f"{label}: weights clipped (exponent at its maximum "
-                             f"{target.weight_exp_max})")
-            elif exp == target.weight_exp_min and peak < 64 * 2.0 ** exp:
-                notes.append(f"{label}: weights use fewer than 7 mantissa bits (exponent at "
-                             f"its minimum {exp})")
-            worst = float(np.max(np.maximum(np.clip(mant, 0, None).sum(axis=1),
-                                            -np.clip(mant, None, 0).sum(axis=1)),
-                                 initial=0)) * 2.0 ** exp
-            if worst > target.activation_range[1]:
-                notes.append(f"{label}: worst-case input per step {worst:.0f} exceeds the "
-                             f"{target.activation_bits}-bit activation (Lava's simulation "
-                             "keeps 32 bits; the chip may not)")
-        _dequantize_neuron(qgraph.nodes[name], name, co, sem, a_mem_q, a_syn_q, neurons[name],
-                           bias_q - affine, notes)
+            conns.append(_quantize_synapse(sy, name, nq.gain, fx.scale, target, qgraph,
+                                           errors, notes))
+        _dequantize_neuron(qgraph.nodes[name], name, co, sem, nq.a_mem_q, nq.a_syn_q, fx,
+                           nq.bias_q - nq.affine, notes)
+    net = Loihi2Network(graph.name, float(sem.dt),
+                        {i: shapes[i] for i in flat.input_names}, neurons, tuple(conns),
+                        _output_map(flat), tuple(neurons))
+    qgraph.metadata = {**qgraph.metadata, "hardware_target": target.name}
+    return qgraph, QuantReport(target.name, net, errors, notes)
+
+
+@dataclass(frozen=True)
+class _NeuronQuant:
+    """What the rest of :func:`quantize` needs of one quantised neuron node."""
+
+    gain: np.ndarray       # input gain per neuron (k_new b_syn, or k_x): weight -> v units
+    a_mem_q: float         # the quantised decays
+    a_syn_q: float
+    bias_q: np.ndarray     # quantised constant drive (graph units, Affine biases included)
+    affine: np.ndarray     # the Affine biases' part of it
+
+
+def _quantize_neuron(name: str, node: object, co, shape: tuple[int, ...],
+                     incoming: list[Synapse], scale: float | None, target: HardwareTarget,
+                     errors: list[ParamError]) -> tuple[FixedNeuron, _NeuronQuant]:
+    """One neuron node in integer form: its state scale (``scale``, else
+    :func:`_choose_scale`), decays, threshold, bias and initial v, each error recorded in
+    ``errors``."""
+    n = int(math.prod(shape))
+    gain = (co.k_new * co.b_syn if co.has_current else co.k_x).reshape(-1)
+    v_off = (co.v_reset if co.spiking else np.zeros(shape)).reshape(-1)
+    drive = float(sum(np.max(np.abs(s.weight * gain[:, None]).sum(axis=1), initial=0)
+                      for s in incoming))
+    s = scale if scale is not None else _choose_scale(co, v_off, drive, target)
+    du, dv, a_mem_q, a_syn_q = _quantize_decays(name, co, n, target, errors)
+    vth = _quantize_threshold(name, co, s, v_off, target, errors)
+    # Constant drive per step: c, the reset offset, and Affine biases (LIF types).
+    affine = sum((gain * sy.bias for sy in incoming), np.zeros(n))
+    bias_mant, bias_exp, bias_q = _quantize_bias(name, co, s, v_off, affine, target, errors)
+    v_init = _quantize_v_initial(name, co, s, v_off, target, errors)
+    fx = FixedNeuron(name, type(node).__name__, shape, co.spiking, du, dv, vth, bias_mant,
+                     bias_exp, v_init, np.zeros(n, dtype=np.int64), s,
+                     float(v_off[0]) if v_off.size else 0.0)
+    return fx, _NeuronQuant(gain, a_mem_q, a_syn_q, bias_q, affine)
+
+
+def _quantize_decays(name: str, co, n: int, target: HardwareTarget,
+                     errors: list[ParamError]) -> tuple[int, int, float, float]:
+    """``(du, dv, a_mem_q, a_syn_q)``: the 12-bit decays (du at its maximum without a
+    synaptic current) and the decay factors they represent."""
+    unity = target.decay_unity
+    a_mem = co.a_mem.reshape(-1)
+    dv = int(np.clip(np.round(unity - unity * a_mem[0]), 0, target.decay_max))
+    a_mem_q = (unity - dv - target.dv_offset) / unity
+    if co.has_current:
+        a_syn = co.a_syn.reshape(-1)
+        du = int(np.clip(np.round(unity - target.du_offset - unity * a_syn[0]), 0,
+                         target.decay_max))
+        a_syn_q = (unity - du - target.du_offset) / unity
+        _record(errors, name, "a_syn", a_syn, np.full(n, a_syn_q), 1 / unity)
+    else:
+        du, a_syn_q = target.decay_max, 0.0
+    _record(errors, name, "a_mem", a_mem, np.full(n, a_mem_q), 1 / unity)
+    return du, dv, a_mem_q, a_syn_q
+
+
+def _quantize_threshold(name: str, co, s: float, v_off: np.ndarray, target: HardwareTarget,
+                        errors: list[ParamError]) -> int:
+    """The threshold mantissa ``vth`` (``vth << vth_shift`` in units of ``s``); the largest
+    for a non-spiking node."""
+    if not co.spiking:
+        return target.vth_max
+    span = float((co.v_threshold - co.v_reset).reshape(-1)[0])
+    vth = int(np.clip(np.round(span * s / 2 ** target.vth_shift), 1, target.vth_max))
+    vth_q = vth * 2 ** target.vth_shift / s + v_off
+    _record(errors, name, "v_threshold", co.v_threshold.reshape(-1), vth_q,
+            2 ** target.vth_shift / s)
+    return vth
+
+
+def _quantize_bias(name: str, co, s: float, v_off: np.ndarray, affine: np.ndarray,
+                   target: HardwareTarget, errors: list[ParamError]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(bias_mant, bias_exp, bias_q)`` of the constant drive per step ``c - (1 - a_mem)
+    v_off + affine``: the smallest exponent that fits the mantissa, and the value it
+    represents (graph units)."""
+    a_mem = co.a_mem.reshape(-1)
+    bias_f = co.c.reshape(-1) - (1 - a_mem) * v_off + affine
+    b_int = bias_f * s
+    lo, hi = target.bias_mant_range
+    need = np.ceil(np.log2(np.maximum(np.abs(b_int), 1) / hi)).clip(0, target.bias_exp_max)
+    bias_exp = need.astype(np.int64)
+    bias_mant = np.clip(np.round(b_int / 2.0 ** bias_exp), lo, hi).astype(np.int64)
+    bias_q = (bias_mant * 2.0 ** bias_exp) / s
+    _record(errors, name, "bias", bias_f, bias_q, float(2.0 ** bias_exp.max()) / s,
+            "c - (1 - a_mem) v_reset + Affine bias, per step")
+    return bias_mant, bias_exp, bias_q
+
+
+def _quantize_v_initial(name: str, co, s: float, v_off: np.ndarray, target: HardwareTarget,
+                        errors: list[ParamError]) -> np.ndarray:
+    """The initial v in integer units (rounded, saturated to 24 bits)."""
+    v0 = (co.v_initial.reshape(-1) - v_off) * s
+    v_init = np.clip(np.round(v0), -(target.uv_max - 1), target.uv_max - 1).astype(np.int64)
+    _record(errors, name, "v_initial", co.v_initial.reshape(-1), v_init / s + v_off, 1 / s)
+    return v_init
+
+
+def _quantize_synapse(sy: Synapse, name: str, gain: np.ndarray, s: float,
+                      target: HardwareTarget, qgraph: Graph, errors: list[ParamError],
+                      notes: list[str]) -> FixedConnection:
+    """One connection into neuron node ``name`` as an 8-bit ``Dense`` (mantissas and a
+    shared exponent); writes the represented weights into ``qgraph`` (its ``via`` node)
+    and records the error and the notes."""
+    w_int = sy.weight * gain[:, None] * s / 2 ** target.act_shift
+    mant, exp, mode = _quantize_weights(w_int, target)
+    mant = clip_truncate(mant, target)
+    conn = FixedConnection(sy.source, name, sy.via, sy.delay_steps, mant, exp,
+                           sign_mode_of(mant))
+    w_q = np.divide(mant * 2.0 ** exp * 2 ** target.act_shift, gain[:, None] * s,
+                    out=np.zeros(mant.shape), where=gain[:, None] != 0)
+    label = sy.via or f"{sy.source}->{name}"
+    _record(errors, label, "weight", sy.weight, w_q,
+            float((2.0 if mode == MIXED else 1.0) * 2.0 ** exp * 2 ** target.act_shift
+                  / np.min(np.abs(gain)) / s),
+            f"exponent {exp}, {mode}")
+    if sy.via is not None:
+        _set_weight(qgraph, sy.via, w_q)
+    elif np.any(np.abs(w_q - sy.weight) > 0):
+        notes.append(f"direct edge {sy.source!r} -> {name!r}: weight quantised to "
+                     f"{np.unique(np.round(np.diag(w_q), 12))[:4]} (not representable "
+                     "in the returned graph, which keeps identity weights)")
+    notes += _weight_notes(label, w_int, mant, exp, target)
+    return conn
+
+
+def _weight_notes(label: str, w_int: np.ndarray, mant: np.ndarray, exp: int,
+                  target: HardwareTarget) -> list[str]:
+    """Warnings about one connection's weights: clipped, too few mantissa bits, or a
+    worst-case input per step beyond the activation width."""
+    notes = []
+    peak = float(np.max(np.abs(w_int), initial=0.0))
+    if peak > 255 * 2.0 ** target.weight_exp_max:
+        notes.append(f"{label}: weights clipped (exponent at its maximum "
+                     f"{target.weight_exp_max})")
+    elif exp == target.weight_exp_min and peak < 64 * 2.0 ** exp:
+        notes.append(f"{label}: weights use fewer than 7 mantissa bits (exponent at "
+                     f"its minimum {exp})")
+    worst = float(np.max(np.maximum(np.clip(mant, 0, None).sum(axis=1),
+                                    -np.clip(mant, None, 0).sum(axis=1)),
+                         initial=0)) * 2.0 ** exp
+    if worst > target.activation_range[1]:
+        notes.append(f"{label}: worst-case input per step {worst:.0f} exceeds the "
+                     f"{target.activation_bits}-bit activation (Lava's simulation "
+                     "keeps 32 bits; the chip may not)")
+    return notes
+
+
+def _output_map(flat: Graph) -> dict[str, str]:
+    """Output node -> the neuron node it reads (the first, if several)."""
     out_map = {}
     for o in flat.output_names:
         srcs = [e.source for e in flat.incoming(o) if _role(flat.nodes[e.source]) == "neuron"]
         if srcs:
             out_map[o] = srcs[0]
-    net = Loihi2Network(graph.name, float(sem.dt),
-                        {i: shapes[i] for i in flat.input_names}, neurons, tuple(conns),
-                        out_map, tuple(neurons))
-    qgraph.metadata = {**qgraph.metadata, "hardware_target": target.name}
-    return qgraph, QuantReport(target.name, net, errors, notes)
+    return out_map
 
 
 def _is_capacity(problem: str) -> bool:
