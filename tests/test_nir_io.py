@@ -150,7 +150,7 @@ def zoo() -> sc.Graph:
 def test_every_primitive_is_in_the_zoo(zoo):
     types = {type(v) for v in zoo.nodes.values()} | {
         type(v) for v in zoo.nodes["sub"].nodes.values()}
-    # Extension primitives are not NIR nodes; tests/test_extensions.py round-trips them.
+    # Extension primitives are not NIR nodes; tests/extensions/test_extensions.py round-trips them.
     missing = {t.__name__ for t in P.SPECS} - {t.__name__ for t in types} - set(EXTENSION_TYPES)
     assert not missing, f"round-trip graph lacks {missing}"
     assert sc.Graph in types

@@ -108,7 +108,7 @@ def test_lava_refuses_each_model_with_its_reason() -> None:
 
 
 def test_brian2_continuous_mode_runs_the_models() -> None:
-    # Convergence and exactness: tests/backends/test_brian2_continuous_ext.py. Here: every
+    # Convergence and exactness: tests/backends/brian2/test_brian2_continuous_ext.py. Here: every
     # model graph of this file passes check and runs in continuous mode.
     for name in ("cond", "izh", "ml"):
         g, x = _case(name, "euler")

@@ -1,7 +1,7 @@
 """LTCLIF on Brian2 (discrete) and torch equals the numpy contract, spike for spike.
 
 Expected values: tests/extension_reference.py, which runs spikecore.extensions.ltc.ltc_step (itself
-checked against a hand-worked case and a scalar transcription in tests/test_ltc.py).
+checked against a hand-worked case and a scalar transcription in tests/extensions/test_ltc.py).
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def test_torch_gradient_reaches_the_sparse_weights() -> None:
     np.testing.assert_array_equal(exported.indices, g.nodes["win"].indices)
 
 
-#: Lava float pre-scales weights and shifts the voltage origin (tests/backends/test_lava.py).
+#: Lava float pre-scales weights and shifts the voltage origin (tests/backends/lava/test_lava.py).
 LAVA_ATOL = 1e-9
 
 

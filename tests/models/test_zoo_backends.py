@@ -149,5 +149,5 @@ def test_lava_refuses_unrepresentable_models_up_front(name: str):
 @pytest.mark.parametrize("name", sorted(n for n, c in ZOO.items() if not c.lava_refuses))
 def test_zoo_model_lava_equals_torch(name: str, lava: str):
     # Lava float pre-scales weights and shifts the voltage origin: states agree to 1e-9
-    # (tests/backends/test_lava.py), spikes exactly.
+    # (tests/backends/lava/test_lava.py), spikes exactly.
     _assert_agrees(name, _run(name, "lava"), _torch(name), atol=1e-9)

@@ -15,7 +15,7 @@ from spikecore import extensions as X
 from spikecore import primitives as P
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
-#: Lava float pre-scales weights and shifts the voltage origin (see tests/backends/test_lava.py).
+#: Lava float pre-scales weights and shifts the voltage origin (see tests/backends/lava/test_lava.py).
 STATE_ATOL = 1e-9
 STEPS = 120
 

@@ -19,10 +19,10 @@ from spikecore.testing import assert_close_arrays, assert_same_spikes
 
 
 def _reference_module():
-    """The numpy contract reference of test_norse.py, loaded by path (works whether or
+    """The numpy contract reference of test_torch.py, loaded by path (works whether or
     not tests/ is a package)."""
     spec = importlib.util.spec_from_file_location(
-        "_norse_contract_reference", Path(__file__).with_name("test_norse.py"))
+        "_norse_contract_reference", Path(__file__).with_name("test_torch.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -41,7 +41,7 @@ from spikecore.extensions.ltc import LTCLIF
 from spikecore.extensions.sparse import SparseLinear
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "papers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "papers"))
 from test_morris_lecar import _i_ss_max, _rest, _w_inf, saddle_node_current  # noqa: E402
 
 #: Brian2's symbolic exact solutions (exp of sums, rearranged by sympy) against the

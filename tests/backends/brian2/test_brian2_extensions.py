@@ -67,7 +67,7 @@ def test_rate_units_match_the_documented_update(phi: str, sem: str) -> None:
 
 
 def test_continuous_mode_lowers_the_refractory_graph() -> None:
-    # Continuous mode has its own lowerings (tests/backends/test_brian2_continuous_ext.py);
+    # Continuous mode has its own lowerings (tests/backends/brian2/test_brian2_continuous_ext.py);
     # only LTCLIF is refused there (tests/backends/test_ltc_backends.py).
     from spikecore.backends.brian2.backend import Brian2Backend
 

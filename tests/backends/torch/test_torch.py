@@ -23,7 +23,7 @@ from spikecore.discrete import neuron_coefficients
 from spikecore.graph import delay_steps_of
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures"
 
 
 # =========================================================== numpy reference (contract)

@@ -14,7 +14,7 @@ import spikecore as sc
 from spikecore import extensions as X
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
-#: See tests/backends/test_brian2_extensions.py: differently ordered sums in Linear maps.
+#: See tests/backends/brian2/test_brian2_extensions.py: differently ordered sums in Linear maps.
 STATE_ATOL = 1e-12
 STEPS = 150
 
