@@ -154,12 +154,16 @@ register_dialect(Dialect(
 
 
 def _norse_export_fix(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
-    """Undo Norse 1.1.0's export: it wrote ``tau = dt / tau_inv = dt * tau`` (and
-    ``w_in = 1`` for a LIFCell whose current jumps by the input each step)."""
+    """Undo Norse 1.1.0's export: it wrote ``tau = dt / tau_inv = dt * tau`` (LIBoxCell,
+    LIFBoxCell, LIFCell), ``w_in = 1`` for a LIFCell whose current jumps by the input each
+    step, and ``r = 1`` for an IAFCell, whose ``v += x`` has no dt (the contract's IF adds
+    ``dt * r * x``: r := r / dt)."""
     dt = float(s.dt)
 
     def fix(node: Any) -> Any:
         p = _params(node)
+        if isinstance(node, nir.IF):
+            return _rebuild(node, r=p["r"] / dt)
         if isinstance(node, (nir.LI, nir.LIF)):
             return _rebuild(node, tau=p["tau"] / dt)
         if isinstance(node, (nir.CubaLI, nir.CubaLIF)):
@@ -178,7 +182,9 @@ register_dialect(Dialect(
     "writes tau = dt/tau_inv = dt*tau (10^3-10^4 too small) and w_in = 1 for LIFCell. This "
     "dialect divides every tau by dt (pass the dt given to Norse's to_nir, default 1 ms), "
     "sets w_in = tau_syn/dt: Norse's LIFCell adds the input to the current undecayed "
-    "(j = i + x), integrates v with that j, then decays it (current_first).",
+    "(j = i + x), integrates v with that j, then decays it (current_first); and r = r/dt "
+    "for IF (IAFCell: v += x, no dt). Not recoverable: every cell's v_reset (written as "
+    "0) and LICell (written as no node).",
     default_dt=1e-3,
     choices=dict(integrator="euler", reset="to_value", input_meaning="current",
                  update_order="current_first"),

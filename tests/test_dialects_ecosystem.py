@@ -286,6 +286,107 @@ def test_norse_1_1_export_bug_is_undone(tmp_path: Path) -> None:
                    "norse 1.1 export")
 
 
+def _f64(t) -> np.ndarray:
+    """A Norse parameter (a float32 tensor, maybe requiring grad) as float64 numpy."""
+    return t.detach().double().numpy()
+
+
+def _norse_layer_outputs(layers: list, x: np.ndarray) -> list[np.ndarray]:
+    """Each layer's output [steps, n] of Norse's own step-by-step forward pass."""
+    states: list = [None] * len(layers)
+    outs: list[list[np.ndarray]] = [[] for _ in layers]
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            h = torch.tensor(x[t:t + 1], dtype=torch.float32)
+            for k, layer in enumerate(layers):
+                if isinstance(layer, torch.nn.Linear):
+                    h = layer(h)
+                else:
+                    h, states[k] = layer(h, states[k])
+                outs[k].append(h[0].numpy().astype(np.float64))
+    return [np.stack(o) for o in outs]
+
+
+def test_norse_1_1_export_with_if_and_li_readout(tmp_path: Path) -> None:
+    """Norse 1.1.0's to_nir on LIFBox -> IAF -> LIBox (LI readout): the dialect undoes the
+    export for every neuron Norse writes, not only LIF. Norse's own updates (its
+    functional *_feed_forward_step) are the reference: LIBox v += dt/tau*((v_leak - v) + x),
+    IAF v += x (no dt); spikecore's coefficients and both backends' runs must be those."""
+    norse = _library("norse.torch")
+    from spikecore.discrete import neuron_coefficients
+
+    dt = 5e-4  # not the dialect's default: the rewrite must use the dt it is given
+    tau_lif, tau_li = 0.01, 0.02
+    torch.manual_seed(11)
+    lin1, lin2, lin3 = (torch.nn.Linear(a, b, bias=False) for a, b in ((4, 5), (5, 4), (4, 3)))
+    with torch.no_grad():
+        lin1.weight.uniform_(0.0, 4.0)
+        lin2.weight.uniform_(0.05, 0.3)
+        lin3.weight.uniform_(-0.5, 1.0)
+    lif = norse.LIFBoxCell(norse.LIFBoxParameters(
+        tau_mem_inv=torch.full((5,), 1 / tau_lif), v_th=torch.full((5,), 0.3),
+        v_leak=torch.zeros(5), v_reset=torch.zeros(5)), dt=dt)
+    iaf = norse.IAFCell(norse.IAFParameters(v_th=torch.full((4,), 0.5),
+                                            v_reset=torch.zeros(4)), dt=dt)
+    li = norse.LIBoxCell(norse.LIBoxParameters(tau_mem_inv=torch.full((3,), 1 / tau_li),
+                                               v_leak=torch.full((3,), 0.25)), dt=dt)
+    layers = [lin1, lif, lin2, iaf, lin3, li]
+    path = tmp_path / "norse_if_li.nir"
+    nir.write(path, norse.to_nir(norse.SequentialState(*layers), torch.zeros(4), dt=dt))
+    raw = nir.read(path)
+    (raw_li,) = [n for n in raw.nodes.values() if isinstance(n, nir.LI)]
+    (raw_if,) = [n for n in raw.nodes.values() if isinstance(n, nir.IF)]
+    np.testing.assert_allclose(raw_li.tau, tau_li * dt, rtol=1e-6)  # the bug, for LI too
+    np.testing.assert_array_equal(raw_if.r, 1.0)  # IAF's v += x written as r = 1
+
+    g = sc.read(path, dialect="norse-1.1-export", dt=dt)
+    (n_lif,) = [n for n, node in g.nodes.items() if isinstance(node, nir.LIF)]
+    (n_if,) = [n for n, node in g.nodes.items() if isinstance(node, nir.IF)]
+    (n_li,) = [n for n, node in g.nodes.items() if isinstance(node, nir.LI)]
+    np.testing.assert_allclose(g.nodes[n_li].tau, tau_li, rtol=1e-6)
+    np.testing.assert_array_equal(g.nodes[n_li].v_leak, _f64(li.p.v_leak))
+    np.testing.assert_array_equal(g.nodes[n_if].v_threshold, _f64(iaf.p.v_th))
+    # spikecore's update of each node against Norse's step, coefficient by coefficient
+    co_li = neuron_coefficients(g.nodes[n_li], g.semantics)
+    k = dt * _f64(li.p.tau_mem_inv)
+    np.testing.assert_allclose(co_li.a_mem, 1 - k, rtol=1e-6)
+    np.testing.assert_allclose(co_li.k_x, k, rtol=1e-6)
+    np.testing.assert_allclose(co_li.c, k * _f64(li.p.v_leak), rtol=1e-6)
+    np.testing.assert_allclose(co_li.v_initial, _f64(li.p.v_leak), rtol=1e-6)
+    co_if = neuron_coefficients(g.nodes[n_if], g.semantics)
+    np.testing.assert_allclose(co_if.a_mem, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(co_if.k_x, 1.0, rtol=1e-12)  # v += x, whatever dt
+    np.testing.assert_array_equal(co_if.v_reset, _f64(iaf.p.v_reset))
+
+    x = _input_spikes(4, 0.4, seed=12)
+    ref = _norse_layer_outputs(layers, x)
+    z_lif, z_if, v_li = ref[1], ref[3], ref[5]
+    assert z_lif.sum() > 0 and z_if.sum() > 0, "Norse's network never spiked: test is vacuous"
+    assert np.ptp(v_li) > 0.1, "the LI readout hardly moved: test is vacuous"
+    for backend in BACKENDS:
+        r = sc.simulate(g, x, backend=backend, record=("spikes", "v"))
+        _assert_spikes(z_lif, {backend: r.spikes[n_lif][0].astype(np.int64)}, "norse LIFBox")
+        _assert_spikes(z_if, {backend: r.spikes[n_if][0].astype(np.int64)}, "norse IAF")
+        # Norse runs float32: agreement to float32 rounding, not better
+        np.testing.assert_allclose(r.traces[n_li]["v"][0], v_li, rtol=1e-5, atol=1e-5,
+                                   err_msg=f"LI readout v on {backend} vs Norse")
+
+
+def test_norse_1_1_export_limits_with_if_and_li() -> None:
+    """What Norse 1.1.0's exporter cannot write, so no dialect can read it back: an LICell
+    (LI with a synaptic current) becomes a ``None`` node, and IAFCell's v_reset is dropped
+    (the IF node gets NIR's default 0). If Norse fixes either, this test says so."""
+    norse = _library("norse.torch")
+    lin = torch.nn.Linear(4, 3, bias=False)
+    g = norse.to_nir(norse.SequentialState(lin, norse.LICell(dt=1e-3)), torch.zeros(4), dt=1e-3)
+    assert [type(n).__name__ for n in g.nodes.values()].count("NoneType") == 1
+    iaf = norse.IAFCell(norse.IAFParameters(v_th=torch.full((3,), 0.5),
+                                            v_reset=torch.full((3,), 0.1)), dt=1e-3)
+    g = norse.to_nir(norse.SequentialState(lin, iaf), torch.zeros(4), dt=1e-3)
+    (node,) = [n for n in g.nodes.values() if isinstance(n, nir.IF)]
+    np.testing.assert_array_equal(node.v_reset, 0.0)
+
+
 def test_spikecore_from_torch_writes_true_time_constants(tmp_path: Path) -> None:
     """spikecore's own export keeps tau in seconds (no dt factor, unlike Norse 1.1.0),
     also after training changed it."""
