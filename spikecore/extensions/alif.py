@@ -47,14 +47,10 @@ class ALIF(Extension):
         return nir.LI(tau=self.tau, r=self.r, v_leak=self.v_leak)
 
 
-def _check_alif(name: str, node: Any, dt: float | None) -> list[str]:
-    return []
-
-
 register_extension(ALIF, P.PrimitiveSpec(
     "stateful", P.same_as("tau"), states=("v", "a"), spiking=True, time_constants=("tau", "tau_adapt"),
     array_params=("tau", *NEURON_FIELDS, "tau_adapt", "beta"),
-    notes="adaptive threshold v_threshold + beta*a", extra={"check": _check_alif}))
+    notes="adaptive threshold v_threshold + beta*a"))
 
 
 @dataclass(frozen=True)

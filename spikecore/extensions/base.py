@@ -20,12 +20,14 @@ from .. import primitives as P
 
 #: Graph metadata key holding the extension nodes of a spikecore NIR file.
 EXTENSIONS_KEY = "spikecore_extensions"
-
-
+#: NIR's bookkeeping fields: not constructor parameters of an extension node.
 BOOKKEEPING_FIELDS = ("input_type", "output_type", "metadata")
+#: Parameters every extension neuron with a LIF membrane shares.
+NEURON_FIELDS = ("r", "v_leak", "v_threshold", "v_reset")
 
 
 def as_array(x: Any) -> np.ndarray:
+    """``x`` as a float64 array."""
     return np.asarray(x, dtype=np.float64)
 
 
@@ -64,9 +66,6 @@ def register_extension(node_type: type, spec: P.PrimitiveSpec) -> None:
 
 def is_extension(node: object) -> bool:
     return type(node).__name__ in EXTENSION_TYPES and type(node) in EXTENSION_TYPES.values()
-
-
-NEURON_FIELDS = ("r", "v_leak", "v_threshold", "v_reset")
 
 
 def whole_steps_problems(name: str, node: Any, field: str, dt: float | None) -> list[str]:

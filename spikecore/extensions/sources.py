@@ -119,30 +119,40 @@ def source_initial_state(node: object, batch: int, shape: tuple[int, ...]) -> np
     return None
 
 
-def source_stream(node: object, name: str, semantics: Semantics, batch: int, t0: int, t1: int,
-                  shape: tuple[int, ...] | None = None, state: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Steps ``t0 .. t1-1`` of a source's output, ``[batch, t1 - t0, *shape]`` float64,
-    and the state after them (pass it back for the next block; ``None`` at ``t0 = 0``
-    means the initial state). Blocks concatenate to the stream computed in one call."""
-    if shape is None:
-        shape = P.SPECS[type(node)].output_shape(node, None)
-    size = int(np.prod(shape))
-    dt = float(semantics.dt)
-    if isinstance(node, PoissonSource):
-        u = _draws(node.seed, name, batch, t0, t1, size, "uniform")
-        p = P.param(node, "rate", shape).ravel() * dt
-        return (u < p).astype(np.float64).reshape(batch, t1 - t0, *shape), None
-    xi = _draws(node.seed, name, batch, t0, t1, size, "normal").reshape(batch, t1 - t0, *shape)
+def _poisson_block(node: PoissonSource, name: str, dt: float, integrator: str, batch: int,
+                   t0: int, t1: int, shape: tuple[int, ...], state: np.ndarray | None
+                   ) -> tuple[np.ndarray, None]:
+    """``z = u < rate * dt`` with ``u`` the uniform draws."""
+    u = _draws(node.seed, name, batch, t0, t1, int(np.prod(shape)), "uniform")
+    p = P.param(node, "rate", shape).ravel() * dt
+    return (u < p).astype(np.float64).reshape(batch, t1 - t0, *shape), None
+
+
+def _normal(node, name, batch, t0, t1, shape) -> np.ndarray:
+    xi = _draws(node.seed, name, batch, t0, t1, int(np.prod(shape)), "normal")
+    return xi.reshape(batch, t1 - t0, *shape)
+
+
+def _white_block(node: WhiteNoiseSource, name: str, dt: float, integrator: str, batch: int,
+                 t0: int, t1: int, shape: tuple[int, ...], state: np.ndarray | None
+                 ) -> tuple[np.ndarray, None]:
+    """``y = mean + sigma * xi / sqrt(dt)`` with ``xi`` the normal draws."""
+    xi = _normal(node, name, batch, t0, t1, shape)
     mean, sigma = P.param(node, "mean", shape), P.param(node, "sigma", shape)
-    if isinstance(node, WhiteNoiseSource):
-        return mean + (sigma / np.sqrt(dt)) * xi, None
-    if not isinstance(node, OUSource):
-        raise TypeError(f"{type(node).__name__} is not a source primitive")
+    return mean + (sigma / np.sqrt(dt)) * xi, None
+
+
+def _ou_block(node: OUSource, name: str, dt: float, integrator: str, batch: int, t0: int,
+              t1: int, shape: tuple[int, ...], state: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """exact: ``y = mean + a (y - mean) + sigma sqrt(1 - a^2) xi`` with ``a = exp(-dt/tau)``;
+    euler: ``y = y + h (mean - y) + sigma sqrt(2 h) xi`` with ``h = dt / tau``."""
+    xi = _normal(node, name, batch, t0, t1, shape)
+    mean, sigma = P.param(node, "mean", shape), P.param(node, "sigma", shape)
     tau = P.param(node, "tau", shape)
     y = source_initial_state(node, batch, shape) if state is None else np.array(state)
     out = np.empty_like(xi)
-    if semantics.integrator == "exact":
+    if integrator == "exact":
         a = np.exp(-dt / tau)
         s = sigma * np.sqrt(1.0 - a * a)
         for k in range(t1 - t0):
@@ -157,6 +167,26 @@ def source_stream(node: object, name: str, semantics: Semantics, batch: int, t0:
     return out, y
 
 
+#: source type -> its block function ``(node, name, dt, integrator, batch, t0, t1, shape,
+#: state) -> (values, state)``.
+STREAMS = {PoissonSource: _poisson_block, WhiteNoiseSource: _white_block, OUSource: _ou_block}
+
+
+def source_stream(node: object, name: str, semantics: Semantics, batch: int, t0: int, t1: int,
+                  shape: tuple[int, ...] | None = None, state: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Steps ``t0 .. t1-1`` of a source's output, ``[batch, t1 - t0, *shape]`` float64,
+    and the state after them (pass it back for the next block; ``None`` at ``t0 = 0``
+    means the initial state). Blocks concatenate to the stream computed in one call."""
+    block = STREAMS.get(type(node))
+    if block is None:
+        raise TypeError(f"{type(node).__name__} is not a source primitive")
+    if shape is None:
+        shape = P.SPECS[type(node)].output_shape(node, None)
+    return block(node, name, float(semantics.dt), semantics.integrator, batch, t0, t1,
+                 tuple(shape), state)
+
+
 def graph_streams(graph, batch: int, steps: int) -> dict[str, np.ndarray]:
     """Every source node of the flat ``graph``: name -> ``[batch, steps, *shape]``."""
     shapes = graph.shapes()
@@ -167,4 +197,4 @@ def graph_streams(graph, batch: int, steps: int) -> dict[str, np.ndarray]:
     return out
 
 
-SOURCE_TYPES = (PoissonSource, WhiteNoiseSource, OUSource)
+SOURCE_TYPES = tuple(STREAMS)
