@@ -42,7 +42,8 @@ ML_STEPS = 1500
 #: Inputs in 1/16 and weights in 1/8 (izhikevich_graph): every sum is exact.
 _IZH_INPUT = np.round(16 * np.random.default_rng(7).uniform(0, 3, (1, STEPS, 3))) / 16
 #: The reference writes the Morris-Lecar ODE literally (divides by tau_w = 1/cosh, sums
-#: the ionic currents first); ext_discrete multiplies by cosh and subtracts term by term.
+#: the ionic currents first); the contract (spikecore.extensions.morris_lecar) multiplies
+#: by cosh and subtracts term by term.
 #: Both are the documented update; the orders round differently (1 ulp of V ~ 1e-14 mV),
 #: and the slow w dynamics accumulate it over 1500 steps (measured: < 3e-13 mV in V, < 2e-15 in w).
 ML_V_ATOL, ML_W_ATOL = 1e-10, 1e-12

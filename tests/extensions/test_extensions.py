@@ -90,7 +90,7 @@ def test_a_source_without_edges_is_not_warned_about_missing_input() -> None:
 # ====================================================================== exact updates
 @pytest.mark.parametrize("sem", sorted(SEMANTICS))
 def test_step_functions_equal_the_documented_update(sem: str) -> None:
-    """ext_discrete's step functions, driven here, equal the reference bit for bit."""
+    """The extension step functions (xp=numpy), driven here, equal the reference bit for bit."""
     semantics = sc.Semantics(dt=DT, **SEMANTICS[sem])
     rng = np.random.default_rng(3)
     steps = 120
