@@ -8,14 +8,36 @@ from .compare import first_divergence
 from .result import Result
 
 
+def _side(r: Result, which: str) -> str:
+    return f"{r.backend or 'unnamed backend'} (result {which})"
+
+
 def assert_same_spikes(a: Result, b: Result, nodes: list[str] | None = None) -> None:
-    """Fail with the first differing (node, batch, neuron, step) if spikes differ."""
-    names = sorted(set(a.spikes) & set(b.spikes)) if nodes is None else nodes
+    """Fail with the first differing (node, batch, neuron, step) if spikes differ.
+
+    Without ``nodes`` every spiking node either result recorded is compared: a node that
+    one side recorded and the other did not is a failure naming the node and the side that
+    lacks it (a backend that records fewer nodes by design is compared with an explicit
+    ``nodes=[...]``). With ``nodes``, each listed node must be recorded by both.
+    """
+    if nodes is None:
+        only_a, only_b = sorted(set(a.spikes) - set(b.spikes)), sorted(set(b.spikes) - set(a.spikes))
+        if only_a or only_b:
+            lacks = [f"node {n!r} recorded by {_side(a, 'a')} but not by {_side(b, 'b')}"
+                     for n in only_a]
+            lacks += [f"node {n!r} recorded by {_side(b, 'b')} but not by {_side(a, 'a')}"
+                      for n in only_b]
+            raise AssertionError("spiking nodes recorded by one side only: " + "; ".join(lacks)
+                                 + " (pass nodes=[...] to compare a subset on purpose)")
+        names = sorted(a.spikes)
+    else:
+        names = list(nodes)
     if not names:
         raise AssertionError(f"no spiking node recorded by both {a.backend} and {b.backend}")
     for n in names:
-        if n not in a.spikes or n not in b.spikes:
-            raise AssertionError(f"node {n!r} not recorded by both ({a.backend}, {b.backend})")
+        missing = [_side(r, which) for r, which in ((a, "a"), (b, "b")) if n not in r.spikes]
+        if missing:
+            raise AssertionError(f"node {n!r} is not recorded by {' nor by '.join(missing)}")
         sa, sb = a.spikes[n], b.spikes[n]
         if sa.shape != sb.shape:
             raise AssertionError(

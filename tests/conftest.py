@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from prerequisites import REPO_ROOT, shared_fixtures_dir
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +17,10 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
     """The shared fixture folder (NIR paper files...), ``../shared/fixtures`` next to the
-    checkout unless ``SPIKECORE_SHARED_FIXTURES`` points elsewhere; skips with the reason
-    when it is absent (it is not part of the repository)."""
-    default = REPO_ROOT.parent / "shared" / "fixtures"
-    path = Path(os.environ.get("SPIKECORE_SHARED_FIXTURES", default))
-    if not path.is_dir():
-        pytest.skip(f"shared fixtures folder {path} is absent; set SPIKECORE_SHARED_FIXTURES "
-                    "to a folder holding nir_paper_lif/")
-    return path
+    checkout unless ``SPIKECORE_SHARED_FIXTURES`` points elsewhere. When it is absent (it
+    is not part of the repository): fails in CI, skips with the reason and the fix
+    elsewhere (:func:`prerequisites.shared_fixtures_dir`, the one place that finds it)."""
+    return shared_fixtures_dir()
 
 
 @pytest.fixture(scope="session")

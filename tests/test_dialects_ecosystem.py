@@ -4,8 +4,10 @@ read through its dialect, gives the spikes the producing library itself gives.
 Every library test builds a small network *in that library*, exports it to NIR with the
 library's own exporter, writes and re-reads the file, runs it through the library (its
 own module or its own NIR import) and through spikecore (float64, Brian2 numpy target
-and torch), and asserts identical spikes. A library that cannot be imported is skipped
-with the reason printed. Expected values come from the libraries, never from spikecore.
+and torch), and asserts identical spikes. Every library here is installed by `make test`:
+one that does not import fails the test in CI and is skipped with the import error
+elsewhere (``prerequisites.installed_library``). Expected values come from the libraries,
+never from spikecore.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from pathlib import Path
 import nir
 import numpy as np
 import pytest
+from prerequisites import installed_library
 
 import spikecore as sc
 from spikecore.dialects import DIALECTS, get_dialect
 from spikecore.testing import assert_close_arrays
 
-torch = pytest.importorskip("torch")
+torch = installed_library("torch", allow_module_level=True)
 
 # Sinabs' and Rockpool's optional `samna` dependency is a PyPI stub that, on import,
 # runs pip against a non-PyPI index. Nothing here needs it: make `import samna` fail fast
@@ -33,11 +36,9 @@ BACKENDS = ("torch", "brian2")
 
 
 def _library(name: str):
-    """Import a producer library or skip with the reason (printed by pytest -rs)."""
-    try:
-        return pytest.importorskip(name, reason=f"{name} is not importable here")
-    except ImportError as exc:  # pragma: no cover - importorskip raises Skipped
-        pytest.skip(f"{name} failed to import: {exc}")
+    """Import a producer library (installed by `make test`): in CI an import error fails
+    the test, elsewhere it skips with the error (printed by pytest -rs)."""
+    return installed_library(name)
 
 
 def _spikecore_run(path: Path, output_node: str, x: np.ndarray, **read) -> dict[str, np.ndarray]:

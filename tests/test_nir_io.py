@@ -11,6 +11,7 @@ import h5py
 import nir
 import numpy as np
 import pytest
+from prerequisites import shared_fixture
 
 import spikecore as sc
 from spikecore import primitives as P
@@ -513,11 +514,9 @@ def test_shape_inconsistent_file_names_file_and_node(valid_file):
 
 # ============================================================== the NIR paper file
 @pytest.fixture
-def paper(shared_fixtures):
-    folder = shared_fixtures / "nir_paper_lif"
-    if not (folder / "lif_norse.nir").is_file():
-        pytest.skip(f"{folder}/lif_norse.nir is absent")
-    return folder
+def paper():
+    """The NIR paper's LIF folder (fails in CI, skips elsewhere, when absent)."""
+    return shared_fixture("nir_paper_lif", "lif_norse.nir").parent
 
 
 def test_paper_file_with_norse_dialect(paper):
@@ -601,9 +600,7 @@ def test_bad_semantics_at_read_time(paper, bad):
 ])
 def test_rockpool_paper_file_reads(paper, kwargs):
     """Rockpool declares the Output as (1, 1, 1) and omits v_reset; both are read."""
-    path = paper / "lif_rockpool.nir"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
+    path = shared_fixture("nir_paper_lif", "lif_rockpool.nir")
     with warnings.catch_warnings():
         warnings.simplefilter("error", sc.GraphWarning)
         g = sc.read(path, **kwargs)

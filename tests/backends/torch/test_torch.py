@@ -7,12 +7,11 @@ pooling), never from the code under test.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from contract_reference import contract_step
+from prerequisites import shared_fixture
 from spikecore.backends.torch import TorchBackend
 from spikecore.backends.torch import module as nb
 from spikecore.backends.torch import ops as torch_ops
@@ -22,8 +21,6 @@ from spikecore import primitives as P
 from spikecore.discrete import neuron_coefficients
 from spikecore.graph import delay_steps_of
 from spikecore.testing import assert_close_arrays, assert_same_spikes
-
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures"
 
 
 # =========================================================== numpy reference (contract)
@@ -307,9 +304,7 @@ def test_nested_graph_is_flattened_and_matches_contract():
 
 
 def test_nir_paper_lif_fixture_norse_dialect():
-    folder = FIXTURES / "nir_paper_lif"
-    if not (folder / "lif_norse.nir").exists():
-        pytest.skip(f"NIR paper fixture not found at {folder} (shared fixtures absent)")
+    folder = shared_fixture("nir_paper_lif", "lif_norse.nir").parent
     g = sc.read(folder / "lif_norse.nir", dialect="norse", dt=1e-4)
     data = np.loadtxt(folder / "lif_norse.csv", delimiter=",")
     assert data.shape == (1000, 3)
@@ -502,27 +497,19 @@ def test_norse_cuba_lif_is_current_first_with_w_in_tau_syn_over_dt():
 
 
 # ============================================================ against Brian2
-def test_against_brian2_when_available():
-    try:
-        from spikecore.backends.base import get_backend
+def test_against_brian2():
+    """Brian2 is a core dependency and its backend part of spikecore: a backend that does
+    not import, is unavailable or cannot lower this graph fails the test (never a skip)."""
+    from spikecore.backends.base import get_backend
 
-        b2 = get_backend("brian2")
-        avail = b2.availability()
-    except sc.SpikecoreError as exc:
-        pytest.skip(f"Brian2 backend not present in this checkout: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a half-written concurrent backend
-        pytest.skip(f"Brian2 backend does not import: {type(exc).__name__}: {exc}")
-    if not avail.available:
-        pytest.skip(f"Brian2 unavailable: {avail.reason}")
+    avail = get_backend("brian2").availability()
+    assert avail.available, f"Brian2 unavailable: {avail.reason} (fix: {avail.fix})"
     g = recurrent_graph(sc.Semantics(dt=1e-3))
     g = sc.Graph({k: v for k, v in g.nodes.items() if k not in ("delay",)},
                  [e for e in g.edges if "delay" not in (e.source, e.target)]
                  + [sc.Edge("lif", "scale", 2)], g.semantics, name="rec_b2")
     x = np.random.default_rng(13).uniform(0, 60, (1, 40, 4))
-    try:
-        rb = sc.simulate(g, x, backend="brian2", record=("spikes", "v"))
-    except sc.UnsupportedError as exc:
-        pytest.skip(f"Brian2 backend cannot lower this graph yet: {exc}")
+    rb = sc.simulate(g, x, backend="brian2", record=("spikes", "v"))
     rn = sc.simulate(g, x, backend="torch", record=("spikes", "v"))
     assert_same_spikes(rb, rn)
     assert_close_arrays(rn.traces["lif"]["v"], rb.traces["lif"]["v"], 1e-9, "lif v")
