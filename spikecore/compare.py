@@ -215,12 +215,18 @@ def compare_results(a: Result, b: Result, tolerance: Tolerance) -> PairReport:
     return rep
 
 
+def _pair_key(a: str, b: str) -> str:
+    """``"a-b"`` for a backend pair, names canonical (``norse`` -> ``torch``) and sorted."""
+    return "-".join(sorted((canonical_name(a), canonical_name(b))))
+
+
 def _tolerance_for(a: str, b: str, tolerances: Mapping[str, Tolerance] | Tolerance | None
                    ) -> Tolerance:
     if isinstance(tolerances, Tolerance):
         return tolerances
-    table = {**DEFAULT_TOLERANCES, **(tolerances or {})}
-    key = "-".join(sorted((a, b)))
+    table = {**DEFAULT_TOLERANCES, **{_pair_key(*k.split("-", 1)) if "-" in k else k: v
+                                      for k, v in (tolerances or {}).items()}}
+    key = _pair_key(a, b)
     return table.get(key, table["*"])
 
 

@@ -227,11 +227,13 @@ def test_comparison_report():
 
 def test_tolerance_lookup():
     special = Tolerance(min_spike_agreement=0.9, reason="test")
-    table = {"lava-norse": special}
+    table = {"lava-torch": special}
     assert _tolerance_for("torch", "lava", table) is special
     assert _tolerance_for("lava", "torch", table) is special
     assert _tolerance_for("brian2", "torch", table) is DEFAULT_TOLERANCES["*"]
     assert _tolerance_for("brian2", "torch", special) is special
+    # the torch backend's old name still keys a table
+    assert _tolerance_for("torch", "lava", {"lava-norse": special}) is special
     for tol in DEFAULT_TOLERANCES.values():
         assert tol.reason
 
@@ -287,6 +289,6 @@ def test_compare_reports_progress_per_backend():
     rep = sc.compare(g, x, backends=("torch", "brian2"),
                      progress=lines.append)
     assert rep.ok
-    assert lines[0] == "[1/2] norse: running ..."
-    assert lines[1].startswith("[1/2] norse: done in ") and lines[1].endswith(" spikes")
+    assert lines[0] == "[1/2] torch: running ..."
+    assert lines[1].startswith("[1/2] torch: done in ") and lines[1].endswith(" spikes")
     assert lines[3].startswith("[2/2] brian2: done in ")

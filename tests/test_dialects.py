@@ -27,7 +27,7 @@ def foreign_graph() -> nir.NIRGraph:
 
 
 def test_required_dialects_registered():
-    assert {"torch", "snntorch"} <= set(DIALECTS)
+    assert {"norse", "snntorch"} <= set(DIALECTS)
     for d in DIALECTS.values():
         assert d.description
         # choices are Semantics fields and valid ones

@@ -70,7 +70,7 @@ def _input_spikes(n: int, rate: float, seed: int, amplitude: float = 1.0) -> np.
 
 # ================================================================= registry
 def test_ecosystem_dialects_registered() -> None:
-    for name in ("torch", "snntorch", "sinabs", "rockpool", "lava-paper", "norse-1.1-export"):
+    for name in ("norse", "snntorch", "sinabs", "rockpool", "lava-paper", "norse-1.1-export"):
         d = get_dialect(name)
         assert d.description and d.name == name
         sc.Semantics(dt=1e-3, **d.choices)
