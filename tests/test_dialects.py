@@ -5,6 +5,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 import pytest
+from prerequisites import installed_library
 
 import spikecore as sc
 from spikecore.dialects import (
@@ -120,7 +121,7 @@ def test_dialect_does_not_mutate_the_nir_graph():
 
 def test_torch_tensors_become_numpy():
     """Norse exports torch tensors as parameters: the graph holds numpy arrays."""
-    torch = pytest.importorskip("torch")
+    torch = installed_library("torch")
     n = 2
     ng = nir.NIRGraph(
         nodes={"in": nir.Input(input_type=np.array([n])),

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prerequisites import installed_library
 
 import spikecore as sc
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
-pytest.importorskip("sklearn", reason="scikit-learn (the digits data) is not installed")
-torch = pytest.importorskip("torch")
+installed_library("sklearn", allow_module_level=True)  # the digits data
+torch = installed_library("torch", allow_module_level=True)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "train_digits.py"
 CHANCE = 0.1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 import pytest
+from prerequisites import installed_library
 
 import spikecore as sc
 from spikecore.simulate import estimate_bytes, normalize_inputs, prepare, record_plan
@@ -65,7 +66,7 @@ def test_bool_and_int_inputs(one_input):
 
 
 def test_torch_tensor_input(one_input):
-    torch = pytest.importorskip("torch")
+    torch = installed_library("torch")
     x = torch.ones(2, 4, 2, 3, requires_grad=True)
     arrays, steps = normalize_inputs(one_input, x, None)
     assert steps == 4 and arrays["x"].shape == (2, 4, 2, 3) and arrays["x"].dtype == np.float64

@@ -93,7 +93,7 @@ def test_exactly_at_threshold_does_not_spike(case: Case, backend: str, request) 
 def test_surrogate_path_is_strict_too(case: Case) -> None:
     """With autograd on, torch spikes through the surrogate ``spike(v - v_threshold)``:
     its forward must be 0 at ``v == v_threshold`` as well."""
-    torch = pytest.importorskip("torch")
+    import torch
     m = sc.to_torch(_graph(case), dtype=torch.float64, trainable="all")
     x = torch.tensor(case.x, dtype=torch.float64).reshape(1, -1, 1)
     with torch.enable_grad():

@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from contract_reference import contract_step
+from prerequisites import installed_library
 from spikecore.backends.brian2.backend import MAX_HISTORY, Brian2Backend, default_cache_dir
 from spikecore.backends.brian2.maps import MAP_BUILDERS
 from spikecore.backends.brian2.registry import BUILDERS
@@ -671,7 +672,7 @@ def test_long_edge_delay_beyond_history_limit_is_reported():
 def test_cython_target_gives_the_numpy_results():
     # Compiles about eight small modules on the first run (tens of seconds on a loaded
     # machine); later runs hit the cache in spikecore's default cache directory.
-    pytest.importorskip("Cython")
+    installed_library("Cython")
     rng = np.random.default_rng(RNG_SEED)
     g = chain(make_neuron("LIF", 3, rng), 2, 3, rng, Semantics(dt=DT))
     x = rng.uniform(0, 3, size=(1, 30, 2))
