@@ -57,17 +57,13 @@ class NeuronCoefficients:
     has_current: bool
     spiking: bool
     reset: str
+    #: What ``subtract`` removes at a spike, ``v_threshold - v_reset`` (``None`` for
+    #: non-spiking types); computed once with the coefficients, not in every step.
+    reset_amount: Any = None
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.a_mem.shape)
-
-    @property
-    def reset_amount(self) -> Any:
-        """What ``subtract`` removes at a spike: v_threshold - v_reset."""
-        if not self.spiking:
-            return None
-        return self.v_threshold - self.v_reset
 
 
 class MembraneState(NamedTuple):
@@ -123,13 +119,14 @@ def coefficients(xp: Any, node_type: type, params: Mapping[str, Any], semantics:
     spiking = spec.spiking
     v_th = params["v_threshold"] if spiking else None
     v_reset = params["v_reset"] if spiking else None
+    amount = v_th - v_reset if spiking else None
     co = dict.fromkeys(COEFFICIENTS)
     if node_type in (P.I, P.IF):
         r = params["r"]
         co.update(a_mem=xp.ones_like(r), k_x=dt * r)
         return NeuronCoefficients(**co, v_threshold=v_th, v_reset=v_reset,
                                   v_initial=xp.zeros_like(r), has_current=False,
-                                  spiking=spiking, reset=semantics.reset)
+                                  spiking=spiking, reset=semantics.reset, reset_amount=amount)
     if node_type in (P.LI, P.LIF):
         tau, r, v_leak = params["tau"], params["r"], params["v_leak"]
         a = decay(xp, dt, tau, exact)
@@ -139,7 +136,8 @@ def coefficients(xp: Any, node_type: type, params: Mapping[str, Any], semantics:
             co.update(k_x=dt * r / tau, c=dt * v_leak / tau)
         co["a_mem"] = a
         return NeuronCoefficients(**co, v_threshold=v_th, v_reset=v_reset, v_initial=v_leak,
-                                  has_current=False, spiking=spiking, reset=semantics.reset)
+                                  has_current=False, spiking=spiking, reset=semantics.reset,
+                                  reset_amount=amount)
     if node_type in (P.CubaLI, P.CubaLIF):
         tau_s, tau_m = params["tau_syn"], params["tau_mem"]
         r, v_leak, w_in = params["r"], params["v_leak"], params["w_in"]
@@ -157,7 +155,8 @@ def coefficients(xp: Any, node_type: type, params: Mapping[str, Any], semantics:
             co["k_new" if semantics.update_order == "current_first" else "k_old"] = \
                 dt * r / tau_m
         return NeuronCoefficients(**co, v_threshold=v_th, v_reset=v_reset, v_initial=v_leak,
-                                  has_current=True, spiking=spiking, reset=semantics.reset)
+                                  has_current=True, spiking=spiking, reset=semantics.reset,
+                                  reset_amount=amount)
     raise TypeError(f"{node_type.__name__} is not a neuron primitive")
 
 
@@ -205,9 +204,8 @@ def neuron_step(xp: Any, co: NeuronCoefficients, state: tuple, x: Any,
         v_new = v_new + co.c
     y = v_new
     if co.spiking:
-        y, v_new = spike_and_reset(xp, v_new, co.v_threshold, co.v_reset,
-                                   co.v_threshold - co.v_reset, co.reset, spike_fn,
-                                   detach_reset)
+        y, v_new = spike_and_reset(xp, v_new, co.v_threshold, co.v_reset, co.reset_amount,
+                                   co.reset, spike_fn, detach_reset)
     return y, (SynapticState(i_new, v_new) if co.has_current else MembraneState(v_new))
 
 

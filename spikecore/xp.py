@@ -55,15 +55,17 @@ def spike_and_reset(xp: Any, v: Any, threshold: Any, v_reset: Any, amount: Any, 
     (``'subtract'``). With ``spike_fn`` (training): ``z = spike_fn(v - threshold)`` (0/1
     forward for IEEE floats, ``v - threshold > 0`` iff ``v > threshold``) and the reset is
     arithmetic, ``(1 - zr) v + zr v_reset`` or ``v - zr amount``, exact for ``zr`` in
-    {0, 1}; ``zr = z`` or ``z.detach()`` if ``detach_reset``.
+    {0, 1}; ``zr = z`` or ``z.detach()`` if ``detach_reset``. ``v_reset=None`` means 0
+    (a caller that knows it is zero saves the ``zr v_reset`` term: adding 0 changes no value).
     """
     if spike_fn is None:
         fired = v > threshold
         if reset == "to_value":
-            return fired, xp.where(fired, v_reset, v)
+            return fired, xp.where(fired, 0.0 if v_reset is None else v_reset, v)
         return fired, xp.where(fired, v - amount, v)
     z = spike_fn(v - threshold)
     zr = z.detach() if detach_reset else z
     if reset == "to_value":
-        return z, (1.0 - zr) * v + zr * v_reset
+        kept = (1.0 - zr) * v
+        return z, kept if v_reset is None else kept + zr * v_reset
     return z, v - zr * amount

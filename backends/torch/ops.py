@@ -316,11 +316,16 @@ class NeuronOp(NodeOp):
                 ref = torch.as_tensor(getattr(exact, k), dtype=t.dtype, device=t.device)
                 values[k] = t + (ref - t).detach()
             return replace(co, **values)
+        v_th, v_reset = params.get("v_threshold"), params.get("v_reset")
+        if self.sem.reset == "to_value" and v_reset is not None and \
+                not isinstance(v_reset, nn.Parameter) and not bool(v_reset.any()):
+            v_reset = None  # reset to 0: the "+ z v_reset" term changes no value, skip it
         return NeuronCoefficients(
             **{k: getattr(self, f"co_{k}") if k in self.terms else None for k in COEFFICIENTS},
-            v_threshold=params.get("v_threshold"), v_reset=params.get("v_reset"),
-            v_initial=None, has_current="i" in self.state_names, spiking=self.spiking,
-            reset=self.sem.reset)
+            v_threshold=v_th, v_reset=v_reset, v_initial=None,
+            has_current="i" in self.state_names, spiking=self.spiking, reset=self.sem.reset,
+            reset_amount=v_th - params["v_reset"] if self.spiking and self.sem.reset == "subtract"
+            else None)
 
     def init_state(self, batch):
         co_v0 = self.v_leak if hasattr(self, "v_leak") else torch.zeros_like(self.r)
