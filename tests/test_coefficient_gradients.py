@@ -94,3 +94,21 @@ def test_exact_coupling_value_is_the_limit_at_equal_time_constants() -> None:
     co = coefficients(np, P.CubaLIF, p, sc.Semantics(dt=dt, integrator="exact"))
     expected = BASE["r"] * dt / tau * np.exp(-dt / tau)
     assert co.k_old[0] == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("d_target", [-9e-5, -3e-5, 2e-5, 9e-5])
+def test_exact_coupling_series_branch_is_exact_to_rounding(d_target: float) -> None:
+    """Below |d| = 1e-4 the coupling uses the series of expm1(d)/d: it must equal
+    ``math.expm1(d) / d`` (correctly rounded to ~1 ulp) to a few ulps, not just to 1e-12
+    (a series missing its d^3 term is off by d^3/24 ~ 3e-14 at |d| = 9e-5)."""
+    import math
+
+    dt, tm = 1e-3, 0.02
+    # d = dt (ts - tm) / (ts tm)  =>  ts = tm / (1 - d tm / dt)
+    ts = tm / (1.0 - d_target * tm / dt)
+    p = {k: np.array([v]) for k, v in BASE.items()}
+    p["tau_syn"], p["tau_mem"] = np.array([ts]), np.array([tm])
+    co = coefficients(np, P.CubaLIF, p, sc.Semantics(dt=dt, integrator="exact"))
+    d = dt * (ts - tm) / (ts * tm)
+    expected = BASE["r"] * (dt / tm * math.exp(-dt / tm) * (math.expm1(d) / d))
+    assert co.k_old[0] == pytest.approx(expected, rel=1e-15), (d, co.k_old[0], expected)
