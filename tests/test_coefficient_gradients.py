@@ -93,7 +93,7 @@ def test_exact_coupling_value_is_the_limit_at_equal_time_constants() -> None:
     p["tau_syn"] = p["tau_mem"] = np.array([tau])
     co = coefficients(np, P.CubaLIF, p, sc.Semantics(dt=dt, integrator="exact"))
     expected = BASE["r"] * dt / tau * np.exp(-dt / tau)
-    assert co.k_old[0] == pytest.approx(expected, rel=1e-15)
+    assert co.k_old[0] == pytest.approx(expected, rel=1e-15, abs=0.0)
 
 
 @pytest.mark.parametrize("d_target", [-9e-5, -3e-5, 2e-5, 9e-5])
@@ -111,4 +111,4 @@ def test_exact_coupling_series_branch_is_exact_to_rounding(d_target: float) -> N
     co = coefficients(np, P.CubaLIF, p, sc.Semantics(dt=dt, integrator="exact"))
     d = dt * (ts - tm) / (ts * tm)
     expected = BASE["r"] * (dt / tm * math.exp(-dt / tm) * (math.expm1(d) / d))
-    assert co.k_old[0] == pytest.approx(expected, rel=1e-15), (d, co.k_old[0], expected)
+    assert co.k_old[0] == pytest.approx(expected, rel=1e-15, abs=0.0), (d, co.k_old[0], expected)
