@@ -254,3 +254,15 @@ def test_plain_nir_export_is_refused_naming_each_model_node() -> None:
         "1.0 node or composition is exact",
     ):
         assert line in problems
+
+
+def test_morris_lecar_spike_counts_a_rise_from_exactly_the_threshold() -> None:
+    """The spike is ``V[t-1] <= v_threshold < V[t]``: leaving the threshold itself upwards is
+    a crossing (``<`` there would miss it), staying at or below it is not."""
+    thr = float(np.ravel(X.MorrisLecar.of_type("I", 1).v_threshold)[0])
+    node = X.MorrisLecar.of_type("I", 1, v0=thr)
+    co = morris_lecar_coefficients(node, sc.Semantics(dt=ML_DT), (1,))
+    z, (v, _) = morris_lecar_step(np, co, (node.v0.copy(), node.w0.copy()), np.array([500.0]))
+    assert v[0] > thr and bool(z[0]), (v, z)
+    z, (v, _) = morris_lecar_step(np, co, (node.v0.copy(), node.w0.copy()), np.array([-500.0]))
+    assert v[0] < thr and not bool(z[0]), (v, z)

@@ -129,6 +129,7 @@ def test_step_functions_equal_the_documented_update(sem: str) -> None:
             inp = ref["received"]["x"][0, t]
             y, (x_state,) = rate_step(np, co, (x_state,), inp)
             assert_close_arrays(x_state, ref["traces"]["x"]["x"][0, t], 0.0, f"{phi} x[{t}]")
+            assert_close_arrays(y, ref["outputs"]["out"][0, t], 0.0, f"{phi} y = phi(x)[{t}]")
 
 
 def test_refractory_neuron_is_silent_and_held_for_exactly_n_ref_steps() -> None:
