@@ -66,3 +66,17 @@ class BackendProcessError(SpikecoreError):
 
 class InputError(SpikecoreError):
     """Input arrays given to ``simulate`` do not match the graph's Input nodes."""
+
+
+class SpikecoreWarning(UserWarning):
+    """Base class of the warnings spikecore emits about what it read or inferred."""
+
+
+class DialectWarning(SpikecoreWarning):
+    """A dialect inferred or dropped something implausible; the message names the option
+    that makes the choice explicit."""
+
+
+class FileRepairWarning(SpikecoreWarning):
+    """A foreign file was inconsistent in a way with exactly one reading, and was read
+    that way; the message says what was repaired."""

@@ -53,8 +53,9 @@ class Graph:
     """A spiking network: nodes, delayed edges and the semantics to simulate it.
 
     Args:
-        nodes: name -> NIR primitive (``nir.LIF(...)``...) or nested ``Graph``. Names may
-            not contain ``"."`` (reserved for addressing nodes inside nested graphs).
+        nodes: name -> NIR primitive (``nir.LIF(...)``...) or nested ``Graph``. Names are
+            any non-empty strings, as producers write them (``"lif1.lif"``, spaces,
+            unicode); backends map them to safe identifiers of their own where needed.
         edges: ``Edge`` objects or ``(source, target)`` / ``(source, target, delay_steps)``
             tuples. Edges into a nested graph address its Input node (``"sub"`` when it
             has exactly one, else ``"sub.in_name"``); edges out of it its Output node.
@@ -129,68 +130,14 @@ class Graph:
         """An equivalent graph without nested graphs.
 
         Inner nodes are renamed ``"sub.node"``. Inner Input/Output nodes disappear: the
-        edges through them are joined and their delays added.
+        edges through them are joined and their delays added. Names are free text (a
+        producer may write ``"lif1.lif"`` at the top level), so a joined name can collide
+        with a name already taken: the top level keeps its names and the inner node gets
+        the first free ``"sub.node#k"`` (k = 2, 3, ...); :meth:`validate` warns about it.
         """
         if self.is_flat():
             return self
-        nodes: dict[str, object] = {}
-        edges: list[Edge] = []
-        entry: dict[str, dict[str, list[tuple[str, int]]]] = {}  # sub -> in -> targets
-        exit_: dict[str, dict[str, list[tuple[str, int]]]] = {}  # sub -> out -> sources
-        for n, v in self.nodes.items():
-            if not isinstance(v, Graph):
-                nodes[n] = v
-                continue
-            inner = v.flatten()
-            ins = set(inner.input_names)
-            outs = set(inner.output_names)
-            entry[n] = {i: [] for i in ins}
-            exit_[n] = {o: [] for o in outs}
-            for m, w in inner.nodes.items():
-                if m not in ins and m not in outs:
-                    nodes[f"{n}{NESTING_SEPARATOR}{m}"] = w
-            for e in inner.edges:
-                src_in, dst_out = e.source in ins, e.target in outs
-                s = f"{n}{NESTING_SEPARATOR}{e.source}"
-                t = f"{n}{NESTING_SEPARATOR}{e.target}"
-                if src_in and dst_out:
-                    raise GraphError(
-                        f"nested graph {n!r}: edge {e.source!r} -> {e.target!r} joins an "
-                        "Input directly to an Output; spikecore cannot flatten a pass-through"
-                    )
-                if src_in:
-                    entry[n][e.source].append((t, e.delay_steps))
-                elif dst_out:
-                    exit_[n][e.target].append((s, e.delay_steps))
-                else:
-                    edges.append(Edge(s, t, e.delay_steps))
-
-        def resolve(name: str, table: dict, role: str) -> list[tuple[str, int]]:
-            if name in self.nodes and not isinstance(self.nodes[name], Graph):
-                return [(name, 0)]
-            sub, _, port = name.partition(NESTING_SEPARATOR)
-            if sub not in table:
-                raise GraphError(f"graph {self.name!r}: edge endpoint {name!r} is not a node")
-            ports = table[sub]
-            if not port:
-                if len(ports) != 1:
-                    raise GraphError(
-                        f"graph {self.name!r}: nested graph {sub!r} has {len(ports)} {role} "
-                        f"nodes {sorted(ports)}; address one as '{sub}.<name>'"
-                    )
-                port = next(iter(ports))
-            if port not in ports:
-                raise GraphError(
-                    f"graph {self.name!r}: {name!r} is not an {role} of nested graph {sub!r}; "
-                    f"its {role}s: {sorted(ports)}"
-                )
-            return ports[port]
-
-        for e in self.edges:
-            for s, ds in resolve(e.source, exit_, "Output"):
-                for t, dt_ in resolve(e.target, entry, "Input"):
-                    edges.append(Edge(s, t, e.delay_steps + ds + dt_))
-        return Graph(nodes, edges, self.semantics, self.name, self.metadata)
+        return _flattened(self)[0]
 
     # ------------------------------------------------------------ ordering
     def topological_order(self) -> list[str]:
@@ -259,6 +206,111 @@ def kahn_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[s
             if indeg[m] == 0:
                 heapq.heappush(ready, m)
     return order
+
+
+# ------------------------------------------------------------------ nested graphs
+def resolve_endpoint(graph: Graph, end: str, role: str) -> tuple[str, str | None]:
+    """What an edge endpoint of ``graph`` addresses: ``(node, None)`` for a node of
+    ``graph``, ``(sub, port)`` for the ``role`` node (``"Input"`` or ``"Output"``) named
+    ``port`` of the nested graph ``sub``.
+
+    An exact node name wins; a nested graph's name alone addresses its only ``role``
+    node; else ``"sub.port"`` is split at the dot after which ``sub`` names a nested graph
+    (names may contain dots themselves). Raises :class:`GraphError` saying why ``end``
+    addresses nothing, or which readings make it ambiguous.
+    """
+    node = graph.nodes.get(end)
+    if node is not None and not isinstance(node, Graph):
+        return end, None
+    if isinstance(node, Graph):
+        ports = _ports(node, role)
+        if len(ports) != 1:
+            raise GraphError(f"nested graph {end!r} has {len(ports)} {role} nodes {ports}; "
+                             f"address one as '{end}{NESTING_SEPARATOR}<name>'")
+        return end, ports[0]
+    splits = [(end[:k], end[k + 1:]) for k, c in enumerate(end) if c == NESTING_SEPARATOR
+              and isinstance(graph.nodes.get(end[:k]), Graph)]
+    found = [(sub, port) for sub, port in splits if port in _ports(graph.nodes[sub], role)]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        readings = ", ".join(f"{role} {port!r} of {sub!r}" for sub, port in found)
+        raise GraphError(f"{end!r} is ambiguous: it reads as {readings}; rename a node")
+    if splits:
+        sub = splits[-1][0]
+        raise GraphError(f"{end!r} is not an {role} of nested graph {sub!r}; its {role}s: "
+                         f"{_ports(graph.nodes[sub], role)}")
+    raise GraphError(f"{end!r} is not a node (nodes: {', '.join(sorted(map(str, graph.nodes)))})")
+
+
+def _ports(graph: Graph, role: str) -> list[str]:
+    return graph.input_names if role == "Input" else graph.output_names
+
+
+def _flattened(graph: Graph) -> tuple[Graph, list[str]]:
+    """``graph`` without nested graphs, and a note for each inner node that had to be
+    renamed because its joined name ``sub.node`` was taken (see :meth:`Graph.flatten`)."""
+    taken = {n for n, v in graph.nodes.items() if not isinstance(v, Graph)}
+    nodes: dict[str, object] = {}
+    edges: list[Edge] = []
+    notes: list[str] = []
+    entry: dict[str, dict[str, list[tuple[str, int]]]] = {}  # sub -> in -> targets
+    exit_: dict[str, dict[str, list[tuple[str, int]]]] = {}  # sub -> out -> sources
+    for n, v in graph.nodes.items():
+        if not isinstance(v, Graph):
+            nodes[n] = v
+            continue
+        inner, inner_notes = _flattened(v) if not v.is_flat() else (v, [])
+        notes += [f"in nested graph {n!r}: {note}" for note in inner_notes]
+        ins, outs = set(inner.input_names), set(inner.output_names)
+        entry[n] = {i: [] for i in ins}
+        exit_[n] = {o: [] for o in outs}
+        flat: dict[str, str] = {}
+        for m, w in inner.nodes.items():
+            if m in ins or m in outs:
+                continue
+            joined = name = f"{n}{NESTING_SEPARATOR}{m}"
+            k = 2
+            while name in taken:
+                name, k = f"{joined}#{k}", k + 1
+            if name != joined:
+                notes.append(f"node {m!r} of nested graph {n!r} is named {name!r} in the "
+                             f"flattened graph ({joined!r} is another node)")
+            taken.add(name)
+            flat[m] = name
+            nodes[name] = w
+        def flat_name(m: str, sub: str = n, table: dict = flat) -> str:
+            # An inner edge to a missing node keeps its joined name: validation names it.
+            return table.get(m, f"{sub}{NESTING_SEPARATOR}{m}")
+
+        for e in inner.edges:
+            src_in, dst_out = e.source in ins, e.target in outs
+            if src_in and dst_out:
+                raise GraphError(
+                    f"nested graph {n!r}: edge {e.source!r} -> {e.target!r} joins an "
+                    "Input directly to an Output; spikecore cannot flatten a pass-through"
+                )
+            if src_in:
+                entry[n][e.source].append((flat_name(e.target), e.delay_steps))
+            elif dst_out:
+                exit_[n][e.target].append((flat_name(e.source), e.delay_steps))
+            else:
+                edges.append(Edge(flat_name(e.source), flat_name(e.target), e.delay_steps))
+
+    def ends(name: str, table: dict, role: str) -> list[tuple[str, int]]:
+        node, port = resolve_endpoint(graph, name, role)
+        return [(node, 0)] if port is None else table[node][port]
+
+    for e in graph.edges:
+        try:
+            for s, ds in ends(e.source, exit_, "Output"):
+                for t, dt_ in ends(e.target, entry, "Input"):
+                    edges.append(Edge(s, t, e.delay_steps + ds + dt_))
+        except GraphError as exc:
+            raise GraphError(f"graph {graph.name!r}: edge {e.source!r} -> {e.target!r}: "
+                             f"{exc}") from None
+    return Graph(nodes, edges, graph.semantics, graph.name, graph.metadata), notes
+
 
 
 # ====================================================================== checks
@@ -430,20 +482,10 @@ def _finite_problems(name: str, node: object, spec: P.PrimitiveSpec) -> list[str
 
 def _port_problem(graph: Graph, end: str, role: str) -> str | None:
     """Why ``end`` does not address a node (or a port of a nested graph), else None."""
-    if end in graph.nodes and not isinstance(graph.nodes[end], Graph):
-        return None
-    sub, _, port = end.partition(NESTING_SEPARATOR)
-    inner = graph.nodes.get(sub)
-    if not isinstance(inner, Graph):
-        return f"{end!r} is not a node (nodes: {', '.join(sorted(graph.nodes))})"
-    ports = inner.input_names if role == "Input" else inner.output_names
-    if not port:
-        if len(ports) != 1:
-            return (f"nested graph {sub!r} has {len(ports)} {role} nodes {ports}; address one "
-                    f"as '{sub}{NESTING_SEPARATOR}<name>'")
-        return None
-    if port not in ports:
-        return f"{end!r} is not an {role} of nested graph {sub!r}; its {role}s: {ports}"
+    try:
+        resolve_endpoint(graph, end, role)
+    except GraphError as exc:
+        return str(exc)
     return None
 
 
@@ -457,8 +499,6 @@ def _check_structure(graph: Graph) -> tuple[list[str], set[int]]:
     for n, v in graph.nodes.items():
         if not isinstance(n, str) or not n:
             errors.append(f"node name {n!r}: expected a non-empty string")
-        elif NESTING_SEPARATOR in n:
-            errors.append(f"node name {n!r}: '{NESTING_SEPARATOR}' is reserved for nested graphs")
         if isinstance(v, Graph):
             sub_err, _ = _check_structure(v)
             errors += [f"in nested graph {n!r}: {p}" for p in sub_err]
@@ -523,9 +563,10 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
         usable = Graph(graph.nodes, [e for k, e in enumerate(graph.edges) if k not in bad_edges],
                        graph.semantics, graph.name, graph.metadata)
     try:
-        flat = usable.flatten()
+        flat, renamed = _flattened(usable) if not usable.is_flat() else (usable, [])
     except GraphError as exc:
         return errors + [str(exc)], warns
+    warns += renamed
 
     dt = graph.semantics.dt if graph.semantics else None
     for n, node in flat.nodes.items():

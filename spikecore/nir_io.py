@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 from . import extensions as X
 from . import primitives as P
 from .dialects import EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
-from .errors import DialectError, GraphError, NIRFileError, UnsupportedError
+from .errors import DialectError, FileRepairWarning, GraphError, NIRFileError, UnsupportedError
 from .graph import Edge, Graph, kahn_order
 from .semantics import Semantics
 
@@ -123,6 +124,8 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
         else:
             nodes[n] = _normalised(node)
     raw_edges = [(str(s), str(t)) for s, t in nir_graph.edges]
+    if meta is None:
+        raw_edges = _repair_dangling_name(nodes, raw_edges, name)
     ext = (nir_graph.metadata or {}).get(X.EXTENSIONS_KEY) if meta is not None else None
     if ext is not None:
         nodes.update(_extension_nodes(ext, name))
@@ -158,6 +161,34 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
     user_meta = {k: v for k, v in (nir_graph.metadata or {}).items()
                  if k not in (METADATA_KEY, X.EXTENSIONS_KEY)}
     return Graph(nodes, edges, semantics, name=name, metadata=user_meta)
+
+
+def _repair_dangling_name(nodes: Mapping[str, Any], edges: list[tuple[str, str]],
+                          graph_name: str) -> list[tuple[str, str]]:
+    """Edges of a foreign graph, with one known exporter slip undone: NIR 0.2 files of
+    snnTorch's recurrent layers store the subgraph's neuron under one key (``lif1``) and
+    name it differently in the edges (``lif``). Only when exactly one edge name matches
+    no node (nor ``sub.port`` of a nested graph) and exactly one non-Input/Output node is
+    on no edge is the reading unique; then the edges are renamed, with a warning.
+    Anything else is left for validation to report."""
+    def known(end: str) -> bool:
+        return end in nodes or any(
+            end[:k] in nodes and isinstance(nodes[end[:k]], Graph)
+            for k, c in enumerate(end) if c == ".")
+
+    dangling = sorted({e for edge in edges for e in edge if not known(e)})
+    on_edges = {e for edge in edges for e in edge}
+    unused = sorted(n for n, v in nodes.items() if n not in on_edges
+                    and not isinstance(v, (nir.Input, nir.Output, P.Input, P.Output)))
+    if len(dangling) != 1 or len(unused) != 1:
+        return edges
+    (old,), (new,) = dangling, unused
+    warnings.warn(
+        f"graph {graph_name!r}: the edges name {old!r}, which is no node, and node {new!r} "
+        f"({type(nodes[new]).__name__}) is on no edge: read {old!r} as {new!r} (a slip of "
+        "NIR 0.2 exporters in recurrent subgraphs); rewrite the file with spikecore.write "
+        "to store it consistently", FileRepairWarning, stacklevel=4)
+    return [(new if s == old else s, new if t == old else t) for s, t in edges]
 
 
 def _extension_nodes(ext: Any, graph_name: str) -> dict[str, Any]:

@@ -59,6 +59,7 @@ import numpy as np
 from ... import primitives as P
 from ...discrete import NEURON_TYPES
 from ...graph import Graph
+from ...names import safe_identifiers
 from ..base import RecordPlan
 from .maps import MAP_BUILDERS
 from .registry import STATE_NAMES, STATE_VARS, lowerer_for
@@ -118,10 +119,7 @@ class Lowering:
             self.dt * b2.second, name="spikecore_record_clock")
         # Fixed, deterministic object names: they appear in the generated code, so equal
         # graphs give equal code and hit Brian2's compiled-code cache.
-        self.bname: dict[str, str] = {}
-        for n in self.order:
-            base = b2_name(n)
-            self.bname[n] = base if base not in self.bname.values() else f"{base}_{len(self.bname)}"
+        self.bname: dict[str, str] = safe_identifiers(self.order, "sc_")
         self.groups: dict[str, Any] = {}
         self.objects: list[Any] = []
         self.namespace: dict[str, Any] = {}
@@ -352,7 +350,3 @@ class Lowering:
                     traces.setdefault(name, {})[STATE_NAMES[var]] = vals
         return spikes, traces, outputs
 
-
-def b2_name(node_name: str) -> str:
-    safe = "".join(c if c.isalnum() else "_" for c in node_name)
-    return f"sc_{safe}"

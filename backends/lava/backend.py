@@ -38,6 +38,7 @@ import numpy as np
 from ...errors import BackendProcessError, UnavailableError
 from ...extensions import graph_streams
 from ...graph import Edge, Graph
+from ...names import safe_identifiers
 from ...result import Result
 from ..base import Availability, RecordPlan
 from .lowering import (
@@ -191,21 +192,10 @@ class LavaBackend:
 
 
 def _file_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:
-    """The flat graph as it can be written to NIR, and old -> new node names: a flattened
-    nested graph has names like ``sub.lif``, and ``.`` is reserved in NIR files."""
-    names: dict[str, str] = {}
-    taken = {n for n in graph.nodes if "." not in n}
-    for n in graph.nodes:
-        new = n
-        if "." in n:
-            new = base = n.replace(".", "__")
-            k = 1
-            while new in taken:
-                new, k = f"{base}_{k}", k + 1
-            taken.add(new)
-        names[n] = new
-    if all(k == v for k, v in names.items()):
-        return graph, names
+    """The flat graph as the sidecar reads it, and old -> new node names: every name
+    becomes a safe ASCII identifier (node names are free text; the job files and the
+    sidecar's own NIR reader should not depend on how they spell)."""
+    names = safe_identifiers(graph.nodes, "n_")
     g = Graph({names[n]: v for n, v in graph.nodes.items()},
               [Edge(names[e.source], names[e.target], e.delay_steps) for e in graph.edges],
               graph.semantics, name=graph.name, metadata=graph.metadata)

@@ -70,6 +70,7 @@ from torch import nn
 from ... import primitives as P
 from ...errors import InputError, SpikecoreError, UnsupportedError
 from ...graph import Graph
+from ...names import safe_identifiers
 from .ops import (
     DEFAULT_TRAINABLE,
     NEURON_PARAMS,
@@ -113,12 +114,6 @@ def _input_shapes(graph: Graph, shapes: Mapping[str, Shape]) -> dict[str, Shape]
 
 
 # ============================================================================ the module
-def _key(name: str) -> str:
-    """ModuleDict key of a node: '.' is not allowed there, and a prefix keeps names
-    like 'pop' or 'keys' from clashing with ModuleDict's own attributes."""
-    return "node_" + name.replace(".", "__")
-
-
 class SpikecoreModule(nn.Module):
     """A lowered graph. ``module(x) -> (outputs, state)`` over ``[batch, steps, ...]``.
 
@@ -142,14 +137,14 @@ class SpikecoreModule(nn.Module):
         in_shapes = _input_shapes(graph, shapes)
         self.ops = nn.ModuleDict()
         self.names = list(graph.topological_order())
-        keys = [_key(n) for n in self.names]
-        if len(set(keys)) != len(keys):
-            raise SpikecoreError(f"graph {graph.name!r}: node names collide once '.' is "
-                                 "replaced by '__'; rename the nodes")
+        # ModuleDict keys may not contain '.'; the prefix keeps names like 'pop' or 'keys'
+        # from clashing with ModuleDict's own attributes.
+        self.op_keys = safe_identifiers(self.names, "node_")
         for n in self.names:
             node = graph.nodes[n]
-            self.ops[_key(n)] = BUILDERS[type(node)].op(n, node, in_shapes[n], shapes[n], opts)
-        self.op: dict[str, NodeOp] = {n: self.ops[_key(n)] for n in self.names}
+            self.ops[self.op_keys[n]] = BUILDERS[type(node)].op(n, node, in_shapes[n], shapes[n],
+                                                             opts)
+        self.op: dict[str, NodeOp] = {n: self.ops[self.op_keys[n]] for n in self.names}
         self.incoming: dict[str, list[tuple[str, int]]] = {n: [] for n in self.names}
         for e in graph.edges:
             self.incoming[e.target].append((e.source, int(e.delay_steps)))
