@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import inspect
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import nir
 import numpy as np
 
-from .errors import DialectError
+from .errors import DialectError, DialectWarning
 from .semantics import Semantics
 
 
@@ -65,12 +66,25 @@ class Dialect:
         contract's parameter conventions (the argument is not mutated)."""
         if dt is None and self.infer_dt is not None:
             dt = self.infer_dt(nir_graph)
+            warnings.warn(
+                f"dialect {self.name!r} inferred dt = {dt:g} s from the neuron parameters "
+                "alone (NIR files carry no dt); pass dt=... (seconds) to state the "
+                "producer's step", DialectWarning, stacklevel=4)
         semantics = self.semantics(dt, **overrides)
         if self.rewrite is not None:
             if len(inspect.signature(self.rewrite).parameters) >= 2:
                 nir_graph = self.rewrite(nir_graph, semantics)
             else:
                 nir_graph = self.rewrite(nir_graph)
+        fast = coarse_time_constants(nir_graph, float(semantics.dt))
+        if fast:
+            warnings.warn(
+                f"dialect {self.name!r} at dt = {float(semantics.dt):g} s: dt/tau > "
+                f"{MAX_DT_OVER_TAU:g} for {', '.join(fast)}. Fewer than "
+                f"{1 / MAX_DT_OVER_TAU:g} steps per time constant is implausible for a "
+                "trained model (forward Euler is unstable above 2): is dt in seconds and "
+                "is it the producer's step? Pass dt=... to set it", DialectWarning,
+                stacklevel=4)
         return nir_graph, semantics
 
 
@@ -87,6 +101,33 @@ def get_dialect(name: str) -> Dialect:
             f"unknown dialect {name!r}; known: {', '.join(sorted(DIALECTS))}"
         )
     return DIALECTS[name]
+
+
+#: Above this dt/tau a dialect warns: fewer than two steps per time constant.
+MAX_DT_OVER_TAU = 0.5
+
+_TAU_FIELDS = ("tau", "tau_mem", "tau_syn")
+
+
+def coarse_time_constants(g: nir.NIRGraph, dt: float, prefix: str = "") -> list[str]:
+    """``"node.param (dt/tau = x)"`` for every neuron time constant of ``g`` (nested
+    graphs too) with dt/tau above :data:`MAX_DT_OVER_TAU` (the largest ratio per
+    parameter)."""
+    out = []
+    for n, node in g.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            out += coarse_time_constants(node, dt, f"{prefix}{n}.")
+            continue
+        for f in _TAU_FIELDS:
+            tau = getattr(node, f, None)
+            if tau is None:
+                continue
+            tau = np.asarray(_np(tau), dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.nanmax(np.where(tau > 0, dt / tau, 0.0)) if tau.size else 0.0
+            if ratio > MAX_DT_OVER_TAU:
+                out.append(f"'{prefix}{n}'.{f} (dt/tau = {ratio:.3g})")
+    return out
 
 
 # ============================================================ rewrite helpers
@@ -125,9 +166,13 @@ def _map_graph(g: nir.NIRGraph, fn: Callable[[str, Any], dict[str, Any]]) -> nir
                         type_check=False)
 
 
-def _map_neurons(g: nir.NIRGraph, fn: Callable[[Any], Any]) -> nir.NIRGraph:
+def _map_neurons(g: nir.NIRGraph, fn: Callable[..., Any]) -> nir.NIRGraph:
+    """``_map_graph`` over the neurons only; ``fn(node)``, or ``fn(path, node)`` when it
+    takes two arguments (``path``: the node's name, ``sub.node`` inside nested graphs)."""
     neuron_types = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
-    return _map_graph(g, lambda n, node: {n: fn(node) if isinstance(node, neuron_types)
+    named = len(inspect.signature(fn).parameters) == 2
+    return _map_graph(g, lambda n, node: {n: (fn(n, node) if named else fn(node))
+                                          if isinstance(node, neuron_types)
                                           else copy.deepcopy(node)})
 
 
@@ -142,14 +187,82 @@ def _require_zero_leak(node: Any, library: str) -> None:
 
 
 # ================================================================== norse
+def _dropped(where: str, node: Any, param: str, value: float, why: str) -> str | None:
+    """A note when ``node``'s parameter ``param`` differs from what the reading uses."""
+    v = np.asarray(_np(getattr(node, param)), dtype=np.float64)
+    if v.size and np.all(v == value):
+        return None
+    return f"{where!r}.{param} (mean {float(np.mean(v)):g}) {why}"
+
+
+def _norse_from_nir(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """What Norse 1.1's ``norse.torch.from_nir(graph, dt=...)`` builds, in the contract's
+    terms (norse/torch/utils/import_nir.py):
+
+    - IF -> ``IAFCell``: ``v += x`` (no dt, r ignored): r := 1/dt.
+    - LIF -> ``LIFBoxCell``: ``v += dt/tau*(v_leak - v + x)`` (r ignored): r := 1.
+    - LI has no import in Norse; read as ``LIBoxCell``, the cell Norse exports as LI:
+      ``v += dt/tau*(v_leak - v + x)``, r := 1.
+    - CubaLIF -> ``w_in*x`` into ``LIBoxCell(tau_syn, v_leak)``, ``r*`` its output into
+      ``LIFBoxCell(tau_mem, v_leak)``: the contract's Euler CubaLIF (current first) when
+      v_leak = 0; Norse also leaks the synaptic current towards v_leak, which the contract
+      cannot, so v_leak != 0 is refused.
+    - No cell receives v_reset: every reset goes to 0 (v_reset := 0).
+    Parameters Norse ignores are replaced, with a :class:`DialectWarning` naming them.
+    """
+    dt = float(s.dt)
+    dropped: list[str] = []
+
+    def fix(where: str, node: Any) -> Any:
+        def note(param: str, value: float, why: str) -> None:
+            msg = _dropped(where, node, param, value, why)
+            if msg is not None:
+                dropped.append(msg)
+
+        p = _params(node)
+        if isinstance(node, (nir.IF, nir.LIF, nir.LI, nir.CubaLIF)) and "v_reset" in p:
+            note("v_reset", 0.0, "is not passed to Norse's cells, which reset to 0")
+            p["v_reset"] = np.zeros_like(p["v_reset"])
+        if isinstance(node, nir.IF):
+            note("r", 1.0, "is ignored by Norse's IAFCell (v += x)")
+            return _rebuild(node, r=np.full_like(p["r"], 1.0 / dt), v_reset=p["v_reset"])
+        if isinstance(node, (nir.LIF, nir.LI)):
+            note("r", 1.0, f"is ignored by Norse's {type(node).__name__}BoxCell")
+            changes = dict(r=np.ones_like(p["r"]))
+            if "v_reset" in p:
+                changes["v_reset"] = p["v_reset"]
+            return _rebuild(node, **changes)
+        if isinstance(node, nir.CubaLIF):
+            if np.any(np.asarray(p["v_leak"]) != 0):
+                raise DialectError(
+                    f"CubaLIF node {where!r} has v_leak != 0: Norse's from_nir leaks its synaptic "
+                    "current towards v_leak as well (LIBoxCell), which spikecore's CubaLIF "
+                    "cannot represent",
+                    ["read it with dialect='explicit' (integrator='euler', "
+                     "update_order='current_first') for the NIR definition, or set v_leak=0"])
+            return _rebuild(node, v_reset=p["v_reset"])
+        return _rebuild(node)
+
+    out = _map_neurons(g, fix)
+    if dropped:
+        warnings.warn("dialect 'norse' follows Norse's from_nir, which drops parameters of "
+                      "this file: " + "; ".join(dropped) + ". Read with dialect='explicit' "
+                      "to keep them (the NIR definition)", DialectWarning, stacklevel=5)
+    return out
+
+
 register_dialect(Dialect(
     "norse",
-    "Norse (1.x): forward Euler v += dt/tau*((v_leak - v) + x), dt = 1 ms unless given, "
-    "reset to v_reset, input held for the step; its NIR import updates the synaptic "
-    "current before the membrane (current_first).",
+    "Norse (1.1) from_nir(graph, dt): forward Euler, dt = 1 ms unless given. LIF and LI "
+    "are Norse's box cells v += dt/tau*(v_leak - v + x) with r ignored; IF is IAFCell, "
+    "v += x (no dt, r ignored); CubaLIF feeds w_in*x through a leaky synapse into r*i, "
+    "current first; every cell resets to 0 (v_reset is not passed), fires on v > "
+    "v_threshold. Dropped parameters are named in a warning; CubaLIF with v_leak != 0 is "
+    "refused (Norse leaks its synaptic current too).",
     default_dt=1e-3,
     choices=dict(integrator="euler", reset="to_value", input_meaning="current",
                  update_order="current_first"),
+    rewrite=_norse_from_nir,
 ))
 
 

@@ -135,3 +135,107 @@ def test_torch_tensors_become_numpy():
     g = sc.from_nir(ng, dialect="norse").validate()
     assert isinstance(g.nodes["cell"].tau, np.ndarray)
     np.testing.assert_array_equal(g.nodes["cell"].tau, [0.02, 0.02])
+
+
+# ------------------------------------------------------------- norse follows from_nir
+def _one_layer(cell: object, n: int) -> nir.NIRGraph:
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([n])),
+               "w": nir.Linear(weight=np.eye(n)),
+               "cell": cell,
+               "out": nir.Output(output_type=np.array([n]))},
+        edges=[("in", "w"), ("w", "cell"), ("cell", "out")], type_check=False)
+
+
+def _norse_from_nir_spikes(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
+    """Norse's own import of ``g`` stepped over ``x`` [steps, n]: spikes [steps, n]."""
+    norse = installed_library("norse")
+    torch = installed_library("torch")
+    module = norse.torch.from_nir(g, dt=dt).double()
+    state, out = None, []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            z, state = module(torch.from_numpy(x[t:t + 1]), state)
+            out.append(z[0].numpy())
+    return np.array(out)
+
+
+CELLS = {
+    # r != 1 and v_reset != 0 on purpose: Norse's import ignores both
+    "IF": lambda n: nir.IF(r=np.full(n, 3.0), v_threshold=np.full(n, 1.5),
+                           v_reset=np.full(n, 0.4)),
+    "LIF": lambda n: nir.LIF(tau=np.full(n, 0.01), r=np.full(n, 2.0), v_leak=np.full(n, 0.1),
+                             v_threshold=np.ones(n), v_reset=np.full(n, -0.2)),
+    "CubaLIF": lambda n: nir.CubaLIF(tau_syn=np.full(n, 5e-3), tau_mem=np.full(n, 0.01),
+                                     r=np.full(n, 2.0), v_leak=np.zeros(n),
+                                     v_threshold=np.ones(n), v_reset=np.full(n, 0.3),
+                                     w_in=np.full(n, 1.5)),
+}
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_norse_dialect_is_norses_from_nir(cell: str) -> None:
+    """Spikes of ``dialect='norse'`` equal Norse 1.1's from_nir stepped in time, for the
+    cells it imports, with the parameters it ignores set to values that would matter."""
+    n, steps, dt = 6, 200, 1e-3
+    g = _one_layer(CELLS[cell](n), n)
+    rng = np.random.default_rng(3)
+    x = rng.random((steps, n)) * (0.9 if cell == "IF" else 60.0)
+    expected = _norse_from_nir_spikes(g, x, dt)
+    assert expected.sum() > 10, "vacuous: Norse's network hardly spiked"
+    with pytest.warns(sc.errors.DialectWarning, match="drops parameters"):
+        graph = sc.from_nir(g, dialect="norse", dt=dt)
+    for backend in ("brian2", "torch"):
+        z = sc.simulate(graph, x[None], backend=backend).spikes["cell"][0]
+        bad = np.argwhere(z != expected)
+        assert bad.size == 0, (f"{cell} on {backend}: first difference at step {bad[0][0]}, "
+                               f"neuron {bad[0][1]}: spikecore {z[tuple(bad[0])]}, Norse "
+                               f"{expected[tuple(bad[0])]}")
+
+
+def test_norse_dialect_names_what_it_drops() -> None:
+    g = _one_layer(CELLS["LIF"](2), 2)
+    with pytest.warns(sc.errors.DialectWarning) as rec:
+        graph = sc.from_nir(g, dialect="norse")
+    msg = str(rec[0].message)
+    assert "'cell'.v_reset (mean -0.2)" in msg and "'cell'.r (mean 2)" in msg
+    assert "dialect='explicit'" in msg
+    lif = graph.nodes["cell"]
+    assert np.all(lif.r == 1) and np.all(lif.v_reset == 0)
+    # IF: v += x is the contract's v += dt*r*x with r = 1/dt
+    graph = sc.from_nir(_one_layer(CELLS["IF"](2), 2), dialect="norse", dt=2e-3)
+    assert np.all(graph.nodes["cell"].r == 500.0)
+
+
+def test_norse_dialect_refuses_cuba_lif_with_leak() -> None:
+    cell = CELLS["CubaLIF"](2)
+    cell.v_leak = np.full(2, 0.5)
+    with pytest.raises(sc.errors.DialectError, match="'cell' has v_leak != 0.*synaptic"):
+        sc.from_nir(_one_layer(cell, 2), dialect="norse")
+
+
+# ------------------------------------------------------------------ implausible dt
+def test_coarse_dt_warns_naming_node_parameter_and_option() -> None:
+    g = _one_layer(nir.LIF(tau=np.array([0.02, 1e-3]), r=np.ones(2), v_leak=np.zeros(2),
+                           v_threshold=np.ones(2), v_reset=np.zeros(2)), 2)
+    with pytest.warns(sc.errors.DialectWarning,
+                      match=r"dt = 1 s.*'cell'\.tau \(dt/tau = 1e\+03\).*Pass dt="):
+        sc.from_nir(g, dialect="sinabs")  # Sinabs' default dt is one step: 1 s here
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sc.errors.DialectWarning)
+        sc.from_nir(g, dialect="sinabs", dt=1e-4)  # dt/tau = 0.1: no warning
+
+
+def test_dt_inferred_from_r_alone_warns() -> None:
+    tau, dt = 0.02, 1e-3
+    r = tau * np.exp(-dt / tau) / dt  # what Rockpool's exporter writes
+    g = _one_layer(nir.LIF(tau=np.full(2, tau), r=np.full(2, r), v_leak=np.zeros(2),
+                           v_threshold=np.ones(2), v_reset=np.zeros(2)), 2)
+    with pytest.warns(sc.errors.DialectWarning, match=r"inferred dt = 0\.001 s.*pass dt="):
+        graph = sc.from_nir(g, dialect="rockpool")
+    assert graph.semantics.dt == dt
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sc.errors.DialectWarning)
+        sc.from_nir(g, dialect="rockpool", dt=dt)
