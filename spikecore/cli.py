@@ -1,7 +1,13 @@
 """The ``spikecore`` command: info, run, compare, convert, check, demo.
 
-Every failure the user can cause ends in one ``error: ...`` message and exit status 2;
-``compare`` exits 1 when a tolerance fails, so it can gate a user's own CI.
+Exit status, one meaning each, so scripts can tell them apart:
+
+- 0: done (and, for ``compare``/``check``, the answer is yes).
+- 1: the answer is no: ``compare`` found a tolerance exceeded, ``check`` found the
+  model does not fit. Usable as a gate in a user's own CI.
+- 2: the input or the command line is wrong; one ``error: ...`` message says what.
+- 3: an internal error (a bug in spikecore or a backend): the traceback is printed.
+- 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -11,15 +17,15 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import write_atomically
 from .backends.base import ALIASES, BACKENDS
 
-EXIT_OK, EXIT_TOLERANCE, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_TOLERANCE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _print_json(obj: Any) -> None:
@@ -91,15 +97,12 @@ def save_result_npz(result, path: str | os.PathLike) -> Path:
             arrays[f"traces/{n}/{s}"] = a
     for n, a in result.outputs.items():
         arrays[f"outputs/{n}"] = a
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=directory)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: savez would append '.npz' to a name
+            np.savez_compressed(f, **arrays)
+
+    return write_atomically(path, save, "result archive")
 
 
 # ---------------------------------------------------------------- commands
@@ -288,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.json = want_json
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return status
     except SpikecoreError as exc:
         if want_json:
             _print_json({"error": type(exc).__name__, "message": str(exc)})
@@ -298,6 +303,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `spikecore info | head`: the reader left; nothing is wrong with the command.
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never exit 1
+        import traceback
+
+        traceback.print_exc()
+        msg = (f"internal error ({type(exc).__name__}): {exc}. This is a bug in spikecore "
+               "or a backend, not in your input; please report it with the traceback above")
+        if want_json:
+            _print_json({"error": "InternalError", "message": msg})
+        else:
+            print(msg, file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit-time flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

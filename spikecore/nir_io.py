@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,9 +22,11 @@ import numpy as np
 
 from . import extensions as X
 from . import primitives as P
+from .atomic import UnsafeTargetError, write_atomically
 from .dialects import EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
 from .errors import DialectError, FileRepairWarning, GraphError, NIRFileError, UnsupportedError
 from .graph import Edge, Graph, kahn_order
+from .hdf5_reader import check_regular_file, load_tree
 from .semantics import Semantics
 
 METADATA_KEY = "spikecore"
@@ -403,26 +404,17 @@ def _local_shapes(graph: Graph) -> dict[tuple[str, str], tuple[int, ...]]:
 
 # ====================================================================== files
 def write(graph: Graph, path: str | os.PathLike, plain: bool = False) -> Path:
-    """Write ``graph`` to a NIR (HDF5) file, atomically: an existing file is replaced only
-    once the new one is complete. ``plain=True``: see :func:`to_nir`."""
-    path = Path(path)
+    """Write ``graph`` to a NIR (HDF5) file, atomically (:mod:`spikecore.atomic`: an
+    existing file is replaced only once the new one is complete, keeps its permissions,
+    and special files such as ``/dev/null`` are refused). ``plain=True``: see
+    :func:`to_nir`. Returns the path written."""
     nir_graph = to_nir(graph, plain=plain)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise NIRFileError(
-            f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist"
-        )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
     try:
-        nir.write(tmp, nir_graph)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, (OSError, TypeError, ValueError)):
-            raise NIRFileError(f"cannot write {str(path)!r}: {exc}") from exc
-        raise
-    return path
+        return write_atomically(path, lambda tmp: nir.write(tmp, nir_graph), "NIR file")
+    except UnsafeTargetError as exc:
+        raise NIRFileError(str(exc)) from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise NIRFileError(f"cannot write {os.fspath(path)!r}: {exc}") from exc
 
 
 def _decode(x: Any) -> Any:
@@ -481,41 +473,13 @@ def _graph_from_dict(d: dict, where: str, path: str) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
 
-#: Largest total size of the arrays in a NIR file spikecore will load (bytes); a
-#: compressed file can expand far beyond its size on disk. Env: SPIKECORE_MAX_FILE_BYTES.
-DEFAULT_MAX_FILE_BYTES = 2 * 2**30
-
-
-def _refuse_oversized(f: h5py.File, path: str) -> None:
-    """Sum the decompressed size of every dataset from its header, before reading any."""
-    limit = int(os.environ.get("SPIKECORE_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
-    sizes: list[tuple[int, str]] = []
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset):
-            sizes.append((int(obj.size) * int(obj.dtype.itemsize), name))
-
-    f.visititems(visit)
-    total = sum(s for s, _ in sizes)
-    if total > limit:
-        biggest = max(sizes)
-        raise NIRFileError(
-            f"{path}: its arrays need {total / 2**30:.1f} GiB once decompressed (largest: "
-            f"{biggest[1]!r}, {biggest[0] / 2**30:.1f} GiB), above the limit of "
-            f"{limit / 2**30:.1f} GiB; raise SPIKECORE_MAX_FILE_BYTES if this is intended"
-        )
-
-
 def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
     """Read a NIR file into a ``nir.NIRGraph`` without nir's type inference (which adds
-    nodes and does not reach nested graphs); every failure is a :class:`NIRFileError`."""
-    from nir.serialization import hdf2dict
-
-    p = str(path)
-    if not os.path.exists(p):
-        raise NIRFileError(f"{p}: no such file")
-    if os.path.isdir(p):
-        raise NIRFileError(f"{p}: is a directory, expected a NIR file")
+    nodes and does not reach nested graphs); every failure is a :class:`NIRFileError`.
+    Links, external storage, oversized arrays and special files are refused before any
+    data is read (:mod:`spikecore.hdf5_reader`)."""
+    p = os.fspath(path)
+    check_regular_file(p)
     try:
         is_hdf5 = h5py.is_hdf5(p)
     except OSError as exc:
@@ -524,18 +488,23 @@ def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
         raise NIRFileError(f"{p}: not an HDF5 file, so not a NIR file")
     try:
         with h5py.File(p, "r") as f:
-            if "node" not in f:
+            if "node" not in f or not isinstance(f.get("node", getlink=True), h5py.HardLink) \
+                    or not isinstance(f["node"], h5py.Group):
                 raise NIRFileError(f"{p}: HDF5 file without a 'node' group; not a NIR file")
-            _refuse_oversized(f, p)
-            data = hdf2dict(f["node"])
+            data = load_tree(f, "node", p)
     except NIRFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - h5py raises many types for damaged files
         raise NIRFileError(f"{p}: cannot read (truncated or damaged HDF5?): {exc}") from exc
     t = _decode(data.get("type"))
-    if t != "NIRGraph":
-        raise NIRFileError(f"{p}: root node has type {t!r}, expected 'NIRGraph'")
+    if not (isinstance(t, str) and t == "NIRGraph"):
+        raise NIRFileError(f"{p}: root node has type {_short(t)}, expected 'NIRGraph'")
     return _graph_from_dict(data, "<root>", p)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def read(path: str | os.PathLike, dialect: str | None = None, dt: float | None = None,

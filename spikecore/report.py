@@ -9,22 +9,16 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_atomically
 from .compare import ComparisonReport
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: Path(tmp).write_bytes(data), "report file")
 
 
 def _raster_png(report: ComparisonReport, path: Path) -> bool:

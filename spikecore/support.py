@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .atomic import write_atomically
 from .backends.base import BACKENDS, get_backend
 from .errors import SpikecoreError
 from .primitives import SPECS
@@ -63,8 +64,6 @@ def markdown_page(matrix: dict[str, dict[str, str | None]] | None = None) -> str
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import os
-    import tempfile
     from pathlib import Path
 
     p = argparse.ArgumentParser(description="print or write the support matrix page")
@@ -74,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.write:
         print(page, end="")
         return 0
-    target = Path(args.write)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(page)
-    os.replace(tmp, target)
+    write_atomically(args.write, lambda tmp: Path(tmp).write_text(page), "support page")
     return 0
 
 

@@ -131,3 +131,29 @@ def test_check_loihi2_exit_1_and_lists_violations_when_it_does_not_fit() -> None
                    "--reset", "subtract")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "does NOT fit" in proc.stdout and "subtract" in proc.stdout
+
+
+def test_internal_error_exits_3_with_traceback_not_1(monkeypatch, capsys) -> None:
+    """A crash must not look like 'disagreement' (1) or 'bad input' (2)."""
+    from spikecore import cli
+
+    def crash(args) -> int:
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setattr(cli, "cmd_info", crash)
+    assert cli.main(["info"]) == cli.EXIT_INTERNAL == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "internal error (RuntimeError): planted bug" in err
+    assert len({cli.EXIT_OK, cli.EXIT_TOLERANCE, cli.EXIT_ERROR, cli.EXIT_INTERNAL}) == 4
+
+
+@pytest.mark.parametrize("args", [("info",), ("info", "--matrix")])
+def test_closed_pipe_is_not_an_error(args: tuple[str, ...]) -> None:
+    """`spikecore info | head -0`: the reader is gone before the first write (short
+    output fails at the final flush, long output inside the command)."""
+    proc = subprocess.Popen([sys.executable, "-m", "spikecore.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "BrokenPipe" not in err and "Traceback" not in err, err
