@@ -11,6 +11,7 @@ failure happens at the declared stage with the declared reason. Every run cell s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import grid
@@ -30,7 +31,7 @@ def test_cell(cell: grid.Cell, tmp_path: Path) -> None:
     m = grid.measure(cell, tmp_path)
     if cell.verdict == "refused":
         assert m.stage == cell.stage, f"declared refused at {cell.stage}, measured: {m.summary()}"
-        assert cell.refusal and __import__("re").search(cell.refusal, m.error), (
+        assert cell.refusal and re.search(cell.refusal, m.error), (
             f"refused for another reason than declared ({cell.refusal!r}): {m.error}")
         return
     assert m.stage is None, f"declared {cell.verdict}, but it {m.summary()}"
