@@ -171,9 +171,21 @@ def _map_neurons(g: nir.NIRGraph, fn: Callable[..., Any]) -> nir.NIRGraph:
     takes two arguments (``path``: the node's name, ``sub.node`` inside nested graphs)."""
     neuron_types = (nir.I, nir.IF, nir.LI, nir.LIF, nir.CubaLI, nir.CubaLIF)
     named = len(inspect.signature(fn).parameters) == 2
-    return _map_graph(g, lambda n, node: {n: (fn(n, node) if named else fn(node))
-                                          if isinstance(node, neuron_types)
-                                          else copy.deepcopy(node)})
+
+    def one(n: str, node: Any) -> dict[str, Any]:
+        if not isinstance(node, neuron_types):
+            return {n: copy.deepcopy(node)}
+        try:
+            return {n: fn(n, node) if named else fn(node)}
+        except (AssertionError, ValueError, TypeError) as exc:
+            # nir's constructors assert on parameter shapes: name the node instead.
+            raise DialectError(
+                f"node {n!r} ({type(node).__name__}) cannot be read: "
+                f"{exc or type(exc).__name__}",
+                ["every neuron parameter must be a scalar or one value per neuron, all of "
+                 "the same shape"]) from None
+
+    return _map_graph(g, one)
 
 
 def _require_zero_leak(node: Any, library: str) -> None:

@@ -434,9 +434,10 @@ def _infer_shapes(g: Graph) -> tuple[dict[str, tuple[int, ...]], list[str]]:
             for e in ins:
                 s = shapes.get(e.source)
                 if s is not None and s != in_shape:
+                    ref = next(x.source for x in ins if shapes.get(x.source) == in_shape)
                     problems.append(
                         f"node {n!r} ({P.type_name(node)}): inputs disagree in shape: "
-                        f"{ins[0].source!r} gives {in_shape}, {e.source!r} gives {s}"
+                        f"{ref!r} gives {in_shape}, {e.source!r} gives {s}"
                     )
             try:
                 shapes[n] = spec.output_shape(node, in_shape)
@@ -452,7 +453,41 @@ def _infer_shapes(g: Graph) -> tuple[dict[str, tuple[int, ...]], list[str]]:
             shapes[n] = P.spec_of(node).output_shape(node, None)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             problems.append(f"node {n!r} ({P.type_name(node)}): shape unknown: {exc}")
+    # A back edge's source may get its shape only after its target was shaped: check
+    # every edge once all shapes are known.
+    for n, ins in incoming.items():
+        first = next((e for e in ins if e.source in shapes), None)
+        for e in ins:
+            if first is not None and e.source in shapes and shapes[e.source] != shapes[first.source]:
+                msg = (f"node {n!r} ({P.type_name(g.nodes[n])}): inputs disagree in shape: "
+                       f"{first.source!r} gives {shapes[first.source]}, {e.source!r} gives "
+                       f"{shapes[e.source]}")
+                if msg not in problems:
+                    problems.append(msg)
     return shapes, problems
+
+
+def _parameter_shape_problems(name: str, node: object, shape: tuple[int, ...] | None) -> list[str]:
+    """Per-neuron parameters of a stateful node or a source must broadcast to the node's
+    shape (a scalar, or one value per element); matrices are checked by their types."""
+    spec = P.spec_of(node)
+    if spec is None or shape is None or spec.kind not in ("stateful", "source"):
+        return []
+    out = []
+    matrices = spec.extra.get("matrices", ())
+    for p in spec.array_params:
+        value = getattr(node, p, None)
+        if value is None or p in matrices:
+            continue
+        s = tuple(np.shape(value))
+        try:
+            ok = np.broadcast_shapes(s, shape) == tuple(shape)
+        except ValueError:
+            ok = False
+        if not ok:
+            out.append(f"node {name!r} ({P.type_name(node)}): parameter {p!r} has shape {s}, "
+                       f"expected {tuple(shape)} (one value per neuron) or a scalar")
+    return out
 
 
 def _finite_problems(name: str, node: object, spec: P.PrimitiveSpec) -> list[str]:
@@ -582,6 +617,12 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
                     f"node {n!r} ({P.type_name(node)}): time constant {p!r} has "
                     f"non-positive value(s) (min {finite.min():g}); expected seconds > 0"
                 )
+            elif dt is not None and finite.size and not np.all(np.isfinite(dt / finite)):
+                errors.append(
+                    f"node {n!r} ({P.type_name(node)}): time constant "
+                    f"{p!r} = {finite.min():g} s is so small that dt/{p} overflows; "
+                    "expected seconds well above 1e-300"
+                )
             elif dt is not None and finite.size and np.any(finite <= dt):
                 warns.append(
                     f"node {n!r} ({P.type_name(node)}): dt={dt:g} s is not smaller than "
@@ -603,8 +644,10 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
             errors += hook(n, node, dt)
     for cycle in zero_delay_cycles(flat):
         errors.append(_cycle_message(cycle))
-    _, shape_problems = _infer_shapes(flat)
+    shapes, shape_problems = _infer_shapes(flat)
     errors += shape_problems
+    for n, node in flat.nodes.items():
+        errors += _parameter_shape_problems(n, node, shapes.get(n))
     sources = {e.source for e in flat.edges}
     targets = {e.target for e in flat.edges}
     for n, node in flat.nodes.items():

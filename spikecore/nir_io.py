@@ -25,12 +25,12 @@ from . import primitives as P
 from .atomic import UnsafeTargetError, write_atomically
 from .dialects import EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
 from .errors import DialectError, FileRepairWarning, GraphError, NIRFileError, UnsupportedError
+from .file_metadata import FORMAT, METADATA_KEY
+from .file_metadata import parse as parse_record
 from .graph import Edge, Graph, kahn_order
 from .hdf5_reader import check_regular_file, load_tree
 from .semantics import Semantics
 
-METADATA_KEY = "spikecore"
-FORMAT = "spikecore-nir/1"
 _NIR_TYPES = {name: getattr(nir, name) for name in (
     "Input", "Output", "Affine", "Linear", "Scale", "Threshold", "Delay", "Flatten",
     "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "I", "IF", "LI", "LIF", "CubaLI",
@@ -93,31 +93,9 @@ def _back_edges(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> set[t
     return back
 
 
-def _read_meta(metadata: Any) -> dict | None:
-    if not isinstance(metadata, Mapping) or METADATA_KEY not in metadata:
-        return None
-    raw = metadata[METADATA_KEY]
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf8")
-    if isinstance(raw, np.ndarray) and raw.shape == ():
-        raw = raw.item()
-        raw = raw.decode("utf8") if isinstance(raw, bytes) else raw
-    try:
-        meta = json.loads(raw)
-    except (TypeError, ValueError) as exc:
-        raise NIRFileError(f"metadata '{METADATA_KEY}' is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise NIRFileError(
-            f"metadata '{METADATA_KEY}' has format "
-            f"{meta.get('format') if isinstance(meta, dict) else meta!r}, "
-            f"expected {FORMAT!r}; written by a newer spikecore?"
-        )
-    return meta
-
-
 def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_delay: int,
              name: str) -> Graph:
-    meta = _read_meta(nir_graph.metadata)
+    meta = parse_record(nir_graph.metadata, name)
     nodes: dict[str, Any] = {}
     for n, node in nir_graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
@@ -131,13 +109,7 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
     if ext is not None:
         nodes.update(_extension_nodes(ext, name))
     if meta is not None:
-        try:
-            delays = {(str(s), str(t)): int(d) for s, t, d in meta.get("edge_delays", [])}
-        except (TypeError, ValueError) as exc:
-            raise NIRFileError(
-                f"graph {name!r}: metadata '{METADATA_KEY}' has malformed 'edge_delays' "
-                f"({exc}); expected a list of [source, target, steps]"
-            ) from exc
+        delays = {(s, t): d for s, t, d in meta.get("edge_delays", [])}
         name = meta.get("name", name)
     else:
         delays = {e: recurrent_delay for e in _back_edges(nir_graph.nodes, raw_edges)}
@@ -145,15 +117,10 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
     if meta is not None and "edges" in meta:
         # A graph with extension nodes stores every edge (in order, with its delay):
         # its NIR edge list holds only the edges between plain NIR nodes.
-        try:
-            edges = [Edge(str(s), str(t), int(d)) for s, t, d in meta["edges"]]
-        except (TypeError, ValueError) as exc:
-            raise NIRFileError(
-                f"graph {name!r}: metadata '{METADATA_KEY}' has malformed 'edges' ({exc}); "
-                "expected a list of [source, target, steps]") from exc
+        edges = [Edge(s, t, d) for s, t, d in meta["edges"]]
     # nir.read returns nodes alphabetically: restore the written order, or (foreign
     # files) derive one from the edges.
-    stored = [str(n) for n in meta.get("node_order", [])] if meta is not None else []
+    stored = meta.get("node_order", []) if meta is not None else []
     if sorted(stored) == sorted(nodes):
         order = stored
     else:
@@ -235,7 +202,7 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
             f"unknown option(s) {', '.join(map(repr, unknown))}; overrides are Semantics "
             f"fields: {', '.join(f for f in Semantics.__dataclass_fields__ if f != 'dt')}"
         )
-    meta = _read_meta(nir_graph.metadata)
+    meta = parse_record(nir_graph.metadata, name)
     if meta is not None:
         if dialect is not None:
             stored = meta.get("semantics")
@@ -478,7 +445,12 @@ def read_nir(path: str | os.PathLike) -> nir.NIRGraph:
     nodes and does not reach nested graphs); every failure is a :class:`NIRFileError`.
     Links, external storage, oversized arrays and special files are refused before any
     data is read (:mod:`spikecore.hdf5_reader`)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise NIRFileError(f"expected a file path (str or pathlib.Path), got "
+                           f"{type(path).__name__}; write the data to a file first")
     p = os.fspath(path)
+    if isinstance(p, bytes):
+        p = os.fsdecode(p)
     check_regular_file(p)
     try:
         is_hdf5 = h5py.is_hdf5(p)

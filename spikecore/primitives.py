@@ -139,8 +139,9 @@ def _matrix(node: NIRNode, in_shape: Shape | None) -> Shape:
             f"input shape {tuple(in_shape)} != ({w.shape[1]},) from 'weight' {w.shape}"
         )
     bias = getattr(node, "bias", None)
-    if bias is not None and np.size(bias) not in (1, w.shape[0]):
-        raise ShapeError(f"'bias' has {np.size(bias)} elements, expected {w.shape[0]}")
+    if bias is not None and np.shape(bias) not in ((), (1,), (w.shape[0],)):
+        raise ShapeError(f"'bias' has shape {np.shape(bias)}, expected ({w.shape[0]},) (one "
+                         "value per output) or a scalar")
     return (int(w.shape[0]),)
 
 

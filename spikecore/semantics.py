@@ -9,8 +9,11 @@ option; :mod:`spikecore.discrete` computes the coefficients of those updates.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from .errors import GraphError
 
@@ -68,18 +71,21 @@ class Semantics:
         problems = self.problems()
         if problems:
             raise GraphError("invalid semantics:", problems)
+        object.__setattr__(self, "dt", float(self.dt))  # numpy scalars -> float
 
     def problems(self) -> list[str]:
         out = []
-        try:
-            dt = float(self.dt)
-        except (TypeError, ValueError):
+        # A string or a bool converts to float but is not a step: '1e-3' would reach
+        # numpy as text, True would silently mean 1 s.
+        if isinstance(self.dt, (str, bytes, bool, np.bool_)) or not isinstance(
+                self.dt, (numbers.Real, np.floating, np.integer)):
             return [f"dt={self.dt!r}: expected a positive number of seconds, e.g. dt=1e-3"]
+        dt = float(self.dt)
         if not math.isfinite(dt) or dt <= 0:
             out.append(f"dt={self.dt!r}: expected a positive finite number of seconds")
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
-            if value not in allowed:
+            if not isinstance(value, str) or value not in allowed:
                 out.append(f"{name}={value!r}: expected one of {', '.join(map(repr, allowed))}")
         return out
 

@@ -520,6 +520,8 @@ def _record(errors: list[ParamError], node: str, param: str, exact: np.ndarray,
 
 
 def _pow2_floor(x: float) -> float:
+    if not (math.isfinite(x) and x > 0):
+        return x  # the caller refuses it, naming the node
     return 2.0 ** math.floor(math.log2(x))
 
 
@@ -669,6 +671,12 @@ def _quantize_neuron(name: str, node: object, co, shape: tuple[int, ...],
     drive = float(sum(np.max(np.abs(s.weight * gain[:, None]).sum(axis=1), initial=0)
                       for s in incoming))
     s = scale if scale is not None else _choose_scale(co, v_off, drive, target)
+    if not (math.isfinite(s) and 2.0 ** -1000 < s < 2.0 ** 1000):
+        # e.g. v_threshold - v_reset = 5e-324: no integer grid can hold that threshold
+        raise UnsupportedError(
+            f"node {name!r}: no fixed-point scale exists for its parameters (scale {s:g} "
+            "integer units per unit of v); v_threshold - v_reset, the biases and the input "
+            "drive must be representable numbers well away from 0 and 1e300")
     du, dv, a_mem_q, a_syn_q = _quantize_decays(name, co, n, target, errors)
     vth = _quantize_threshold(name, co, s, v_off, target, errors)
     # Constant drive per step: c, the reset offset, and Affine biases (LIF types).

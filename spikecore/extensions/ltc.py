@@ -113,7 +113,7 @@ register_extension(LTCLIF, P.PrimitiveSpec(
     "stateful", P.same_as("b_mem"), states=("v", "a", "z"), spiking=True,
     array_params=(*LTC_MATRICES, *LTC_VECTORS),
     notes="liquid time-constant LIF: sigmoid gates set the per-step rates (Yin et al. 2023)",
-    extra={"check": _check_ltc}))
+    extra={"check": _check_ltc, "matrices": LTC_MATRICES}))
 
 
 # ====================================================================== the update

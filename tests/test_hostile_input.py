@@ -1,0 +1,153 @@
+"""Malformed input gives one clear spikecore error naming the node or field, never a raw
+exception from deep inside numpy, nir or a backend (issue 13's findings, one test each)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import h5py
+import nir
+import numpy as np
+import pytest
+
+import spikecore as sc
+from spikecore import extensions as X
+from spikecore.errors import DialectError, GraphError, NIRFileError
+from spikecore.file_metadata import METADATA_KEY
+
+SEM = sc.Semantics(dt=1e-3)
+N = 3
+
+
+def _lif(**changes) -> nir.LIF:
+    p = dict(tau=np.full(N, 0.01), r=np.ones(N), v_leak=np.zeros(N), v_threshold=np.ones(N),
+             v_reset=np.zeros(N))
+    p.update(changes)
+    return nir.LIF(**p)
+
+
+def _chain(node: object, weight: object = None) -> sc.Graph:
+    w = weight if weight is not None else nir.Linear(np.eye(N))
+    return sc.Graph({"i": nir.Input(np.array([N])), "w": w, "a": node,
+                     "o": nir.Output(np.array([N]))}, [("i", "w"), ("w", "a"), ("a", "o")], SEM)
+
+
+def _invalid(g: sc.Graph, *phrases: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GraphError) as info:
+            g.validate()
+    for phrase in phrases:
+        assert phrase in str(info.value), str(info.value)
+
+
+# ------------------------------------------------------------------ metadata fields
+def _with_record(tmp_path: Path, edit) -> Path:
+    path = sc.write(_chain(_lif()), tmp_path / "g.nir")
+    with h5py.File(path, "r+") as f:
+        key = f"node/metadata/{METADATA_KEY}"
+        record = json.loads(f[key][()])
+        text = edit(record)
+        del f[key]
+        f[key] = text if isinstance(text, str) else json.dumps(record)
+    return path
+
+
+@pytest.mark.parametrize("edit, phrase", [
+    (lambda r: "[" * 100_000 + "]" * 100_000, "nests deeper than"),
+    (lambda r: r.update(node_order=7), "'node_order' is 7, expected a list"),
+    (lambda r: r.update(node_order={"a": 1}), "'node_order' is {'a': 1}, expected a list"),
+    (lambda r: r["semantics"].update(dt="0.001"), "semantics 'dt' is '0.001', expected a number"),
+    (lambda r: r["semantics"].update(dt=True), "semantics 'dt' is True, expected a number"),
+    (lambda r: r["semantics"].update(reset=["to_value"]), "reset=['to_value']: expected one of"),
+    (lambda r: r.update(semantics=[1]), "'semantics' is [1], expected an object"),
+    (lambda r: r.update(edge_delays=[["w", "a", 1.5]]), "'edge_delays' is malformed"),
+    (lambda r: r.update(edge_delays=[["w", "a", -1]]), "'edge_delays' is malformed"),
+    (lambda r: r.update(name=["x"]), "'name' is ['x'], expected a string"),
+], ids=["deep-json", "order-int", "order-dict", "dt-str", "dt-bool", "reset-list",
+        "semantics-list", "delay-float", "delay-negative", "name-list"])
+def test_metadata_field_types_are_checked(tmp_path: Path, edit, phrase: str) -> None:
+    path = _with_record(tmp_path, edit)
+    with pytest.raises(GraphError) as info:
+        sc.read(path)
+    assert phrase in str(info.value), str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_semantics_dt_must_be_a_number() -> None:
+    for bad in ("1e-3", True, None, [1e-3], np.array([1e-3, 2e-3])):
+        with pytest.raises(GraphError, match="expected a positive number of seconds"):
+            sc.Semantics(dt=bad)
+    assert sc.Semantics(dt=np.float64(1e-3)).dt == 1e-3
+    assert type(sc.Semantics(dt=np.float32(1e-3)).dt) is float
+
+
+# ------------------------------------------------------------------ validation holes
+@pytest.mark.parametrize("node, param", [
+    (X.RefractoryLIF(tau=np.full(N, 0.01), r=np.ones(N), v_leak=np.zeros(N),
+                     v_threshold=np.ones(N), v_reset=np.zeros(N), t_ref=np.full(2, 2e-3)),
+     "t_ref"),
+    (X.ALIF(tau=np.full(N, 0.01), r=np.ones(N), v_leak=np.zeros(N), v_threshold=np.ones(N),
+            v_reset=np.zeros(N), tau_adapt=np.full(2, 0.1), beta=np.ones(N)), "tau_adapt"),
+    (X.Izhikevich(a=np.full(N, 0.02), b=np.full(2, 0.2), c=np.full(N, -65.0),
+                  d=np.full(N, 8.0), v0=np.full(N, -65.0), u0=np.full(N, -13.0),
+                  v_peak=np.full(N, 30.0)), "b"),
+    (nir.CubaLIF(tau_syn=np.full(N, 5e-3), tau_mem=np.full(N, 0.01), r=np.ones(N),
+                 v_leak=np.zeros(N), v_threshold=np.ones(N), v_reset=np.zeros(N),
+                 w_in=np.ones((1, N))), "w_in"),
+], ids=["RefractoryLIF", "ALIF", "Izhikevich", "CubaLIF"])
+def test_parameters_of_the_wrong_shape_are_refused(node: object, param: str) -> None:
+    _invalid(_chain(node), f"parameter {param!r} has shape", f"expected ({N},)")
+
+
+def test_back_edge_of_the_wrong_shape_is_refused() -> None:
+    g = sc.Graph({"i": nir.Input(np.array([N])), "a": _lif(), "w": nir.Linear(np.ones((2, N))),
+                  "o": nir.Output(np.array([N]))},
+                 [("i", "a"), ("a", "w"), ("w", "a", 1), ("a", "o")], SEM)
+    _invalid(g, "node 'a' (LIF): inputs disagree in shape", "'w' gives (2,)")
+    self_loop = sc.Graph({"i": nir.Input(np.array([N])), "a": _lif(),
+                          "o": nir.Output(np.array([N]))},
+                         [("i", "a"), ("a", "a", 1), ("a", "o")], SEM)
+    self_loop.validate()  # a same-shape self-loop is fine
+
+
+def test_affine_bias_of_the_wrong_shape_is_refused() -> None:
+    _invalid(_chain(_lif(), nir.Affine(np.eye(N), np.zeros((1, 1, N)))),
+             "'bias' has shape (1, 1, 3), expected (3,)")
+
+
+def test_time_constant_so_small_that_dt_over_tau_overflows() -> None:
+    _invalid(_chain(_lif(tau=np.full(N, 5e-324))), "'tau'", "dt/tau overflows")
+
+
+def test_snntorch_dialect_names_the_node_with_2d_w_in() -> None:
+    cuba = nir.CubaLIF(tau_syn=np.full(N, 2e-4), tau_mem=np.full(N, 1e-3),
+                       r=np.full(N, 10.0), v_leak=np.zeros(N), v_threshold=np.ones(N),
+                       w_in=np.full((1, N), 2.0))
+    g = nir.NIRGraph(nodes={"i": nir.Input(np.array([N])), "c": cuba,
+                            "o": nir.Output(np.array([N]))},
+                     edges=[("i", "c"), ("c", "o")], type_check=False)
+    with pytest.raises(DialectError, match=r"node 'c' \(CubaLIF\) cannot be read"):
+        sc.from_nir(g, dialect="snntorch")
+
+
+def test_loihi2_check_with_a_denormal_threshold_is_a_clear_error(tmp_path: Path) -> None:
+    path = sc.write(_chain(_lif(v_threshold=np.full(N, 5e-324))), tmp_path / "t.nir")
+    proc = subprocess.run([sys.executable, "-m", "spikecore.cli", "check", "--target",
+                           "loihi2", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "node 'a': no fixed-point scale" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_nir_reader_never_leaks_raw_errors_on_a_non_graph_root(tmp_path: Path) -> None:
+    path = sc.write(_chain(_lif()), tmp_path / "g.nir")
+    with h5py.File(path, "r+") as f:
+        del f["node/type"]
+        f["node/type"] = np.array([b"NIRGraph", b"NIRGraph"])
+    with pytest.raises(NIRFileError, match="root node has type"):
+        sc.read(path)
