@@ -15,17 +15,28 @@ Options (``simulate(..., backend="lava", **options)``):
 - ``raw``: ``True`` returns Lava's own time axis (each node ``lag`` steps late, e.g. the
   NIR paper LIF spikes at 461 instead of 460) instead of the contract's.
 - ``timeout``: seconds before the worker and every process it started are killed
-  (default :data:`DEFAULT_TIMEOUT`).
+  (default :data:`DEFAULT_TIMEOUT`). A Lava runtime process that dies while the network
+  runs ends the run at once instead (the worker's watchdog notices it).
 - ``keep_job``: keep the job folder (its path is in ``Result.info["job_dir"]``).
 - ``job_root``: folder to create job folders in (default: the system temp folder).
 - ``python``: run the worker under this interpreter instead of the located one.
 - ``on_worker_start``: ``callable(pid)`` called when the worker process has started
   (its pid is also its process group id).
+
+Faults leave nothing behind (``tests/backends/lava/test_lava_worker_faults.py``): after
+every run, failed or not, the worker's process group is killed, the shared-memory
+segments the run created (named in the job folder's ``shm-segments.txt`` by the worker)
+are unlinked and the job and scratch folders (the worker's ``TMPDIR``, which holds
+multiprocessing's ``pymp-*`` folders) are removed. A SIGTERM or SIGHUP of the calling
+process does the same before the process dies; if the caller dies by SIGKILL, the worker's
+watchdog does it within about 0.1 s. Unreadable result files raise
+:class:`~spikecore.errors.BackendProcessError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -51,14 +62,25 @@ from .lowering import (
     plan_to_job,
     results_from_job,
 )
-from .process import run_guarded
+from .process import cleanup_on_signal, run_guarded
 from .registry import RULES
+from .scripts.worker import (
+    EXIT_LAVA_PROCESS_DIED,
+    EXIT_ORPHANED,
+    FAULT_REPORT,
+    SHM_JOURNAL,
+    remove_journaled_segments,
+)
 from .sidecar import locate
 
 WORKER = Path(__file__).parent / "scripts" / "worker.py"
 DEFAULT_TIMEOUT = 600.0
 STDERR_TAIL_LINES = 25
 OPTIONS = ("arithmetic", "raw", "timeout", "keep_job", "job_root", "python", "on_worker_start")
+#: Longest scratch folder path kept inside the job folder: multiprocessing binds a unix
+#: socket at ``<TMPDIR>/pymp-xxxxxxxx/listener-xxxxxxxx``, and such a path must stay
+#: below 108 bytes. A longer job path gets its scratch folder in the system temp folder.
+MAX_SCRATCH_PATH = 70
 
 
 class LavaBackend:
@@ -135,8 +157,6 @@ class LavaBackend:
     def _execute(self, graph: Graph, spec: dict, arrays: dict[str, np.ndarray],
                  options: dict[str, Any], info: dict[str, Any]
                  ) -> tuple[dict[str, np.ndarray], dict, float]:
-        from ...nir_io import write
-
         python = options.get("python")
         in_process = False
         if python is None:
@@ -148,47 +168,141 @@ class LavaBackend:
         job_root = options.get("job_root")
         job = Path(tempfile.mkdtemp(prefix="spikecore-lava-", dir=job_root))
         keep = bool(options.get("keep_job", False))
+        scratch: Path | None = None  # the worker's TMPDIR
+
+        def clean_up() -> None:
+            remove_journaled_segments(job / SHM_JOURNAL)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(job, ignore_errors=True)
+
         t_build = time.perf_counter()
         try:
-            file_graph, names = _file_graph(graph)
-            for pop in spec["populations"]:
-                pop["nir_node"] = names[pop["node"]]
-            write(file_graph, job / "graph.nir")
-            (job / "job.json").write_text(json.dumps(spec))
-            np.savez(job / "arrays.npz", **arrays)
-            t_build = time.perf_counter() - t_build
-            if in_process:
-                from .scripts import worker as lava_worker
-
-                out, worker_info = lava_worker.execute(job)
-                return out, worker_info, t_build
-            command = [str(python), str(WORKER), str(job)]
-            timeout = options.get("timeout", DEFAULT_TIMEOUT)
-            try:
-                rc, _out, err = run_guarded(command, timeout=timeout,
-                                            on_start=options.get("on_worker_start"))
-            except TimeoutError as exc:
-                raise BackendProcessError(
-                    f"Lava worker did not finish within timeout={timeout:g} s; it and every "
-                    "process it started were killed", command, _tail(str(exc))) from None
-            except OSError as exc:
-                raise BackendProcessError(f"cannot start the Lava worker: {exc}", command) from exc
-            if rc != 0:
-                how = (f"was killed by signal {signal.Signals(-rc).name}" if rc < 0
-                       else f"failed with exit code {rc}")
-                raise BackendProcessError(f"Lava worker {how}", command, _tail(err))
-            results = job / "results.npz"
-            if not results.exists():
-                raise BackendProcessError("Lava worker exited without writing results.npz",
-                                          command, _tail(err))
-            with np.load(results) as f:
-                out = {k: f[k] for k in f.files}
-            return out, json.loads((job / "info.json").read_text()), t_build
+            with cleanup_on_signal(clean_up):
+                if not in_process:
+                    scratch = job / "tmp"
+                    if len(str(scratch)) > MAX_SCRATCH_PATH:
+                        scratch = Path(tempfile.mkdtemp(prefix="spikecore-lava-tmp-"))
+                    else:
+                        scratch.mkdir()
+                return self._run_job(graph, spec, arrays, options, job, scratch, keep,
+                                     python, in_process, t_build)
         finally:
+            clean_up()
             if keep:
                 info["job_dir"] = str(job)
-            else:
-                shutil.rmtree(job, ignore_errors=True)
+
+    def _run_job(self, graph: Graph, spec: dict, arrays: dict[str, np.ndarray],
+                 options: dict[str, Any], job: Path, scratch: Path | None, keep: bool,
+                 python: str, in_process: bool, t_build: float
+                 ) -> tuple[dict[str, np.ndarray], dict, float]:
+        from ...nir_io import write
+
+        file_graph, names = _file_graph(graph)
+        for pop in spec["populations"]:
+            pop["nir_node"] = names[pop["node"]]
+        write(file_graph, job / "graph.nir")
+        (job / "job.json").write_text(json.dumps(spec))
+        np.savez(job / "arrays.npz", **arrays)
+        t_build = time.perf_counter() - t_build
+        if in_process:
+            from .scripts import worker as lava_worker
+
+            out, worker_info = lava_worker.execute(job)
+            return out, worker_info, t_build
+        command = [str(python), str(WORKER), str(job), "--parent", str(os.getpid()),
+                   "--owned", str(scratch)] + ([] if keep else ["--owned", str(job)])
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        env = {**os.environ, "TMPDIR": str(scratch)}
+        try:
+            rc, _out, err = run_guarded(command, timeout=timeout, env=env,
+                                        on_start=options.get("on_worker_start"))
+        except TimeoutError as exc:
+            raise BackendProcessError(
+                f"Lava worker did not finish within timeout={timeout:g} s; it and every "
+                "process it started were killed", command, _tail(str(exc))) from None
+        except OSError as exc:
+            raise BackendProcessError(f"cannot start the Lava worker: {exc}", command) from exc
+        if rc == EXIT_LAVA_PROCESS_DIED:
+            try:
+                why = (job / FAULT_REPORT).read_text(errors="replace")[:1000]
+            except OSError:
+                why = "see the stderr tail"
+            raise BackendProcessError(
+                f"a Lava runtime process died while the network ran; the worker stopped at "
+                f"once instead of waiting for the timeout: {why}", command, _tail(err))
+        if rc == EXIT_ORPHANED:  # it saw another parent than this process (cannot happen)
+            raise BackendProcessError("Lava worker lost its parent process and stopped",
+                                      command, _tail(err))
+        if rc != 0:
+            how = (f"was killed by signal {signal.Signals(-rc).name}" if rc < 0
+                   else f"failed with exit code {rc}")
+            raise BackendProcessError(f"Lava worker {how}", command, _tail(err))
+        out = _read_results(job / "results.npz", spec, command, _tail(err))
+        worker_info = _read_info(job / "info.json", command, _tail(err))
+        return out, worker_info, t_build
+
+
+def _read_results(path: Path, spec: dict, command: list[str], err: str
+                  ) -> dict[str, np.ndarray]:
+    """The worker's ``results.npz``: one numeric [steps, size] array per probe; anything
+    else is a :class:`BackendProcessError` naming the file and what is wrong."""
+    def bad(what: str) -> BackendProcessError:
+        return BackendProcessError(f"Lava worker's results file {path} is unusable: {what}",
+                                   command, err)
+
+    if not path.exists():
+        raise bad("the worker exited without writing it")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means a corrupt file
+        raise bad(f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise bad(f"a single {type(loaded).__name__}, not an .npz archive of arrays")
+    with loaded:
+        try:
+            out = {k: np.asarray(loaded[k]) for k in loaded.files}
+        except Exception as exc:  # noqa: BLE001 - damaged member (CRC, truncation, pickle)
+            raise bad(f"a damaged member ({type(exc).__name__}: {exc})") from None
+    sizes = {pop["name"]: pop["size"] for pop in spec["populations"]}
+    for probe in spec["probes"]:
+        key = f"{probe['population']}/{probe['var']}"
+        want = (spec["steps"], sizes[probe["population"]])
+        if key not in out:
+            raise bad(f"array {key!r} is missing (it holds {sorted(out) or 'no arrays'})")
+        a = out[key]
+        if a.dtype.kind not in "biuf":
+            raise bad(f"array {key!r} has dtype {a.dtype}, expected numbers")
+        if a.shape != want:
+            raise bad(f"array {key!r} has shape {a.shape}, expected {want} (steps, size)")
+    return out
+
+
+def _read_info(path: Path, command: list[str], err: str) -> dict:
+    """The worker's ``info.json``: a JSON object with a numeric ``run_time``."""
+    def bad(what: str) -> BackendProcessError:
+        return BackendProcessError(f"Lava worker's info file {path} is unusable: {what}",
+                                   command, err)
+
+    try:
+        text = path.read_text(encoding="utf8")
+    except FileNotFoundError:
+        raise bad("the worker exited without writing it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise bad(f"cannot be read as UTF-8 text ({exc})") from None
+    try:
+        info = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, and RecursionError-free: flat documents
+        raise bad(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise bad("JSON nested too deeply") from None
+    if not isinstance(info, dict):
+        raise bad(f"a JSON {type(info).__name__}, expected an object")
+    run_time = info.get("run_time", 0.0)
+    if isinstance(run_time, bool) or not isinstance(run_time, (int, float)):
+        raise bad(f"run_time is {run_time!r}, expected a number of seconds")
+    return info
 
 
 def _file_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:
