@@ -93,6 +93,25 @@ def _back_edges(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> set[t
     return back
 
 
+def _spike_edge(nodes: Mapping[str, Any], edges: list[tuple[str, str]],
+                back: tuple[str, str]) -> tuple[str, str]:
+    """The edge of a cycle that gets its recurrent delay: the back edge moved upstream
+    over the stateless nodes (Affine, Linear, ...) before it, to the edge leaving the
+    last neuron. Producers delay the *spikes* of the previous step and pass them through
+    the recurrent weights in the current step, so an Affine's bias reaches the neuron in
+    step 0 too; delaying the weights' output instead would drop it there."""
+    preds: dict[str, list[str]] = {}
+    for s, t in edges:
+        preds.setdefault(t, []).append(s)
+    edge, cur = back, back[0]
+    while cur != back[1] and len(preds.get(cur, [])) == 1:
+        spec = P.spec_of(nodes.get(cur))
+        if spec is None or spec.kind != "stateless":
+            break
+        edge, cur = (preds[cur][0], cur), preds[cur][0]
+    return edge
+
+
 def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_delay: int,
              name: str) -> Graph:
     meta = parse_record(nir_graph.metadata, name)
@@ -112,7 +131,8 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
         delays = {(s, t): d for s, t, d in meta.get("edge_delays", [])}
         name = meta.get("name", name)
     else:
-        delays = {e: recurrent_delay for e in _back_edges(nir_graph.nodes, raw_edges)}
+        delays = {_spike_edge(nir_graph.nodes, raw_edges, e): recurrent_delay
+                  for e in _back_edges(nir_graph.nodes, raw_edges)}
     edges = [Edge(s, t, delays.get((s, t), 0)) for s, t in raw_edges]
     if meta is not None and "edges" in meta:
         # A graph with extension nodes stores every edge (in order, with its delay):

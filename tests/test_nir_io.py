@@ -365,6 +365,26 @@ def test_self_loop_gets_the_recurrent_delay():
     assert sc.Edge("c", "c", 2) in g.edges
 
 
+def test_recurrent_delay_sits_on_the_spikes_not_on_the_weights():
+    """A foreign RNN i -> lif <-> w_rec (Affine): the delay goes on lif -> w_rec, so the
+    recurrent bias reaches the neuron in step 0 already (snnTorch's recurrent(0) = b)."""
+    n = 2
+    lif = nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
+                  v_threshold=np.ones(n), v_reset=np.zeros(n))
+    for names in (("lif", "w_rec"), ("b", "a")):  # either DFS order
+        ln, wn = names
+        ng = nir.NIRGraph(nodes={"i": nir.Input(input_type=np.array([n])), ln: lif,
+                                 wn: nir.Affine(np.zeros((n, n)), np.full(n, 500.0)),
+                                 "o": nir.Output(output_type=np.array([n]))},
+                          edges=[("i", ln), (ln, wn), (wn, ln), (ln, "o")], type_check=False)
+        g = sc.from_nir(ng, dialect="explicit", dt=1e-3, integrator="euler",
+                        reset="to_value").validate()
+        assert sc.Edge(ln, wn, 1) in g.edges and sc.Edge(wn, ln, 0) in g.edges, g.edges
+        # v(0) = 0.1 * 500 = 50 > 1: the bias alone makes the first step spike
+        r = sc.simulate(g, np.zeros((1, 3, n)), backend="torch")
+        assert r.spikes[ln][0, 0].tolist() == [1.0, 1.0]
+
+
 def test_from_nir_rejects_other_objects():
     with pytest.raises(sc.GraphError, match="nir.NIRGraph"):
         sc.from_nir({"nodes": {}}, dialect="norse")

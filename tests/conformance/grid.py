@@ -725,11 +725,11 @@ def _cells() -> list[tuple[Cell, Callable[[Path], Built]]]:
           "reset to zero without delay; dt/tau_syn = 0.5 warns (alpha = 0.5)"),
         c("snnTorch", "nested modules", "Sequential in Sequential", E,
           lambda: _snntorch_ff(nested=True), "nirtorch 2.6 flattens: nodes '0.0', '0.1', ..."),
-        c("snnTorch", "recurrent", "RLeaky all-to-all (recurrent bias)", A,
+        c("snnTorch", "recurrent", "RLeaky all-to-all (recurrent bias)", E,
           lambda: _snntorch_recurrent(),
-          "spikecore puts the recurrent delay on the w_rec -> lif edge, so the recurrent "
-          "Affine's bias is missing in step 0 (snnTorch adds recurrent(0) = b_rec); "
-          "exact with a zero recurrent bias", 0.90),
+          "the recurrent delay sits on the spikes (lif -> w_rec), so the recurrent Affine's "
+          "bias acts from step 0, as snnTorch's recurrent(0) = b_rec (was 0.90 with the "
+          "delay on w_rec -> lif)"),
         c("snnTorch", "recurrent", "RLeaky one-to-one V", E,
           lambda: _snntorch_recurrent(one_to_one=True),
           "exported as a '1.lif' <-> '1.w_rec' (Linear) cycle; float32 run (RLeaky feeds "
