@@ -2,7 +2,7 @@
 
 Started *by path* under the Lava interpreter (Python 3.10, lava-nc 0.10, numpy < 2)::
 
-    python lava_worker.py JOB_DIR
+    python worker.py JOB_DIR [--parent PID] [--owned DIR]...
 
 It must not import spikecore (which lives in the Python 3.11 environment). The job folder
 holds ``graph.nir`` (the graph, written by spikecore with its semantics in metadata),
@@ -423,7 +423,7 @@ def _child_names() -> dict[int, str]:
 def main(argv: list[str]) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="lava_worker.py")
+    parser = argparse.ArgumentParser(prog="worker.py")
     parser.add_argument("job_dir", type=Path)
     parser.add_argument("--parent", type=int, default=None,
                         help="pid of the caller: when it dies, clean up and exit")

@@ -126,11 +126,12 @@ class Leaks:
                                 | set(_naming(str(self.job_root)))),
         }
 
-    def assert_none(self, settle: float = SETTLE) -> None:
-        """Every leak check at 0, waiting up to ``settle`` s for asynchronous clean-up."""
+    def assert_none(self, settle: float = SETTLE, only: tuple[str, ...] = ()) -> None:
+        """Every leak check (or those named in ``only``) at 0, waiting up to ``settle`` s
+        for asynchronous clean-up."""
         deadline = time.monotonic() + settle
         while True:
-            left = {k: v for k, v in self.now().items() if v}
+            left = {k: v for k, v in self.now().items() if v and (not only or k in only)}
             if not left or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -283,7 +284,10 @@ def test_death_of_the_caller_leaks_nothing(lava, private_temp, sig) -> None:
         assert leaks.journal, "the run journaled no shared-memory segment"
         caller.send_signal(sig)
         assert caller.wait(timeout=30) == -sig  # it still dies by the signal
-        leaks.assert_none(settle=0.5 if sig == signal.SIGTERM else SETTLE)
+        at_death = list(root.iterdir())
+        if sig == signal.SIGTERM:  # removed by the caller's handler before it died
+            assert at_death == [], f"job folder still there when the caller died: {at_death}"
+        leaks.assert_none()
     finally:
         caller.kill()
         caller.wait()
@@ -347,3 +351,28 @@ def test_corrupt_result_files_give_a_clear_error(case, private_temp) -> None:
     assert name in message and expected in message, message
     assert str(fake) == info.value.command[0]
     leaks.assert_none(settle=0.0)
+
+
+# ---------------------------------------------------------------- caller-side handler
+SIGNALLED = textwrap.dedent("""
+    import os, signal, sys
+    from spikecore.backends.lava.process import cleanup_on_signal
+    if sys.argv[2] == "chained":
+        signal.signal(signal.SIGTERM, lambda s, f: sys.exit(7))
+    with cleanup_on_signal(lambda: open(sys.argv[1], "a").write("outer ")):
+        with cleanup_on_signal(lambda: open(sys.argv[1], "a").write("inner ")):
+            os.kill(os.getpid(), signal.SIGTERM)
+    print("survived")
+    """)
+
+
+@pytest.mark.parametrize("previous", ["default", "chained"])
+def test_sigterm_runs_the_cleanups_then_takes_its_course(previous, tmp_path) -> None:
+    done = tmp_path / "done"
+    run = subprocess.run([sys.executable, "-c", SIGNALLED, str(done), previous],
+                         capture_output=True, text=True, timeout=60)
+    assert done.read_text() == "inner outer "
+    if previous == "default":
+        assert run.returncode == -signal.SIGTERM and "survived" not in run.stdout
+    else:  # the handler that was there before is called: here it exits with 7
+        assert run.returncode == 7, run.stderr
