@@ -39,7 +39,8 @@ from typing import Any
 import nir
 import numpy as np
 
-__all__ = ["ImporterError", "output_name", "run_norse", "run_rockpool", "run_sinabs", "snntorch_loadable",
+__all__ = ["ImporterError", "RecordError", "output_name", "run_norse", "run_rockpool", "run_sinabs",
+           "snntorch_loadable",
            "run_snntorch"]
 
 
@@ -69,7 +70,7 @@ def _stage(library: str, stage: str) -> Iterator[None]:
     """Turn any exception of the library into :class:`ImporterError` (message kept)."""
     try:
         yield
-    except ImporterError:
+    except (ImporterError, RecordError):
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the library raises is its answer
         raise ImporterError(library, stage, exc) from exc
@@ -140,6 +141,11 @@ def _batched(z: np.ndarray, batch: int) -> np.ndarray:
     return z if z.ndim >= 1 and z.shape[0] == batch and (batch != 1 or z.ndim > 1) else z[None]
 
 
+class RecordError(LookupError):
+    """A node asked for in ``record`` has no (or no unique) module in the import: the
+    caller's mistake, not the library's (not wrapped in :class:`ImporterError`)."""
+
+
 class _Recorder:
     """Forward hooks on the torch modules nirtorch built for the given NIR nodes: every
     call's output (first element of a tuple) is kept. nirtorch names a node's module
@@ -152,11 +158,12 @@ class _Recorder:
         modules = dict(module.named_modules())
         for n in nodes:
             key = n.replace(".", "_")
-            candidates = [m for path, m in modules.items()
-                          if path in (key, f"nir_node_{key}") or path.endswith(f".{key}")]
+            candidates = [m for path, m in modules.items() if path in (key, f"nir_node_{key}")]
+            if not candidates:
+                candidates = [m for path, m in modules.items() if path.endswith(f".{key}")]
             if len(candidates) != 1:
-                raise ValueError(f"cannot record node {n!r}: {len(candidates)} modules named "
-                                 f"{key!r} in the imported module ({sorted(modules)[:20]}...)")
+                raise RecordError(f"cannot record node {n!r}: {len(candidates)} modules named "
+                                  f"{key!r} in the imported module (it has {sorted(modules)})")
             self.handles.append(candidates[0].register_forward_hook(
                 lambda _m, _i, out, n=n: self.calls[n].append(_numpy(_first(out)))))
 
@@ -245,7 +252,7 @@ def run_snntorch(graph: nir.NIRGraph, x: Any, record: Sequence[str] = ()) -> dic
         return _named(graph, _step_in_time(module, x, record))
 
 
-def snntorch_loadable(graph: nir.NIRGraph) -> nir.NIRGraph:
+def snntorch_loadable(graph: nir.NIRGraph, nest_recurrence: bool = True) -> nir.NIRGraph:
     """The same network in the form snnTorch 1.0's import handles: a workaround for its
     two recurrent-import bugs (see :func:`run_snntorch`), changing no parameter and no
     connection of the network.
@@ -257,11 +264,14 @@ def snntorch_loadable(graph: nir.NIRGraph) -> nir.NIRGraph:
        would feed the input into ``w_rec``, finds no cycle to rewrite.
     2. Nodes are listed in topological order from the Input (ignoring the edges back
        into a cycle), so nirtorch reaches every node after its inputs.
+
+    ``nest_recurrence=False`` applies only 2: then snnTorch's import runs, with its own
+    (input -> w_rec) re-nesting of the recurrence.
     """
     nodes = dict(graph.nodes)
     edges = list(dict.fromkeys(graph.edges))
     neuron_types, weight_types = (nir.LIF, nir.CubaLIF), (nir.Affine, nir.Linear)
-    for a, b in list(edges):
+    for a, b in list(edges) if nest_recurrence else []:
         if (b, a) not in edges or a not in nodes or b not in nodes:
             continue
         if not (isinstance(nodes[a], neuron_types) and isinstance(nodes[b], weight_types)):
