@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -69,11 +70,18 @@ def _inputs(args: argparse.Namespace, graph) -> tuple[Any, int | None]:
             if path.suffix == ".npz":
                 with np.load(path, allow_pickle=False) as f:
                     return {k: f[k] for k in f.files}, args.steps
-            return np.load(path, allow_pickle=False), args.steps
+            # memory-mapped: simulate() checks the size before anything is copied
+            return np.load(path, allow_pickle=False, mmap_mode="r"), args.steps
         except (ValueError, OSError) as exc:
             raise InputError(f"--input {str(path)!r}: not a readable .npy/.npz file: {exc}") from exc
     steps = args.steps or 1000
-    shapes = graph.flatten().shapes()
+    flat = graph.flatten()
+    shapes = flat.shapes()
+    # Refuse before drawing: the draw needs ~17 bytes per element (floats, then a mask).
+    from .simulate import record_plan, require_memory
+
+    require_memory(flat, 1, steps, record_plan(flat, _record(args)),
+                   3 * sum(math.prod(shapes[n]) for n in flat.input_names))
     rng = np.random.default_rng(args.seed)
     p = args.rate * graph.semantics.dt
     data = {n: (rng.random((1, steps, *shapes[n])) < p).astype(np.float64)

@@ -97,7 +97,7 @@ def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
         raise InputError(f"steps={steps!r}: expected a positive integer")
     steps = int(steps)
     # Refuse before padding allocates anything: the full estimate comes later in simulate().
-    limit = int(os.environ.get("SPIKECORE_MAX_BYTES", DEFAULT_MAX_BYTES))
+    limit = max_bytes()
     need = sum(8 * a.shape[0] * steps * math.prod(a.shape[2:]) for a in arrays.values())
     if need > limit and any(a.shape[1] < steps for a in arrays.values()):
         raise InputError(
@@ -185,7 +185,74 @@ def estimate_bytes(graph: Graph, batch: int, steps: int, plan: RecordPlan) -> in
         if spec is not None and spec.kind == "source" and not isinstance(node, P.Input):
             held += min(8 * batch * steps * size, SOURCE_STREAM_HELD_BYTES)
         held += 8 * batch * size * STATE_VALUES_PER_ELEMENT
+        if isinstance(node, P.Delay):
+            held += 8 * batch * size * (_max_delay_steps(node, graph) + 1)
+    for e in graph.edges:
+        if e.delay_steps:
+            held += 8 * batch * math.prod(shapes[e.source]) * (int(e.delay_steps) + 1)
     return batch * steps * per_step + held
+
+
+def _max_delay_steps(node: P.Delay, graph: Graph) -> int:
+    d = np.asarray(node.delay, dtype=np.float64)
+    if graph.semantics is None or not d.size or not np.all(np.isfinite(d)):
+        return 0
+    return int(np.ceil(float(d.max()) / float(graph.semantics.dt)))
+
+
+def max_bytes() -> int:
+    """The memory cap of one run (bytes): ``SPIKECORE_MAX_BYTES`` or
+    :data:`DEFAULT_MAX_BYTES`."""
+    raw = os.environ.get("SPIKECORE_MAX_BYTES", "")
+    try:
+        return int(float(raw)) if raw.strip() else DEFAULT_MAX_BYTES
+    except ValueError:
+        raise InputError(f"SPIKECORE_MAX_BYTES={raw!r}: expected a number of bytes") from None
+
+
+def require_memory(graph: Graph, batch: int, steps: int, plan: RecordPlan,
+                   input_elements: int = 0) -> int:
+    """Refuse a run before anything is allocated: inputs (``input_elements`` per step and
+    batch element, as float64) plus :func:`estimate_bytes` must fit :func:`max_bytes`.
+    Returns the estimate in bytes."""
+    limit = max_bytes()
+    need = 8 * batch * steps * input_elements + estimate_bytes(graph, batch, steps, plan)
+    if need > limit:
+        raise SpikecoreError(
+            f"graph {graph.name!r}: this run needs about {need / 2**30:.3g} GiB for inputs, "
+            f"delay buffers and recordings (batch {batch}, {steps} steps), above the limit "
+            f"of {limit / 2**30:.3g} GiB; record less, run fewer steps or smaller batches, "
+            "shorten delays, or raise SPIKECORE_MAX_BYTES"
+        )
+    return need
+
+
+def input_geometry(graph: Graph, inputs: Any, steps: int | None) -> tuple[int, int, int]:
+    """``(batch, steps, elements per step)`` of the inputs from their shapes alone (no
+    conversion or copy), for :func:`require_memory`. Malformed inputs are left for
+    :func:`normalize_inputs` to report."""
+    shapes = graph.shapes()
+    if inputs is None:
+        inputs = {}
+    if not isinstance(inputs, Mapping):
+        inputs = dict.fromkeys(graph.input_names[:1], inputs)
+    batch, lengths, elements = 1, [], 0
+    for name, x in inputs.items():
+        if name not in shapes:
+            continue
+        shape = tuple(getattr(x, "shape", None) or np.shape(x))
+        k = len(shapes[name])
+        if len(shape) == k + 1:
+            shape = (1, *shape)
+        if len(shape) != k + 2:
+            continue
+        batch = max(batch, int(shape[0]))
+        lengths.append(int(shape[1]))
+        elements += math.prod(shapes[name])
+    if steps is None:
+        steps = max(lengths) if lengths else 1
+    valid = isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps > 0
+    return batch, (int(steps) if valid else 1), elements
 
 
 def available_backends() -> dict[str, Availability]:
@@ -242,18 +309,11 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
             ``arithmetic="fixed_pt"`` for Lava, ``dtype=torch.float32`` for Norse).
     """
     flat, impl = prepare(graph, backend, backend_options)
-    arrays, steps = normalize_inputs(flat, inputs, steps)
     plan = record_plan(flat, record)
-    batch = next(iter(arrays.values())).shape[0] if arrays else 1
-    limit = int(os.environ.get("SPIKECORE_MAX_BYTES", DEFAULT_MAX_BYTES))
-    need = estimate_bytes(flat, batch, steps, plan)
-    if need > limit:
-        raise SpikecoreError(
-            f"graph {graph.name!r}: this run needs about {need / 2**30:.1f} GiB for inputs and "
-            f"recordings (batch {batch}, {steps} steps), above the limit of "
-            f"{limit / 2**30:.1f} GiB; record less, run fewer steps or smaller batches, or "
-            "raise SPIKECORE_MAX_BYTES"
-        )
+    # From the shapes alone, before the inputs are converted, padded or copied.
+    batch, n_steps, elements = input_geometry(flat, inputs, steps)
+    require_memory(flat, batch, n_steps, plan, elements)
+    arrays, steps = normalize_inputs(flat, inputs, steps)
     t0 = time.perf_counter()
     result = impl.run(flat, arrays, steps, plan, **backend_options)
     if not result.wall_time:
