@@ -402,22 +402,16 @@ def _stop_resource_tracker() -> None:
 
 
 def _child_names() -> dict[int, str]:
-    """pid -> what runs there, for the worker's multiprocessing children (Lava's runtime
-    processes: their process model or runtime service)."""
+    """pid -> multiprocessing name (``SystemProcess-N``: a Lava process model or runtime
+    service; ``SharedMemoryManager-N``) of the worker's multiprocessing children.
+    (multiprocessing drops a child's target once started, so the model is not known.)"""
     import multiprocessing
 
-    names = {}
     try:
         children = list(multiprocessing.process._children)
     except RuntimeError:  # changed while copied (the main thread starts or joins one)
-        return names
-    for proc in children:
-        if proc.pid is None:
-            continue
-        builder = (getattr(proc, "_kwargs", None) or {}).get("builder")
-        model = getattr(builder, "_proc_model", None) or getattr(builder, "rs_class", None)
-        names[proc.pid] = getattr(model, "__name__", None) or proc.name
-    return names
+        return {}
+    return {proc.pid: proc.name for proc in children if proc.pid is not None}
 
 
 def main(argv: list[str]) -> int:
