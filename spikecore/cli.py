@@ -54,7 +54,8 @@ def _load(args: argparse.Namespace):
     import spikecore as sc
 
     return sc.read(args.model, dialect=args.dialect, dt=args.dt,
-                   recurrent_delay=args.recurrent_delay, **_semantics_overrides(args))
+                   recurrent_delay=args.recurrent_delay,
+                   recurrent_delay_on=args.recurrent_delay_on, **_semantics_overrides(args))
 
 
 def _inputs(args: argparse.Namespace, graph) -> tuple[Any, int | None]:
@@ -232,6 +233,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--update-order", dest="update_order", choices=("current_first", "voltage_first"))
     p.add_argument("--recurrent-delay", dest="recurrent_delay", type=int, default=1,
                    help="steps on each back edge of a foreign file's cycles (default 1)")
+    p.add_argument("--recurrent-delay-on", dest="recurrent_delay_on",
+                   choices=("spikes", "weights"),
+                   help="where a foreign cycle's delay sits (default: the dialect's)")
 
 
 def _add_input_args(p: argparse.ArgumentParser) -> None:

@@ -28,6 +28,9 @@ import numpy as np
 from .errors import DialectError, DialectWarning
 from .semantics import Semantics
 
+#: Where the delay of a foreign cycle can sit (see Dialect.recurrent_delay_on).
+DELAY_PLACES = ("spikes", "weights")
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -44,6 +47,10 @@ class Dialect:
             which often depend on dt); must not mutate its argument.
         infer_dt: optional ``nir_graph -> seconds`` for producers that encode dt in the
             parameters (Rockpool); used when no dt is given.
+        recurrent_delay_on: where a cycle's one-step delay sits: ``"spikes"`` (the
+            recurrent weights act on last step's spikes in this step, bias included) or
+            ``"weights"`` (the weights' output arrives a step late; how nirtorch-based
+            importers run a cycle). See :func:`spikecore.nir_io.from_nir`.
     """
 
     name: str
@@ -52,6 +59,12 @@ class Dialect:
     choices: dict = field(default_factory=dict)
     rewrite: Callable | None = None
     infer_dt: Callable | None = None
+    recurrent_delay_on: str = "spikes"
+
+    def __post_init__(self) -> None:
+        if self.recurrent_delay_on not in DELAY_PLACES:
+            raise DialectError(f"dialect {self.name!r}: recurrent_delay_on="
+                               f"{self.recurrent_delay_on!r}, expected one of {DELAY_PLACES}")
 
     def semantics(self, dt: float | None = None, **overrides) -> Semantics:
         if dt is None:
@@ -270,11 +283,13 @@ register_dialect(Dialect(
     "v += x (no dt, r ignored); CubaLIF feeds w_in*x through a leaky synapse into r*i, "
     "current first; every cell resets to 0 (v_reset is not passed), fires on v > "
     "v_threshold. Dropped parameters are named in a warning; CubaLIF with v_leak != 0 is "
-    "refused (Norse leaks its synaptic current too).",
+    "refused (Norse leaks its synaptic current too). Cycles run through nirtorch: the "
+    "recurrent weights' output arrives a step late (recurrent_delay_on='weights').",
     default_dt=1e-3,
     choices=dict(integrator="euler", reset="to_value", input_meaning="current",
                  update_order="current_first"),
     rewrite=_norse_from_nir,
+    recurrent_delay_on="weights",
 ))
 
 
@@ -547,5 +562,6 @@ def choices_message() -> list[str]:
         "dialect='explicit' with dt=<seconds>, integrator='euler'|'exact', "
         "reset='to_value'|'subtract' (and optionally input_meaning='current'|'increment', "
         "update_order='current_first'|'voltage_first')",
-        "recurrent_delay=<steps> for the back edges of cycles (default 1)",
+        "recurrent_delay=<steps> for the back edges of cycles (default 1), and "
+        "recurrent_delay_on='spikes'|'weights' for where it sits (default: the dialect's)",
     ]

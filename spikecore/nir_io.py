@@ -23,7 +23,7 @@ import numpy as np
 from . import extensions as X
 from . import primitives as P
 from .atomic import UnsafeTargetError, write_atomically
-from .dialects import EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
+from .dialects import DELAY_PLACES, EXPLICIT, REQUIRED_EXPLICIT, choices_message, get_dialect
 from .errors import DialectError, FileRepairWarning, GraphError, NIRFileError, UnsupportedError
 from .file_metadata import FORMAT, METADATA_KEY
 from .file_metadata import parse as parse_record
@@ -95,7 +95,8 @@ def _back_edges(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> set[t
 
 def _spike_edge(nodes: Mapping[str, Any], edges: list[tuple[str, str]],
                 back: tuple[str, str]) -> tuple[str, str]:
-    """The edge of a cycle that gets its recurrent delay: the back edge moved upstream
+    """The edge of a cycle that gets its recurrent delay (``recurrent_delay_on="spikes"``,
+    the default): the back edge moved upstream
     over the stateless nodes (Affine, Linear, ...) before it, to the edge leaving the
     last neuron. Producers delay the *spikes* of the previous step and pass them through
     the recurrent weights in the current step, so an Affine's bias reaches the neuron in
@@ -113,12 +114,12 @@ def _spike_edge(nodes: Mapping[str, Any], edges: list[tuple[str, str]],
 
 
 def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_delay: int,
-             name: str) -> Graph:
+             name: str, delay_on: str = "spikes") -> Graph:
     meta = parse_record(nir_graph.metadata, name)
     nodes: dict[str, Any] = {}
     for n, node in nir_graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
-            nodes[n] = _convert(node, None, recurrent_delay, n)
+            nodes[n] = _convert(node, None, recurrent_delay, n, delay_on)
         else:
             nodes[n] = _normalised(node)
     raw_edges = [(str(s), str(t)) for s, t in nir_graph.edges]
@@ -131,8 +132,10 @@ def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_del
         delays = {(s, t): d for s, t, d in meta.get("edge_delays", [])}
         name = meta.get("name", name)
     else:
-        delays = {_spike_edge(nir_graph.nodes, raw_edges, e): recurrent_delay
-                  for e in _back_edges(nir_graph.nodes, raw_edges)}
+        back = _back_edges(nir_graph.nodes, raw_edges)
+        if delay_on == "spikes":
+            back = {_spike_edge(nir_graph.nodes, raw_edges, e) for e in back}
+        delays = dict.fromkeys(back, recurrent_delay)
     edges = [Edge(s, t, delays.get((s, t), 0)) for s, t in raw_edges]
     if meta is not None and "edges" in meta:
         # A graph with extension nodes stores every edge (in order, with its delay):
@@ -203,14 +206,23 @@ def _edge_order(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> list[
 
 
 def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | None = None,
-             recurrent_delay: int = 1, name: str = "graph", **overrides: Any) -> Graph:
+             recurrent_delay: int = 1, name: str = "graph",
+             recurrent_delay_on: str | None = None, **overrides: Any) -> Graph:
     """A spikecore :class:`Graph` from an in-memory ``nir.NIRGraph``.
 
     A graph written by spikecore carries its semantics and edge delays; ``dt`` and
     ``overrides`` (Semantics fields) may still change them. A foreign graph needs a
-    ``dialect`` (see :mod:`spikecore.dialects`); its cycles get ``recurrent_delay`` steps on
-    their back edges (0 is refused by validation, naming the cycle).
+    ``dialect`` (see :mod:`spikecore.dialects`); its cycles get ``recurrent_delay`` steps
+    (0 is refused by validation, naming the cycle) on one edge each:
+    ``recurrent_delay_on="spikes"`` delays the neuron's spikes, so the recurrent weights
+    and their bias act in the current step (snnTorch's recurrent modules);
+    ``"weights"`` delays the output of the weights, so a bias is missing in step 0 (NIR
+    importers that run the graph through nirtorch: Norse's ``from_nir``). ``None``: the
+    dialect's choice (``"spikes"`` for ``explicit``).
     """
+    if recurrent_delay_on not in (None, *DELAY_PLACES):
+        raise GraphError(f"recurrent_delay_on={recurrent_delay_on!r}: expected one of "
+                         f"{', '.join(map(repr, DELAY_PLACES))}")
     if not isinstance(nir_graph, nir.NIRGraph):
         raise GraphError(f"expected a nir.NIRGraph, got {type(nir_graph).__name__}")
     if isinstance(recurrent_delay, bool) or not isinstance(recurrent_delay, (int, np.integer)) \
@@ -252,14 +264,17 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
     elif dialect is not None:
         # The dialect fixes the semantics and rewrites the producer's parameter
         # conventions (which may depend on dt, or encode it).
-        nir_graph, semantics = get_dialect(dialect).prepare(nir_graph, dt, **overrides)
+        d = get_dialect(dialect)
+        nir_graph, semantics = d.prepare(nir_graph, dt, **overrides)
+        recurrent_delay_on = recurrent_delay_on or d.recurrent_delay_on
     else:
         raise DialectError(
             "this NIR graph has no spikecore metadata, so nothing says how to simulate it "
             "(NIR carries no dt, integrator or reset mode). Choose:",
             choices_message(),
         )
-    return _convert(nir_graph, semantics, int(recurrent_delay), name)
+    return _convert(nir_graph, semantics, int(recurrent_delay), name,
+                    recurrent_delay_on or "spikes")
 
 
 def to_nir(graph: Graph, plain: bool = False) -> nir.NIRGraph:
@@ -500,7 +515,8 @@ def _short(value: Any) -> str:
 
 
 def read(path: str | os.PathLike, dialect: str | None = None, dt: float | None = None,
-         recurrent_delay: int = 1, **overrides: Any) -> Graph:
+         recurrent_delay: int = 1, recurrent_delay_on: str | None = None,
+         **overrides: Any) -> Graph:
     """Read a NIR file into a validated :class:`Graph`.
 
     Args:
@@ -508,14 +524,16 @@ def read(path: str | os.PathLike, dialect: str | None = None, dt: float | None =
         dialect: how a foreign file is meant (``"norse"``, ``"snntorch"``, ...,
             ``"explicit"``); not needed for files written by spikecore.
         dt: step in seconds (overrides the dialect default or the stored one).
-        recurrent_delay: steps given to the back edge of each cycle of a foreign file.
+        recurrent_delay: steps given to one edge of each cycle of a foreign file.
+        recurrent_delay_on: ``"spikes"`` or ``"weights"``: which edge (see
+            :func:`from_nir`); default: the dialect's choice.
         overrides: Semantics fields (``integrator=``, ``reset=``, ...).
     """
     nir_graph = read_nir(path)
     name = Path(path).stem
     try:
         graph = from_nir(nir_graph, dialect=dialect, dt=dt, recurrent_delay=recurrent_delay,
-                         name=name, **overrides)
+                         name=name, recurrent_delay_on=recurrent_delay_on, **overrides)
         graph.validate()
     except GraphError as exc:
         new = type(exc)(f"{os.fspath(path)}: {exc}")

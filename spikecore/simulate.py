@@ -24,7 +24,7 @@ RECORDABLE = ("spikes", "v", "i")
 
 def _to_numpy(x: Any, where: str) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
+        x = _tensor_values(x, where)
     try:
         arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - any conversion failure is the user's input
@@ -37,6 +37,22 @@ def _to_numpy(x: Any, where: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{where}: contains NaN or inf; inputs must be finite")
     return arr
+
+
+def _tensor_values(t: Any, where: str) -> np.ndarray:
+    """A torch tensor's values as numpy: sparse densified, bfloat16/half widened (numpy
+    has no bfloat16); a meta tensor holds no values."""
+    if getattr(t, "is_meta", False):
+        raise InputError(f"{where}: a meta tensor holds no data; pass real values")
+    t = t.detach()
+    if getattr(t, "is_sparse", False) or str(getattr(t, "layout", "torch.strided")) != \
+            "torch.strided":
+        t = t.to_dense()
+    if getattr(t, "is_complex", lambda: False)():
+        raise InputError(f"{where}: complex values; inputs must be real")
+    if str(t.dtype) in ("torch.bfloat16", "torch.float16"):
+        t = t.float()
+    return t.cpu().numpy()
 
 
 def normalize_inputs(graph: Graph, inputs: Any, steps: int | None

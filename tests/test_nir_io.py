@@ -383,6 +383,15 @@ def test_recurrent_delay_sits_on_the_spikes_not_on_the_weights():
         # v(0) = 0.1 * 500 = 50 > 1: the bias alone makes the first step spike
         r = sc.simulate(g, np.zeros((1, 3, n)), backend="torch")
         assert r.spikes[ln][0, 0].tolist() == [1.0, 1.0]
+        # the importers' reading (nirtorch): the weights' output arrives a step late
+        g = sc.from_nir(ng, dialect="explicit", dt=1e-3, integrator="euler",
+                        reset="to_value", recurrent_delay_on="weights").validate()
+        assert sc.Edge(wn, ln, 1) in g.edges and sc.Edge(ln, wn, 0) in g.edges, g.edges
+        r = sc.simulate(g, np.zeros((1, 3, n)), backend="torch")
+        assert r.spikes[ln][0, :2].tolist() == [[0.0, 0.0], [1.0, 1.0]]
+        assert sc.Edge(wn, ln, 1) in sc.from_nir(ng, dialect="norse").edges
+    with pytest.raises(sc.GraphError, match="recurrent_delay_on='both'"):
+        sc.from_nir(ng, dialect="norse", recurrent_delay_on="both")
 
 
 def test_from_nir_rejects_other_objects():

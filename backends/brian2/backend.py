@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -88,10 +89,23 @@ def _edge_problems(graph: Graph, options: Mapping[str, Any]) -> list[str]:
     return out
 
 
+#: Brian2 keeps process-wide state (preferences, the current device, object names such
+#: as ``spikecore_clock``): one run at a time per process. Threads calling simulate()
+#: on Brian2 wait for each other; for parallel runs use processes (e.g. the sweeps).
+BRIAN2_LOCK = threading.RLock()
+
+
 @contextmanager
 def brian_context(target: str, cache_dir: Path):
     """Set Brian2's code-generation preferences for one run and restore them after;
-    for cpp_standalone, switch the device and reset it afterwards."""
+    for cpp_standalone, switch the device and reset it afterwards. Holds
+    :data:`BRIAN2_LOCK` throughout."""
+    with BRIAN2_LOCK, _brian_prefs(target, cache_dir) as project:
+        yield project
+
+
+@contextmanager
+def _brian_prefs(target: str, cache_dir: Path):
     import brian2 as b2
 
     prefs = b2.prefs

@@ -15,6 +15,7 @@ from ...graph import Graph
 from ...result import Result
 from ...semantics import Semantics
 from ..base import Availability, RecordPlan
+from .devices import resolve_device
 from .module import check_graph, lower, to_torch
 from .registry import BUILDERS
 
@@ -53,6 +54,7 @@ class TorchBackend:
                                                       key=lambda kv: kv[0].__name__)}
 
     def check(self, graph: Graph, **options: Any) -> list[str]:
+        resolve_device(options.get("device"))  # an unusable device is an InputError now
         problems = check_graph(graph)
         unknown = sorted(set(options) - set(_RUN_OPTIONS))
         if unknown:

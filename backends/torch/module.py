@@ -71,6 +71,7 @@ from ... import primitives as P
 from ...errors import InputError, SpikecoreError, UnsupportedError
 from ...graph import Graph
 from ...names import safe_identifiers
+from .devices import as_input_tensor, resolve_device
 from .ops import (
     DEFAULT_TRAINABLE,
     NEURON_PARAMS,
@@ -235,7 +236,7 @@ class SpikecoreModule(nn.Module):
                              f"{self.input_names}; unknown: {unknown}; missing: {missing}")
         out = {}
         for n in self.input_names:
-            t = torch.as_tensor(x[n], device=self.device).to(self.dtype)
+            t = as_input_tensor(x[n], f"input {n!r}", self.dtype, self.device)
             shape = self.shapes[n]
             if t.dim() == len(shape) + 1:
                 t = t.unsqueeze(0)
@@ -292,7 +293,8 @@ class SpikecoreModule(nn.Module):
         outputs of every Output node at this step and the new state."""
         if not isinstance(x, Mapping):
             x = {self.input_names[0]: x} if self.input_names else {}
-        x = {k: torch.as_tensor(v, device=self.device).to(self.dtype) for k, v in x.items()}
+        x = {k: as_input_tensor(v, f"input {k!r}", self.dtype, self.device)
+             for k, v in x.items()}
         b = next(iter(x.values())).shape[0] if x else 1
         state = self.init_state(b) if state is None else state
         return graph_step(self, self.prepare(), x, state)
@@ -490,7 +492,7 @@ def lower(flat: Graph, dtype: torch.dtype, device: str | torch.device | None,
                              f"choose from {sorted(known)} or 'all'")
     opts = BuildOptions(
         semantics=flat.semantics, dtype=dtype,
-        device=torch.device(device) if device is not None else None,
+        device=resolve_device(device),
         trainable=names, spike=spike_function(surrogate, surrogate_scale),
         detach_reset=bool(detach_reset), event_driven=bool(event_driven))
     module = SpikecoreModule(flat, opts)

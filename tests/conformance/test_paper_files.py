@@ -127,26 +127,12 @@ def _braille_oracle(flat: str, library: str) -> dict[str, np.ndarray]:
     return run_norse(graph, x, BRAILLE_DT, record=["lif1.lif"])
 
 
-def _delay_on_the_weights(g: sc.Graph) -> sc.Graph:
-    """``g`` with each recurrent delay moved from ``neuron -> w_rec`` to ``w_rec ->
-    neuron``: the recurrent weights' *output* (bias included) arrives one step late, as
-    both importers run a cycle (nirtorch's executors feed a cycle the previous step's
-    output of ``w_rec``, nothing in step 0). spikecore's reading delays the spikes
-    instead (``lif -> w_rec``, commit c79798f: snnTorch's native RSynaptic adds
-    ``recurrent(spk_prev) = b_rec`` in step 0)."""
-    nodes = {n: _delay_on_the_weights(v) if isinstance(v, sc.Graph) else v
-             for n, v in g.nodes.items()}
-    delayed = {(e.source, e.target): e.delay_steps for e in g.edges if e.delay_steps}
-    edges = []
-    for e in g.edges:
-        if (e.source, e.target) in delayed:
-            edges.append(sc.Edge(e.source, e.target, 0))
-        elif (e.target, e.source) in delayed:
-            edges.append(sc.Edge(e.source, e.target, delayed[(e.target, e.source)]))
-        else:
-            edges.append(e)
-    assert len(delayed) <= 1, f"one cycle expected, delays on {sorted(delayed)}"
-    return sc.Graph(nodes, edges, g.semantics, g.name, g.metadata)
+#: Where each importer's executor puts a cycle's delay: both run the graph through
+#: nirtorch, which feeds a cycle the previous step's *output of w_rec* (nothing in step
+#: 0). The ``norse`` dialect reads cycles that way by default; the ``snntorch`` dialect
+#: follows snnTorch's native recurrent modules (``recurrent(spk_prev)``: the spikes are
+#: delayed, the bias acts from step 0), so its import needs the read option.
+IMPORT_READING = {"norse": {}, "snntorch": {"recurrent_delay_on": "weights"}}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -155,7 +141,7 @@ def _delay_on_the_weights(g: sc.Graph) -> sc.Graph:
 def test_braille_agrees_with_the_producers_import(name: str, library: str, backend: str) -> None:
     """Braille, read with the producer's dialect (``snntorch``: snnTorch's import; ``norse``:
     Norse's from_nir, both at dt = 1e-4 s), with the recurrent delay where the importers
-    put it (:func:`_delay_on_the_weights`): identical hidden and output spikes, 1.0.
+    put it (:data:`IMPORT_READING`): identical hidden and output spikes, 1.0.
 
     The snnTorch oracle is snnTorch's own import_from_nir of the flat file with
     importers.snntorch_loadable's two work-arounds (its import of the file itself fails
@@ -164,7 +150,7 @@ def test_braille_agrees_with_the_producers_import(name: str, library: str, backe
     noBias_subtract 116 / 170, on both backends, with both libraries and dialects."""
     flat = name.replace("_subgraph", "")
     oracle = _braille_oracle(flat, library)
-    g = _delay_on_the_weights(_read(name, dialect=library, dt=BRAILLE_DT))
+    g = _read(name, dialect=library, dt=BRAILLE_DT, **IMPORT_READING[library])
     r = sc.simulate(g, _braille_input(), backend=backend)
     hidden = BRAILLE_HIDDEN["subgraph" if name in SUBGRAPH else "flat"]
     counts = _assert_agree(oracle, r, {"lif1.lif": hidden, "output": "output"}, library)
@@ -173,15 +159,16 @@ def test_braille_agrees_with_the_producers_import(name: str, library: str, backe
 
 @pytest.mark.parametrize("name", BRAILLE)
 def test_braille_recurrent_bias_in_step_zero(name: str) -> None:
-    """As read (no delay moved), spikecore delays the recurrent *spikes*, so the recurrent
-    Affine's bias acts from step 0 (snnTorch's native RSynaptic: ``recurrent(spk_prev)``);
-    both importers deliver the recurrent weights' output one step late, bias included,
-    so it is missing in step 0. Without a recurrent bias (noBias_subtract, a Linear) the
-    two readings are the same network: 1.0. With one (bias_zero) they differ; measured:
-    0.978 of output and 0.9997 of hidden spike entries identical, first at step 0."""
+    """Read with ``recurrent_delay_on="spikes"`` (the snntorch dialect's default),
+    spikecore delays the recurrent *spikes*, so the recurrent Affine's bias acts from
+    step 0 (snnTorch's native RSynaptic: ``recurrent(spk_prev)``); both importers deliver
+    the recurrent weights' output one step late, bias included, so it is missing in step
+    0. Without a recurrent bias (noBias_subtract, a Linear) the two readings are the same
+    network: 1.0. With one (bias_zero) they differ; measured: 0.978 of output and 0.9997
+    of hidden spike entries identical, first at step 0."""
     oracle = _braille_oracle(name, "norse")
-    r = sc.simulate(_read(name, dialect="norse", dt=BRAILLE_DT), _braille_input(),
-                    backend="torch")
+    r = sc.simulate(_read(name, dialect="norse", dt=BRAILLE_DT, recurrent_delay_on="spikes"),
+                    _braille_input(), backend="torch")
     names = {"lif1.lif": "lif1.lif", "output": "output"}
     if "noBias" in name:
         _assert_agree(oracle, r, names, "norse")

@@ -752,3 +752,36 @@ def test_spike_inputs_and_fused_maps_keep_the_contract(spiking_input: str) -> No
     assert_close_arrays(a.outputs["output"], b.outputs["output"], 1e-12, "output")
     if spiking_input == "poisson":
         assert a.spikes["rec"].any(), "the test network should spike"
+
+
+def test_threads_with_different_targets_do_not_collide() -> None:
+    """Brian2 keeps process-wide state (preferences, the device, object names): runs from
+    several threads are serialised by a lock. Without it, a cpp_standalone thread and
+    numpy threads break each other (unique-name errors, 'standalone before run')."""
+    import threading
+
+    n = 3
+    lif = nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
+                  v_threshold=np.ones(n), v_reset=np.zeros(n))
+    g = sc.Graph({"i": nir.Input(np.array([n])), "a": lif, "o": nir.Output(np.array([n]))},
+                 [("i", "a"), ("a", "o")], sc.Semantics(dt=1e-3))
+    x = np.random.default_rng(0).random((1, 50, n)) * 60
+    ref = sc.simulate(g, x, backend="brian2")
+    results, errors = {}, []
+
+    def run(k: int, target: str) -> None:
+        try:
+            results[k] = sc.simulate(g, x, backend="brian2", codegen_target=target)
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(f"thread {k} ({target}): {exc!r}")
+
+    threads = [threading.Thread(target=run, args=(k, t))
+               for k, t in enumerate(["cpp_standalone", "numpy", "numpy"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for r in results.values():
+        assert_same_spikes(ref, r)
+    assert ref.spikes["a"].sum() > 0

@@ -7,6 +7,7 @@ pooling), never from the code under test.
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 import pytest
 import torch
@@ -513,3 +514,58 @@ def test_against_brian2():
     rn = sc.simulate(g, x, backend="torch", record=("spikes", "v"))
     assert_same_spikes(rb, rn)
     assert_close_arrays(rn.traces["lif"]["v"], rb.traces["lif"]["v"], 1e-9, "lif v")
+
+
+# ------------------------------------------------------------ inputs and devices
+def _lif_chain() -> sc.Graph:
+    n = 3
+    lif = nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
+                  v_threshold=np.ones(n), v_reset=np.zeros(n))
+    return sc.Graph({"i": nir.Input(np.array([n])), "a": lif, "o": nir.Output(np.array([n]))},
+                    [("i", "a"), ("a", "o")], sc.Semantics(dt=1e-3))
+
+
+@pytest.mark.parametrize("backend", ["torch", "brian2"])
+def test_sparse_and_half_precision_tensors_are_accepted(backend: str) -> None:
+    g = _lif_chain()
+    x = torch.rand(2, 40, 3, dtype=torch.float64) * 60
+    ref = sc.simulate(g, x.to(torch.bfloat16).double(), backend=backend)
+    for t in (x.to(torch.bfloat16), x.to(torch.bfloat16).double().to_sparse()):
+        got = sc.simulate(g, t, backend=backend)
+        assert_same_spikes(ref, got)
+    assert ref.spikes["a"].sum() > 0
+    module = sc.to_torch(g)
+    out, _ = module(x.to(torch.bfloat16).double().to_sparse())
+    assert torch.equal(out, module(x.to(torch.bfloat16).double())[0])
+
+
+@pytest.mark.parametrize("bad, phrase", [
+    (lambda: torch.ones(1, 5, 3, device="meta"), "a meta tensor holds no data"),
+    (lambda: torch.ones(1, 5, 3, dtype=torch.complex64), "complex values"),
+])
+def test_unusable_tensors_are_input_errors(bad, phrase: str) -> None:
+    g = _lif_chain()
+    for run in (lambda: sc.simulate(g, bad(), backend="torch"),
+                lambda: sc.simulate(g, bad(), backend="brian2"),
+                lambda: sc.to_torch(g)(bad())):
+        with pytest.raises(sc.errors.InputError, match=phrase):
+            run()
+
+
+@pytest.mark.parametrize("device, phrase", [
+    ("meta", "holds no data"), ("nonsense", "is not a torch device"),
+    ("cuda:99", "CUDA"),
+])
+def test_unusable_devices_are_input_errors(device: str, phrase: str) -> None:
+    g = _lif_chain()
+    with pytest.raises(sc.errors.InputError, match=phrase):
+        sc.to_torch(g, device=device)
+    with pytest.raises(sc.errors.InputError, match=phrase):
+        sc.simulate(g, np.ones((1, 5, 3)), backend="torch", device=device)
+
+
+def test_cuda_without_cuda_says_so() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the refusal cannot be observed here")
+    with pytest.raises(sc.errors.InputError, match="torch.cuda.is_available"):
+        sc.to_torch(_lif_chain(), device="cuda")
