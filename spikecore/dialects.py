@@ -187,7 +187,7 @@ def _map_neurons(g: nir.NIRGraph, fn: Callable[..., Any]) -> nir.NIRGraph:
 
     def one(n: str, node: Any) -> dict[str, Any]:
         if not isinstance(node, neuron_types):
-            return {n: copy.deepcopy(node)}
+            return {n: node}  # shared, not copied: rewrites never mutate a node
         try:
             return {n: fn(n, node) if named else fn(node)}
         except (AssertionError, ValueError, TypeError) as exc:

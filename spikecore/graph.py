@@ -505,9 +505,8 @@ def _finite_problems(name: str, node: object, spec: P.PrimitiveSpec) -> list[str
             out.append(f"node {name!r} ({P.type_name(node)}): parameter {p!r} is complex; "
                        "parameters must be real numbers")
             continue
-        arr = raw.astype(np.float64)
-        if not np.all(np.isfinite(arr)):
-            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        if raw.dtype.kind == "f" and not np.isfinite(raw).all():  # no float64 copy
+            bad = int(np.size(raw) - np.count_nonzero(np.isfinite(raw)))
             out.append(
                 f"node {name!r} ({P.type_name(node)}): parameter {p!r} has {bad} NaN/inf "
                 "value(s); every parameter must be finite"

@@ -46,8 +46,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _normalised(node: P.NIRNode) -> P.NIRNode:
-    node = copy.deepcopy(node)
+def _normalised(node: P.NIRNode, own: bool = False) -> P.NIRNode:
+    """``node`` with torch tensors as numpy arrays; a deep copy unless the caller owns
+    the NIR graph (``read`` does: copying every weight matrix would double the peak)."""
+    node = copy.copy(node) if own else copy.deepcopy(node)
     for f in dataclasses.fields(node):
         if f.name in ("input_type", "output_type", "metadata"):
             continue
@@ -114,14 +116,14 @@ def _spike_edge(nodes: Mapping[str, Any], edges: list[tuple[str, str]],
 
 
 def _convert(nir_graph: nir.NIRGraph, semantics: Semantics | None, recurrent_delay: int,
-             name: str, delay_on: str = "spikes") -> Graph:
+             name: str, delay_on: str = "spikes", own: bool = False) -> Graph:
     meta = parse_record(nir_graph.metadata, name)
     nodes: dict[str, Any] = {}
     for n, node in nir_graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
-            nodes[n] = _convert(node, None, recurrent_delay, n, delay_on)
+            nodes[n] = _convert(node, None, recurrent_delay, n, delay_on, own)
         else:
-            nodes[n] = _normalised(node)
+            nodes[n] = _normalised(node, own)
     raw_edges = [(str(s), str(t)) for s, t in nir_graph.edges]
     if meta is None:
         raw_edges = _repair_dangling_name(nodes, raw_edges, name)
@@ -207,8 +209,10 @@ def _edge_order(nodes: Mapping[str, Any], edges: list[tuple[str, str]]) -> list[
 
 def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | None = None,
              recurrent_delay: int = 1, name: str = "graph",
-             recurrent_delay_on: str | None = None, **overrides: Any) -> Graph:
-    """A spikecore :class:`Graph` from an in-memory ``nir.NIRGraph``.
+             recurrent_delay_on: str | None = None, *, _owned: bool = False,
+             **overrides: Any) -> Graph:
+    """A spikecore :class:`Graph` from an in-memory ``nir.NIRGraph`` (its arrays are
+    copied: the graph does not share memory with ``nir_graph``).
 
     A graph written by spikecore carries its semantics and edge delays; ``dt`` and
     ``overrides`` (Semantics fields) may still change them. A foreign graph needs a
@@ -274,7 +278,7 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
             choices_message(),
         )
     return _convert(nir_graph, semantics, int(recurrent_delay), name,
-                    recurrent_delay_on or "spikes")
+                    recurrent_delay_on or "spikes", own=_owned)
 
 
 def to_nir(graph: Graph, plain: bool = False) -> nir.NIRGraph:
@@ -533,7 +537,9 @@ def read(path: str | os.PathLike, dialect: str | None = None, dt: float | None =
     name = Path(path).stem
     try:
         graph = from_nir(nir_graph, dialect=dialect, dt=dt, recurrent_delay=recurrent_delay,
-                         name=name, recurrent_delay_on=recurrent_delay_on, **overrides)
+                         name=name, recurrent_delay_on=recurrent_delay_on, _owned=True,
+                         **overrides)
+        del nir_graph  # the graph now holds the arrays
         graph.validate()
     except GraphError as exc:
         new = type(exc)(f"{os.fspath(path)}: {exc}")

@@ -115,7 +115,7 @@ def test_affine_bias_size():
     w = nir.Affine(weight=rng.normal(size=(2, 2)), bias=np.zeros(2))
     w.bias = np.zeros(5)
     g = sc.Graph({"i": inp(), "w": w, "o": out()}, [("i", "w"), ("w", "o")], SEM)
-    one_problem(g, "'bias' has 5 elements, expected 2")
+    one_problem(g, "'bias' has shape (5,), expected (2,)")
 
 
 def test_conv_channel_mismatch():
