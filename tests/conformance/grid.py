@@ -22,14 +22,14 @@ The producer libraries are imported inside the builders: rendering needs none of
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from importers import float64_default
 
 BATCH, STEPS = 2, 80
 BACKENDS = ("brian2", "torch")
@@ -199,19 +199,6 @@ class FileIsNotTheNetwork(AssertionError):
 def _inputs(shape: tuple[int, ...], rate: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (rng.random((BATCH, STEPS, *shape)) < rate).astype(np.float64)
-
-
-@contextlib.contextmanager
-def _float64() -> Iterator[None]:
-    """torch's default dtype float64 while a producer builds and runs its network."""
-    import torch
-
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
 
 
 def _libraries_without_samna() -> None:
@@ -434,7 +421,7 @@ def _norse_ff(neuron: str = "LIFBox", bias: bool = False, reset: str = "value") 
     import norse.torch as norse
     import torch
 
-    with _float64():
+    with float64_default():
         torch.manual_seed(7)
         lin1, lin2 = torch.nn.Linear(4, 5, bias=bias), torch.nn.Linear(5, 3, bias=bias)
         with torch.no_grad():
@@ -460,7 +447,7 @@ def _norse_recurrent() -> Built:
     import norse.torch as norse
     import torch
 
-    with _float64():
+    with float64_default():
         torch.manual_seed(9)
         lin = torch.nn.Linear(4, 5, bias=False)
         rec = norse.LIFRecurrentCell(5, 5, dt=NORSE_DT)
@@ -471,7 +458,7 @@ def _norse_recurrent() -> Built:
 def _norse_conv(flatten: bool = False, infer_types: bool = False) -> Built:
     import torch
 
-    with _float64():
+    with float64_default():
         torch.manual_seed(11)
         # no Flatten or pooling: Norse's exporter writes neither (a None node)
         conv1, conv2 = torch.nn.Conv2d(1, 2, 3), torch.nn.Conv2d(2, 2, 3)
@@ -506,7 +493,7 @@ def _sinabs_run(net: Any, names: list[str], sample: Any, x: np.ndarray,
     handles = [m.register_forward_pre_hook(lambda _m, args: tuple(a.double() for a in args))
                for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
     try:
-        with _float64(), torch.no_grad():
+        with float64_default(), torch.no_grad():
             net.double()
             got = _hooked(net, names, lambda: net(flat))
     finally:

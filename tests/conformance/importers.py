@@ -87,7 +87,7 @@ def _quiet() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _float64_default() -> Iterator[None]:
+def float64_default() -> Iterator[None]:
     """Run with torch's default dtype float64, so state a library creates with
     ``torch.zeros(shape)`` (Sinabs' ``init_state_with_shape``, Rockpool's buffers) is
     float64 like the modules after ``.double()``; restored afterwards."""
@@ -401,7 +401,7 @@ def run_sinabs(graph: nir.NIRGraph, x: Any, record: Sequence[str] = ()) -> dict[
     sinabs.reset_states(module)
     rec = _Recorder(module, record)
     try:
-        with _stage("Sinabs", "run"), _quiet(), _float64_default(), torch.no_grad():
+        with _stage("Sinabs", "run"), _quiet(), float64_default(), torch.no_grad():
             flat = torch.from_numpy(np.ascontiguousarray(x.reshape(batch * steps, *x.shape[2:])))
             z = _numpy(_first(module(flat)))
     finally:
