@@ -53,6 +53,20 @@ class Result:
                 return int(a.shape[0])
         return 0
 
+    def __repr__(self) -> str:
+        """One line: backend, batch x steps, dt, spike count per node, wall time, e.g.
+        ``<Result torch: 1 x 400 steps, dt=0.001 s, spikes lif1=12 lif2=3, wall 0.012 s>``."""
+        spikes = [f"{k}={int(np.count_nonzero(v))}" for k, v in self.spikes.items()]
+        if len(spikes) > 6:
+            spikes = [*spikes[:5], f"(+{len(spikes) - 5} more)"]
+        traces = sum(len(v) for v in self.traces.values())
+        parts = [f"{self.batch} x {self.steps} steps", f"dt={self.dt:g} s",
+                 "spikes " + (" ".join(spikes) if spikes else "none recorded")]
+        if traces:
+            parts.append(f"{traces} trace(s)")
+        parts.append(f"wall {self.wall_time:.3g} s")
+        return f"<Result {self.backend or '?'}: {', '.join(parts)}>"
+
     @property
     def times(self) -> np.ndarray:
         """End time of each step in seconds."""
