@@ -87,19 +87,19 @@ def main() -> None:
     for _ in range(args.repeats):
         with torch.no_grad():
             t0 = time.perf_counter()
-            tr = module(x1)
+            tr = module.trace(x1)
             t_int.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            tr_loop = loop(x1)
+            tr_loop = loop.trace(x1)
             t_loop.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            module(xb)
+            module.trace(xb)
             t_batch.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            loop(xb)
+            loop.trace(xb)
             t_batch_loop.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        tr_ste = module(x1)
+        tr_ste = module.trace(x1)
         t_ste.append(time.perf_counter() - t0)
 
     identical = True

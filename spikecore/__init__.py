@@ -38,23 +38,64 @@ __all__ = [
 ]
 
 
-def to_torch(graph, *args, arithmetic: str = "float", **kwargs):
-    """The graph as a stateful, batched ``torch.nn.Module``.
+def to_torch(graph, dtype=None, device=None, *, arithmetic: str = "float",
+             surrogate: str = "superspike", surrogate_scale: float | None = None,
+             trainable=("weight", "bias", "scale"), detach_reset: bool = False,
+             event_driven: bool = False, train_weights: bool = True, fused: bool = True):
+    """The graph as a stateful, batched ``torch.nn.Module``; both arithmetics are called
+    alike: ``out, state = module(x)`` with ``x`` ``[batch, steps, *shape]`` (a dict by
+    Input name for several Input nodes), and ``module(x2, state)`` continues.
 
-    ``arithmetic="float"`` (default): the contract in floating point
-    (:func:`spikecore.backends.torch.to_torch`). ``arithmetic="loihi2"``: Loihi 2's
-    fixed-point CUBA-LIF and dense accumulation, bit-exact with Lava's bit-accurate models,
-    with straight-through gradients (:func:`spikecore.hardware.loihi2.emulation.loihi2_module`).
+    Args:
+        graph: a spikecore :class:`~spikecore.graph.Graph` with semantics.
+        dtype: float arithmetic: parameter and state dtype (None: ``torch.float32``;
+            ``torch.float64`` reproduces the contract's spikes exactly).
+        device: float arithmetic: where the module lives (default CPU).
+        arithmetic: ``"float"`` (default): the contract in floating point
+            (:func:`spikecore.backends.torch.to_torch`, a
+            :class:`~spikecore.backends.torch.SpikecoreModule`). ``"loihi2"``: Loihi 2's
+            fixed-point CUBA-LIF and dense accumulation, bit-exact with Lava's
+            bit-accurate models, with straight-through gradients
+            (:func:`spikecore.hardware.loihi2.emulation.loihi2_module`, a
+            :class:`~spikecore.hardware.loihi2.emulation.Loihi2Module`).
+        surrogate: the spike's pseudo-derivative in training (both arithmetics):
+            ``"superspike"``, ``"atan"``, ``"sigmoid"``, ``"triangle"`` or ``"heaviside"``.
+        surrogate_scale: the surrogate's steepness (default per surrogate).
+        trainable: float arithmetic: the NIR parameters that become ``nn.Parameter``
+            (default the weights), or ``"all"``.
+        detach_reset: float arithmetic: stop the gradient through the reset.
+        event_driven: float arithmetic: Linear/Affine nodes fed by spikes accumulate only
+            the rows of active inputs.
+        train_weights: loihi2 arithmetic: weights as trainable parameters (else buffers).
+        fused: loihi2 arithmetic: without gradients, run all populations in one pipelined
+            step when the network allows (same bits).
+
+    Raises:
+        SpikecoreError: an unknown ``arithmetic``, or an option the chosen arithmetic
+            does not have.
     """
+    float_only = {"dtype": (dtype, None), "device": (device, None),
+                  "trainable": (trainable, ("weight", "bias", "scale")),
+                  "detach_reset": (detach_reset, False), "event_driven": (event_driven, False)}
+    loihi2_only = {"train_weights": (train_weights, True), "fused": (fused, True)}
+    if arithmetic not in ("float", "loihi2"):
+        raise SpikecoreError(f"arithmetic={arithmetic!r}: expected 'float' or 'loihi2'")
+    foreign = loihi2_only if arithmetic == "float" else float_only
+    given = sorted(k for k, (v, default) in foreign.items()
+                   if v is not default and not (type(v) is type(default) and v == default))
+    if given:
+        raise SpikecoreError(f"to_torch(arithmetic={arithmetic!r}) has no option(s) {given}")
     if arithmetic == "float":
         from .backends.torch import to_torch as _to_torch
 
-        return _to_torch(graph, *args, **kwargs)
-    if arithmetic == "loihi2":
-        from .hardware.loihi2.emulation import loihi2_module
+        kwargs = {} if dtype is None else {"dtype": dtype}
+        return _to_torch(graph, device=device, surrogate=surrogate, surrogate_scale=surrogate_scale,
+                         trainable=trainable, detach_reset=detach_reset, event_driven=event_driven,
+                         **kwargs)
+    from .hardware.loihi2.emulation import loihi2_module
 
-        return loihi2_module(graph, *args, **kwargs)
-    raise SpikecoreError(f"arithmetic={arithmetic!r}: expected 'float' or 'loihi2'")
+    return loihi2_module(graph, surrogate=surrogate, surrogate_scale=surrogate_scale,
+                         train_weights=train_weights, fused=fused)
 
 
 def from_torch(module, *args, **kwargs):

@@ -126,11 +126,20 @@ def spike_function(name: str = "superspike", scale: float | None = None
         raise SpikecoreError(f"surrogate_scale={scale!r}: expected a positive finite number")
     if sur.function is None:
         return _step
-    fn = sur.function
+    return SpikeFunction(sur.function, scale, name)
 
-    def spike(u: torch.Tensor) -> torch.Tensor:
-        return fn.apply(u, scale)
 
-    spike.surrogate = name  # type: ignore[attr-defined]
-    spike.scale = scale  # type: ignore[attr-defined]
-    return spike
+class SpikeFunction:
+    """``u -> z`` through an autograd surrogate at a fixed ``scale``: a module-level class
+    (not a closure), so modules holding one pickle with ``torch.save``."""
+
+    def __init__(self, function: type[torch.autograd.Function], scale: float, surrogate: str):
+        self.function = function
+        self.scale = scale
+        self.surrogate = surrogate
+
+    def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        return self.function.apply(u, self.scale)
+
+    def __repr__(self) -> str:
+        return f"SpikeFunction({self.surrogate!r}, scale={self.scale})"

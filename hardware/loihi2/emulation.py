@@ -113,6 +113,23 @@ class Loihi2Trace:
     v: dict[str, torch.Tensor]
     spikes: dict[str, torch.Tensor]
     outputs: dict[str, torch.Tensor]
+    #: The state after the last step (set by :meth:`Loihi2Module.trace`).
+    state: Loihi2State | None = None
+
+
+@dataclass
+class Loihi2State:
+    """Where a :class:`Loihi2Module` run stopped, to continue from: ``module(x2, state)``.
+
+    ``u``, ``v``: population -> integer state ``[batch, n]`` (exact integers in float64);
+    ``past``: source (Input node or population) of a delayed connection -> what it sent in
+    its last ``k`` steps ``[batch, k, n]``, oldest first (``k``: its longest outgoing
+    delay; spikes 0/1, Input values as ``input != 0``).
+    """
+
+    u: dict[str, torch.Tensor]
+    v: dict[str, torch.Tensor]
+    past: dict[str, torch.Tensor]
 
 
 class Loihi2Module(torch.nn.Module):
@@ -128,8 +145,12 @@ class Loihi2Module(torch.nn.Module):
             network allows (see :meth:`fused_reason`); ``False`` forces the
             population-by-population loop. Both give the same bits.
 
-    ``forward(inputs, steps=None)``: ``inputs`` is a tensor ``[batch, steps, *shape]`` (one
-    Input node) or a dict Input name -> tensor; returns a :class:`Loihi2Trace`.
+    ``forward(x, state=None, steps=None)`` is called as the float module
+    (:class:`~spikecore.backends.torch.SpikecoreModule`): ``x`` is a tensor ``[batch, steps,
+    *shape]`` (one Input node) or a dict Input name -> tensor; it returns ``(out, state)``,
+    ``out`` the Output node's ``[batch, steps, *shape]`` tensor (a dict by Output name when
+    there are several) and ``state`` a :class:`Loihi2State` that ``module(x2, state)``
+    continues from. :meth:`trace` returns every population's u, v and spikes.
     """
 
     def __init__(self, network: Loihi2Network, *, surrogate: str = "superspike",
@@ -181,22 +202,98 @@ class Loihi2Module(torch.nn.Module):
             out[n] = (x.reshape(x.shape[0], x.shape[1], -1) != 0).to(torch.float64)
         return out
 
-    def forward(self, inputs: torch.Tensor | Mapping[str, torch.Tensor],
-                steps: int | None = None) -> Loihi2Trace:
+    def forward(self, x: torch.Tensor | Mapping[str, torch.Tensor],
+                state: Loihi2State | None = None, steps: int | None = None
+                ) -> tuple[torch.Tensor | dict[str, torch.Tensor], Loihi2State]:
+        """``(out, state)``, as the float module: ``out`` the Output node's ``[batch, steps,
+        *shape]`` (a dict by Output name when there are several); ``state`` continues."""
+        tr = self.trace(x, steps, state)
+        net = self.network
+        out = {}
+        for o, y in tr.outputs.items():
+            shape = tuple(net.neurons[net.outputs[o]].shape)
+            out[o] = y.reshape(*y.shape[:2], *shape)
+        if len(out) == 1:
+            return next(iter(out.values())), tr.state
+        return out, tr.state
+
+    def trace(self, inputs: torch.Tensor | Mapping[str, torch.Tensor], steps: int | None = None,
+              state: Loihi2State | None = None) -> Loihi2Trace:
+        """Run and record every population: a :class:`Loihi2Trace` (``[batch, steps, n]``
+        tensors) whose ``state`` continues (``trace(x2, state=tr.state)``)."""
         x = self._inputs(inputs)
+        batch = next(iter(x.values())).shape[0]
+        steps = int(steps if steps is not None else next(iter(x.values())).shape[1])
+        if state is not None:
+            self._check_state(state, batch)
         needs_grad = torch.is_grad_enabled() and any(w.requires_grad for w in self.weights)
         if not needs_grad:
-            return self._forward_int(x, steps)
-        return self._forward_ste(x, steps)
+            tr = self._forward_int(x, steps, state)
+        else:
+            tr = self._forward_ste(x, steps, state)
+        tr.state = self._next_state(x, steps, tr, state)
+        return tr
 
-    def _forward_ste(self, x: dict[str, torch.Tensor], steps: int | None) -> Loihi2Trace:
+    def _delays(self) -> dict[str, int]:
+        """Source -> its longest outgoing delay (> 0 only): the history a state keeps."""
+        k: dict[str, int] = {}
+        for c in self.network.connections:
+            if c.delay_steps > 0:
+                k[c.source] = max(k.get(c.source, 0), c.delay_steps)
+        return k
+
+    def _check_state(self, state: Loihi2State, batch: int) -> None:
+        if not isinstance(state, Loihi2State):
+            raise SpikecoreError(f"state: expected the Loihi2State a previous call returned, "
+                                 f"got {type(state).__name__}")
+        for n in self.network.neurons:
+            if n not in state.u or n not in state.v or tuple(state.u[n].shape) != (
+                    batch, self.network.neurons[n].n):
+                raise SpikecoreError(f"state does not fit this module at batch {batch} "
+                                     f"(population {n!r}); pass the state of a run of this "
+                                     "module with the same batch size")
+
+    def _next_state(self, x: dict[str, torch.Tensor], steps: int, tr: Loihi2Trace,
+                    state: Loihi2State | None) -> Loihi2State:
+        net = self.network
+        batch = next(iter(x.values())).shape[0]
+        f64 = torch.float64
+        if steps > 0:
+            u = {n: tr.u[n][:, -1] for n in net.neurons}
+            v = {n: tr.v[n][:, -1] for n in net.neurons}
+        elif state is not None:
+            u, v = dict(state.u), dict(state.v)
+        else:
+            u = {n: p["u0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+            v = {n: p["v0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+        past = {}
+        for src, k in self._delays().items():
+            if src in x:
+                seq = x[src][:, :steps]
+                if seq.shape[1] < steps:
+                    seq = torch.cat([seq, seq.new_zeros(batch, steps - seq.shape[1],
+                                                        seq.shape[2])], 1)
+            elif src in tr.spikes:
+                seq = tr.spikes[src]
+            else:
+                seq = torch.zeros(batch, steps, net.neurons[src].n, dtype=f64)
+            old = state.past[src] if state is not None else \
+                torch.zeros(batch, k, seq.shape[2], dtype=f64)
+            past[src] = torch.cat([old, seq], 1)[:, -k:]
+        return Loihi2State(u, v, past)
+
+    def _forward_ste(self, x: dict[str, torch.Tensor], steps: int,
+                     state: Loihi2State | None = None) -> Loihi2Trace:
         """float64 tensors holding exact integers; straight-through gradients."""
         net, tg = self.network, self.target
         batch = next(iter(x.values())).shape[0]
-        steps = int(steps if steps is not None else next(iter(x.values())).shape[1])
         w_eff = [lava_weights(w, tg.weight_bits) for w in self.weights]
-        u = {n: p["u0"].expand(batch, -1).clone() for n, p in self._pop.items()}
-        v = {n: p["v0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+        if state is None:
+            u = {n: p["u0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+            v = {n: p["v0"].expand(batch, -1).clone() for n, p in self._pop.items()}
+        else:
+            u, v = dict(state.u), dict(state.v)
+        past = state.past if state is not None else {}
         hist: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
         rec_u: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
         rec_v: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
@@ -206,7 +303,8 @@ class Loihi2Module(torch.nn.Module):
 
         def source_at(name: str, t: int) -> torch.Tensor | None:
             if t < 0:
-                return None
+                old = past.get(name)
+                return None if old is None or old.shape[1] + t < 0 else old[:, old.shape[1] + t]
             if name in x:
                 return x[name][:, t] if t < x[name].shape[1] else None
             return hist[name][t]
@@ -312,17 +410,17 @@ class Loihi2Module(torch.nn.Module):
             return f"int32 overflow of the synaptic input cannot be ruled out in {risky}"
         return None
 
-    def _forward_int(self, x: dict[str, torch.Tensor], steps: int | None) -> Loihi2Trace:
-        """No gradients: the fused pipelined step when :meth:`fused_reason` allows, else
-        the population-by-population int64 loop."""
-        steps = int(steps if steps is not None else next(iter(x.values())).shape[1])
+    def _forward_int(self, x: dict[str, torch.Tensor], steps: int,
+                     state: Loihi2State | None = None) -> Loihi2Trace:
+        """No gradients: the fused pipelined step when :meth:`fused_reason` allows (and the
+        run starts from the initial state), else the population-by-population int64 loop."""
         w_t = self._int_weights()
         proofs = self._overflow_proofs(w_t)
-        lags = self._pipeline_lags() if self.fused else None
+        lags = self._pipeline_lags() if self.fused and state is None else None
         if lags is not None and not any(wrap_in or any(wraps)
                                         for wraps, wrap_in, _ in proofs.values()):
             return self._forward_fused(x, steps, w_t, proofs, lags)
-        return self._forward_loop(x, steps, w_t, proofs)
+        return self._forward_loop(x, steps, w_t, proofs, state)
 
     def _forward_fused(self, x: dict[str, torch.Tensor], steps: int, w_t: list[torch.Tensor],
                        proofs: dict[str, tuple[list[bool], bool, bool]],
@@ -423,7 +521,8 @@ class Loihi2Module(torch.nn.Module):
         return out
 
     def _forward_loop(self, x: dict[str, torch.Tensor], steps: int, w_t: list[torch.Tensor],
-                      proofs: dict[str, tuple[list[bool], bool, bool]]) -> Loihi2Trace:
+                      proofs: dict[str, tuple[list[bool], bool, bool]],
+                      state: Loihi2State | None = None) -> Loihi2Trace:
         """Population by population in ``net.order`` on int64 tensors (matrix products in
         float64: BLAS, exact as |sums| < 2**53), with every int32 wrap the proofs cannot
         rule out. The connections are prepared by :meth:`_loop_populations`; the synaptic
@@ -433,11 +532,20 @@ class Loihi2Module(torch.nn.Module):
         mask32, half32 = (1 << 32) - 1, 1 << 31
         uv_max, two_uv = tg.uv_max, 2 * tg.uv_max
         unity, act = tg.decay_unity, 1 << tg.act_shift
-        pops = self._loop_populations(x, steps, w_t, proofs, batch)
-        u = {n: p["u0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
-        v = {n: p["v0"].to(torch.int64).expand(batch, -1).clone() for n, p in self._pop.items()}
+        past = state.past if state is not None else {}
+        pops = self._loop_populations(x, steps, w_t, proofs, batch, past)
+        if state is None:
+            u0 = {n: p["u0"].expand(batch, -1) for n, p in self._pop.items()}
+            v0 = {n: p["v0"].expand(batch, -1) for n, p in self._pop.items()}
+        else:
+            u0, v0 = state.u, state.v
+        u = {n: u0[n].to(torch.int64).clone() for n in self._pop}
+        v = {n: v0[n].to(torch.int64).clone() for n in self._pop}
         zero = {n: torch.zeros(batch, net.neurons[n].n, dtype=torch.float64) for n in net.neurons}
-        hist: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
+        # A population's spikes, after the ones of the state's history (``off[n]`` rows).
+        hist: dict[str, list[torch.Tensor]] = {
+            n: list(past[n].unbind(1)) if n in past else [] for n in net.neurons}
+        off = {n: len(hist[n]) for n in net.neurons}
         rec_u: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
         rec_v: dict[str, list[torch.Tensor]] = {n: [] for n in net.neurons}
         for t in range(steps):
@@ -465,19 +573,21 @@ class Loihi2Module(torch.nn.Module):
                 rec_u[name].append(un)
                 rec_v[name].append(vn)
         f64 = lambda seq: torch.stack(seq, dim=1).to(torch.float64)  # noqa: E731
-        spikes = {n: f64(hist[n]) for n in net.neurons if net.neurons[n].spiking}
+        spikes = {n: f64(hist[n][off[n]:]) for n in net.neurons if net.neurons[n].spiking}
         vs = {n: f64(rec_v[n]) for n in net.neurons}
         return Loihi2Trace({n: f64(rec_u[n]) for n in net.neurons}, vs, spikes,
                            self._outputs(spikes, vs))
 
     def _loop_populations(self, x: dict[str, torch.Tensor], steps: int,
                           w_t: list[torch.Tensor],
-                          proofs: dict[str, tuple[list[bool], bool, bool]], batch: int
-                          ) -> list[tuple]:
+                          proofs: dict[str, tuple[list[bool], bool, bool]], batch: int,
+                          past: Mapping[str, torch.Tensor] | None = None) -> list[tuple]:
         """Per population in ``net.order``: (name, connections, u factor, v factor, bias,
         vth, spiking, may the port sum wrap, may u wrap). A connection is (source or None,
-        delay, weights or, for an Input source, the products of all steps with the delay
-        applied, weight exponent, may its int32 wrap trigger)."""
+        delay less the source's rows of history in ``past``, weights or, for an Input
+        source, the products of all steps with the delay applied (the first steps from
+        ``past``), weight exponent, may its int32 wrap trigger)."""
+        past = past or {}
         net = self.network
         pops = []
         for name in net.order:
@@ -494,9 +604,15 @@ class Loihi2Module(torch.nn.Module):
                     if n_t:
                         full[:, c.delay_steps:c.delay_steps + n_t] = \
                             (xs[:, :n_t] @ w).to(torch.int64)
+                    old = past.get(c.source)
+                    if old is not None and c.delay_steps:
+                        d = min(c.delay_steps, steps)
+                        full[:, :d] = (old[:, old.shape[1] - c.delay_steps:][:, :d] @ w
+                                       ).to(torch.int64)
                     conns.append((None, 0, full, c.weight_exp, wrap_c))
                 else:
-                    conns.append((c.source, c.delay_steps, w, c.weight_exp, wrap_c))
+                    k = past[c.source].shape[1] if c.source in past else 0
+                    conns.append((c.source, c.delay_steps - k, w, c.weight_exp, wrap_c))
             pops.append((name, conns, int(p["u_fac"]), int(p["v_fac"]),
                          p["bias"].to(torch.int64), int(p["vth"]), p["spiking"], wrap_in, wrap_u))
         return pops
@@ -727,7 +843,7 @@ def run(graph_or_network: Graph | Loihi2Network, inputs: Mapping[str, np.ndarray
     net = module.network
     t0 = time.perf_counter()
     with torch.no_grad():
-        tr = module({k: torch.as_tensor(np.asarray(v)) for k, v in inputs.items()}, steps)
+        tr = module.trace({k: torch.as_tensor(np.asarray(v)) for k, v in inputs.items()}, steps)
     wall = time.perf_counter() - t0
     res = Result(dt=net.dt, backend="loihi2_torch", wall_time=wall)
     for n, p in net.neurons.items():
@@ -837,5 +953,5 @@ def run_lava_reference(network: Loihi2Network, inputs: Mapping[str, np.ndarray],
     return out
 
 
-__all__ = ["Loihi2Module", "Loihi2Trace", "lava_lags", "lava_weights", "loihi2_module", "run",
+__all__ = ["Loihi2Module", "Loihi2State", "Loihi2Trace", "lava_lags", "lava_weights", "loihi2_module", "run",
            "run_lava_reference", "shift", "trunc_shift", "wrap32", "write_reference_job"]

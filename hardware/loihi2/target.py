@@ -90,6 +90,12 @@ class HardwareTarget:
     def source(self, name: str) -> str:
         return self.sources.get(name, "")
 
+    def __reduce__(self):
+        # ``sources`` is a read-only MappingProxyType, which does not pickle: send a dict.
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        fields["sources"] = dict(self.sources)
+        return (_target_from_fields, (fields,))
+
     def describe(self) -> list[str]:
         """One line per figure: ``name = value  (source)``."""
         out = []
@@ -130,6 +136,11 @@ class HardwareTarget:
     def activation_range(self) -> tuple[int, int]:
         h = 2 ** (self.activation_bits - 1)
         return -h, h - 1
+
+
+def _target_from_fields(fields: dict) -> HardwareTarget:
+    """A :class:`HardwareTarget` from its pickled fields (``sources`` read-only again)."""
+    return HardwareTarget(**{**fields, "sources": MappingProxyType(dict(fields["sources"]))})
 
 
 LOIHI2 = HardwareTarget(

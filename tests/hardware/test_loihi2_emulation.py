@@ -86,7 +86,7 @@ def assert_bit_exact(net: Loihi2Network, x: np.ndarray, steps: int, python: str)
     ref = LT.run_lava_reference(net, {next(iter(net.inputs)): x}, steps, python=python)
     mine = LT.run(net, {next(iter(net.inputs)): x}, steps)
     with torch.no_grad():
-        loop = LT.Loihi2Module(net, fused=False)(torch.tensor(x), steps)
+        loop = LT.Loihi2Module(net, fused=False).trace(torch.tensor(x), steps)
     total = 0
     for n, p in net.neurons.items():
         ints = mine.info["int"][n]
@@ -167,8 +167,8 @@ def test_gradient_path_equals_integer_path() -> None:
     module = LT.loihi2_module(g)
     x = torch.tensor(spikes_in(12, 80, 0.3, seed=1, batch=3))
     with torch.no_grad():
-        fast = module(x)
-    slow = module(x)
+        fast = module.trace(x)
+    slow = module.trace(x)
     assert any(t.requires_grad for t in slow.v.values())
     n_spikes = 0
     for n in fast.v:
@@ -192,7 +192,7 @@ def test_straight_through_gradients_train_the_weights() -> None:
     losses = []
     for _ in range(15):
         opt.zero_grad()
-        out = module(x).outputs["out"]
+        out = module.trace(x).outputs["out"]
         loss = ((out.sum(dim=1) - target) ** 2).mean()
         loss.backward()
         for k, w in enumerate(module.weights):
@@ -321,7 +321,7 @@ def test_fused_step_equals_population_loop(batch: int, steps: int, extra: int) -
     assert fused._pipeline_lags() == {"a": 0, "b": 1, "c": 2}
     x = torch.tensor(spikes_in(10, steps, 0.3, seed=batch, batch=batch))
     with torch.no_grad():
-        fast, slow = fused(x, steps + extra), loop(x, steps + extra)
+        fast, slow = fused.trace(x, steps + extra), loop.trace(x, steps + extra)
     assert fast.v["a"].shape == (batch, steps + extra, 14)
     assert _assert_same_traces(fast, slow) > 0
 
@@ -332,7 +332,7 @@ def test_fused_step_wraps_u_like_the_loop() -> None:
     assert fused.fused_reason() is None
     x = torch.tensor(spikes_in(12, 60, 0.6, seed=5, batch=2))
     with torch.no_grad():
-        fast, slow = fused(x), loop(x)
+        fast, slow = fused.trace(x), loop.trace(x)
     _assert_same_traces(fast, slow)
     # Excitatory input only and u0 = 0: a negative u exists only through the wrap.
     assert (fast.u["a"] < 0).any() and (fast.u["a"] > 2**22).any()
@@ -353,4 +353,5 @@ def test_fused_step_declines_what_it_cannot_do() -> None:
     x = torch.tensor(spikes_in(3, 30, 0.5, seed=1))
     for net in (cyc, huge):
         with torch.no_grad():
-            _assert_same_traces(LT.Loihi2Module(net)(x), LT.Loihi2Module(net, fused=False)(x))
+            _assert_same_traces(LT.Loihi2Module(net).trace(x),
+                                    LT.Loihi2Module(net, fused=False).trace(x))
