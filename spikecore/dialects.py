@@ -337,6 +337,20 @@ register_dialect(Dialect(
 SNNTORCH_DT = 1e-4
 
 
+def _snntorch_warned(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """The ``snntorch`` dialect: :func:`_snntorch_import`, and a warning that the file does
+    not say which reset the network was trained with."""
+    out = _snntorch_import(g, s)
+    if s.reset == "to_value":
+        warnings.warn(
+            "dialect 'snntorch' reads the file as snnTorch's import_from_nir builds it: "
+            "reset to zero in the same step. NIR files do not record the reset: a network "
+            "built with snnTorch's defaults (Leaky/Synaptic reset_mechanism='subtract', "
+            "reset_delay=True) is read exactly with dialect='snntorch-defaults'",
+            DialectWarning, stacklevel=5)
+    return out
+
+
 def _snntorch_import(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
     """What snnTorch's ``import_from_nir`` does: ``Leaky(beta = 1 - dt/tau)`` adds the
     input undecayed (``mem = beta*mem + x``) and, when ``r*dt/tau != 1``, divides the
@@ -370,11 +384,54 @@ register_dialect(Dialect(
     "w_in*dt/tau_syn), reset to zero in the same step (reset_delay=False). Its exporter "
     "writes tau = dt/(1-beta), r = tau/dt, so its own files read unchanged; voltages are in "
     "snnTorch's units. User-built Leaky defaults (reset_delay=True, subtract) are not "
-    "what import_from_nir builds and are not in the file.",
+    "what import_from_nir builds and are not in the file: read such a network with "
+    "dialect 'snntorch-defaults' (a DialectWarning says so on every read).",
     default_dt=SNNTORCH_DT,
     choices=dict(integrator="euler", reset="to_value", input_meaning="current",
                  update_order="current_first"),
-    rewrite=_snntorch_import,
+    rewrite=_snntorch_warned,
+))
+
+
+def _snntorch_defaults(g: nir.NIRGraph, s: Semantics) -> nir.NIRGraph:
+    """snnTorch's ``Leaky``/``Synaptic`` with their defaults (``reset_mechanism=
+    "subtract"``, ``reset_delay=True``): ``reset = H(mem_prev - thr)``, ``mem = beta*mem +
+    x - reset*thr``, ``spk = H(mem - thr)``. The threshold of a spike in step t is taken
+    off in step t+1, undecayed. Under the contract's subtract reset the amount taken off
+    in step t decays by beta before step t+1, so it must be ``thr/beta``: v_reset :=
+    thr*(1 - 1/beta), beta = 1 - dt/tau_mem. Spikes are snnTorch's exactly; the recorded v
+    after a spike is snnTorch's mem minus thr/beta (snnTorch shows it before the reset)."""
+    g = _snntorch_import(g, s)
+    dt = float(s.dt)
+
+    def fix(node: Any) -> Any:
+        p = _params(node)
+        if isinstance(node, (nir.LIF, nir.CubaLIF)):
+            tau = p["tau"] if isinstance(node, nir.LIF) else p["tau_mem"]
+            beta = 1.0 - dt / tau
+            if np.any(beta <= 0):
+                raise DialectError(
+                    f"{type(node).__name__} node has dt/tau >= 1 (beta = 1 - dt/tau <= 0): "
+                    "snnTorch's delayed reset cannot be written as a subtraction",
+                    ["check dt (snnTorch's import uses 1e-4 s)"])
+            return _rebuild(node, v_reset=p["v_threshold"] * (1.0 - 1.0 / beta))
+        return _rebuild(node)
+
+    return _map_neurons(g, fix)
+
+
+register_dialect(Dialect(
+    "snntorch-defaults",
+    "snnTorch networks built with Leaky/Synaptic's defaults, reset_mechanism='subtract' "
+    "and reset_delay=True (the file does not say; dialect 'snntorch' reproduces "
+    "import_from_nir, which builds reset-to-zero neurons): the threshold of a spike is "
+    "subtracted in the next step, undecayed, written as the contract's subtract reset with "
+    "v_reset = v_threshold*(1 - 1/beta). Spikes exact; v after a spike is snnTorch's mem "
+    "minus threshold/beta. dt = 1e-4 s as snnTorch's exporter.",
+    default_dt=SNNTORCH_DT,
+    choices=dict(integrator="euler", reset="subtract", input_meaning="current",
+                 update_order="current_first"),
+    rewrite=_snntorch_defaults,
 ))
 
 

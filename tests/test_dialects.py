@@ -239,3 +239,15 @@ def test_dt_inferred_from_r_alone_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", sc.errors.DialectWarning)
         sc.from_nir(g, dialect="rockpool", dt=dt)
+
+
+def test_snntorch_dialect_warns_that_the_reset_is_not_in_the_file() -> None:
+    g = _one_layer(nir.LIF(tau=np.full(2, 1e-3), r=np.full(2, 10.0), v_leak=np.zeros(2),
+                           v_threshold=np.ones(2), v_reset=np.zeros(2)), 2)
+    with pytest.warns(sc.errors.DialectWarning, match="dialect='snntorch-defaults'"):
+        sc.from_nir(g, dialect="snntorch")
+    # snntorch-defaults: beta = 1 - dt/tau = 0.9, the delayed undecayed subtraction of
+    # thr is a subtraction of thr/beta now: v_reset = thr*(1 - 1/beta)
+    graph = sc.from_nir(g, dialect="snntorch-defaults")
+    assert graph.semantics.reset == "subtract"
+    np.testing.assert_allclose(graph.nodes["cell"].v_reset, 1.0 - 1.0 / 0.9, rtol=1e-12)

@@ -676,6 +676,12 @@ def _reading(built: Built, **options: Any) -> Built:
     return built
 
 
+def _dialect(built: Built, dialect: str) -> Built:
+    """The same export read with another dialect."""
+    built.dialect = dialect
+    return built
+
+
 # ============================================================ the grid
 E, A, R = "exact", "approximate", "refused"
 SNN_RESET = ("the file has no reset mode; snnTorch's import_from_nir (what the dialect "
@@ -699,7 +705,12 @@ def _cells() -> list[tuple[Cell, Callable[[Path], Built]]]:
           "reset_mechanism='zero', reset_delay=False: what import_from_nir builds"),
         c("snnTorch", "feed-forward", "Leaky defaults (subtract, reset_delay)", A,
           lambda: _snntorch_ff("default"), SNN_RESET + "; the defaults subtract the threshold "
-          "one step late (not decayed): no Semantics option expresses that", 0.52),
+          "one step late (not decayed); dialect 'snntorch' warns and names "
+          "'snntorch-defaults', which reads it exactly (next row)", 0.52),
+        c("snnTorch", "feed-forward", "Leaky defaults, read with dialect snntorch-defaults", E,
+          lambda: _dialect(_snntorch_ff("default"), "snntorch-defaults"),
+          "the delayed, undecayed subtraction written as subtract with v_reset = "
+          "thr*(1 - 1/beta)"),
         c("snnTorch", "feed-forward", "Leaky, subtract reset", A,
           lambda: _snntorch_ff("subtract"), SNN_RESET, 0.49),
         c("snnTorch", "feed-forward", "Leaky, subtract reset, read with reset='subtract'", A,
