@@ -29,7 +29,7 @@ from .file_metadata import FORMAT, METADATA_KEY
 from .file_metadata import parse as parse_record
 from .graph import Edge, Graph, kahn_order
 from .hdf5_reader import check_regular_file, load_tree
-from .semantics import Semantics
+from .semantics import Semantics, as_seconds
 
 _NIR_TYPES = {name: getattr(nir, name) for name in (
     "Input", "Output", "Affine", "Linear", "Scale", "Threshold", "Delay", "Flatten",
@@ -238,6 +238,7 @@ def from_nir(nir_graph: nir.NIRGraph, dialect: str | None = None, dt: float | No
             f"unknown option(s) {', '.join(map(repr, unknown))}; overrides are Semantics "
             f"fields: {', '.join(f for f in Semantics.__dataclass_fields__ if f != 'dt')}"
         )
+    dt = as_seconds(dt)  # a Brian2 time (0.1*ms) -> float seconds
     meta = parse_record(nir_graph.metadata, name)
     if meta is not None:
         if dialect is not None:
@@ -527,7 +528,8 @@ def read(path: str | os.PathLike, dialect: str | None = None, dt: float | None =
         path: the ``.nir`` file.
         dialect: how a foreign file is meant (``"norse"``, ``"snntorch"``, ...,
             ``"explicit"``); not needed for files written by spikecore.
-        dt: step in seconds (overrides the dialect default or the stored one).
+        dt: step in seconds, or a Brian2 time such as ``0.1*ms`` (overrides the dialect
+            default or the stored one).
         recurrent_delay: steps given to one edge of each cycle of a foreign file.
         recurrent_delay_on: ``"spikes"`` or ``"weights"``: which edge (see
             :func:`from_nir`); default: the dialect's choice.

@@ -42,12 +42,53 @@ _CHOICES = {
 }
 
 
+def _brian2_dim(value: Any) -> Any:
+    """The physical dimension of a Brian2 ``Quantity`` (None for anything else). Detected
+    by its ``dim`` attribute and its class's module, so brian2 is not imported here."""
+    if not hasattr(value, "dim"):
+        return None
+    if not any(c.__module__.split(".")[0] == "brian2" for c in type(value).__mro__):
+        return None
+    return value.dim
+
+
+def _quantity_problem(value: Any, name: str = "dt") -> str | None:
+    """Why ``value``, a Brian2 quantity, is not one step length (None: it is one, or it
+    is not a quantity)."""
+    dim = _brian2_dim(value)
+    if dim is None:
+        return None
+    from brian2 import second  # brian2 is loaded: ``value`` is one of its quantities
+
+    if dim != second.dim:
+        return (f"{name}={value!r}: a Brian2 quantity of dimension {dim!s} "
+                f"({'dimensionless' if dim.is_dimensionless else 'not a time'}); "
+                f"expected a time, e.g. {name}=0.1*ms")
+    if np.ndim(value) != 0:
+        return f"{name}={value!r}: expected one step length, got an array of shape {np.shape(value)}"
+    return None
+
+
+def as_seconds(value: Any, name: str = "dt") -> Any:
+    """``value`` in seconds as a float when it is a Brian2 time quantity (``0.1*ms`` ->
+    ``1e-4``); any other value is returned unchanged (:class:`Semantics` checks it).
+
+    Raises :class:`~spikecore.errors.GraphError` for a Brian2 quantity that is not one
+    time (e.g. ``0.1*mV``, or an array of times).
+    """
+    wrong = _quantity_problem(value, name)
+    if wrong:
+        raise GraphError("invalid semantics:", [wrong])
+    return float(value) if _brian2_dim(value) is not None else value
+
+
 @dataclass(frozen=True)
 class Semantics:
     """How a graph is advanced in discrete time. Immutable; use :meth:`replace`.
 
     Attributes:
-        dt: step length in seconds.
+        dt: step length in seconds (a Brian2 time quantity such as ``0.1*ms`` is accepted
+            and stored as seconds; see :func:`as_seconds`).
         integrator: ``"euler"`` or ``"exact"`` (see :data:`INTEGRATORS`).
         reset: ``"to_value"`` or ``"subtract"`` (see :data:`RESETS`).
         input_meaning: ``"current"`` or ``"increment"`` (see :data:`INPUT_MEANINGS`).
@@ -71,15 +112,21 @@ class Semantics:
         problems = self.problems()
         if problems:
             raise GraphError("invalid semantics:", problems)
-        object.__setattr__(self, "dt", float(self.dt))  # numpy scalars -> float
+        # numpy scalars and Brian2 time quantities -> float seconds
+        object.__setattr__(self, "dt", float(self.dt))
 
     def problems(self) -> list[str]:
         out = []
+        wrong = _quantity_problem(self.dt)
+        if wrong:
+            return [wrong]
         # A string or a bool converts to float but is not a step: '1e-3' would reach
         # numpy as text, True would silently mean 1 s.
-        if isinstance(self.dt, (str, bytes, bool, np.bool_)) or not isinstance(
-                self.dt, (numbers.Real, np.floating, np.integer)):
-            return [f"dt={self.dt!r}: expected a positive number of seconds, e.g. dt=1e-3"]
+        if _brian2_dim(self.dt) is None and (
+                isinstance(self.dt, (str, bytes, bool, np.bool_)) or not isinstance(
+                    self.dt, (numbers.Real, np.floating, np.integer))):
+            return [f"dt={self.dt!r}: expected a positive number of seconds, e.g. dt=1e-3 "
+                    "(or a Brian2 time, e.g. 0.1*ms)"]
         dt = float(self.dt)
         if not math.isfinite(dt) or dt <= 0:
             out.append(f"dt={self.dt!r}: expected a positive finite number of seconds")

@@ -111,3 +111,35 @@ def test_describe_states_every_choice():
     for fragment in ("dt=0.0001 s", "integrator=exact", "reset=subtract", "input=increment",
                      "order=voltage_first", "v > v_threshold"):
         assert fragment in text
+
+
+def test_brian2_time_quantities_are_accepted_as_seconds():
+    """``dt=0.1*ms`` (Semantics, replace, read) is stored as float seconds; a quantity of
+    another dimension, or an array of times, is refused naming it; strings and bools stay
+    refused."""
+    b2 = pytest.importorskip("brian2")
+    s = sc.Semantics(dt=0.1 * b2.ms)
+    assert s.dt == pytest.approx(1e-4) and type(s.dt) is float
+    assert s.replace(dt=2 * b2.ms).dt == pytest.approx(2e-3)
+    assert json.loads(json.dumps(s.to_dict()))["dt"] == pytest.approx(1e-4)
+    for bad, says in ((0.1 * b2.mV, "not a time"), (3 * b2.ms * b2.ms, "not a time"),
+                      (b2.Quantity(3.0), "dimensionless"), ([1.0, 2.0] * b2.ms, "one step length"),
+                      (-1 * b2.ms, "positive finite")):
+        with pytest.raises(sc.GraphError) as info:
+            sc.Semantics(dt=bad)
+        assert says in str(info.value) and "dt=" in str(info.value)
+    for bad in ("1e-3", True):
+        with pytest.raises(sc.GraphError, match="expected a positive number of seconds"):
+            sc.Semantics(dt=bad)
+
+
+def test_read_accepts_a_brian2_dt():
+    b2 = pytest.importorskip("brian2")
+    from importlib.resources import files
+
+    path = files("spikecore") / "data" / "lif_norse.nir"
+    g = sc.read(path, dialect="norse", dt=0.1 * b2.ms)
+    assert g.semantics.dt == pytest.approx(1e-4)
+    assert sc.read(path, dialect="norse", dt=1e-4).semantics == g.semantics
+    with pytest.raises(sc.GraphError, match="not a time"):
+        sc.read(path, dialect="norse", dt=1 * b2.volt)
