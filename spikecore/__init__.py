@@ -8,7 +8,7 @@ Quick start::
     report = sc.compare(g, x, backends=("brian2", "norse", "lava"))
 """
 
-from . import extensions, primitives  # extensions registers its primitives in SPECS
+from . import extensions, plot, primitives  # extensions registers its primitives in SPECS
 from .compare import ComparisonReport, Tolerance, compare
 from .dialects import DIALECTS, Dialect, register_dialect
 from .errors import (
@@ -33,7 +33,8 @@ __all__ = [
     "BackendProcessError", "ComparisonReport", "DIALECTS", "Dialect", "DialectError", "Edge",
     "Graph", "GraphError", "GraphWarning", "InputError", "NIRFileError", "Result",
     "Semantics", "SpikecoreError", "Tolerance", "UnavailableError", "UnsupportedError",
-    "available_backends", "compare", "extensions", "from_nir", "primitives", "read", "register_dialect",
+    "available_backends", "compare", "extensions", "from_nir", "plot", "primitives", "read",
+    "register_dialect",
     "simulate", "to_nir", "write",
 ]
 
