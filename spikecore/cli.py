@@ -156,7 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     graph = _load(args)
     inputs, steps = _inputs(args, graph)
-    result = sc.simulate(graph, inputs, backend=args.backend, steps=steps, record=_record(args))
+    result = sc.simulate(graph, inputs, backend=args.backend, steps=steps, record=_record(args),
+                         progress=_progress(args))
     if args.out:
         save_result_npz(result, args.out)
     summary = result.summary()
@@ -181,8 +182,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     graph = _load(args)
     inputs, steps = _inputs(args, graph)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    bars = {b: {"progress": True} for b in backends} if _progress(args) else None
     report = sc.compare(graph, inputs, backends=backends, steps=steps, record=_record(args),
-                        progress=not args.json)
+                        progress=not args.json, backend_options=bars)
     if args.report:
         from .report import write_report
 
@@ -246,6 +248,18 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated input")
     p.add_argument("--record", default="spikes",
                    help="comma-separated: spikes, v, i, or node:name (default spikes)")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bar on stderr for runs over a few seconds (default: when "
+                        "stderr is a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """``--progress``/``--no-progress``, else on when stderr is a terminal."""
+    if getattr(args, "progress", None) is not None:
+        return bool(args.progress)
+    return sys.stderr.isatty()
 
 
 def build_parser() -> argparse.ArgumentParser:

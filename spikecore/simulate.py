@@ -311,7 +311,8 @@ def prepare(graph: Graph, backend: str, options: Mapping[str, Any]):
 
 
 def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: int | None = None,
-             record: Iterable[str] | str = ("spikes",), **backend_options: Any) -> Result:
+             record: Iterable[str] | str = ("spikes",), progress: Any = False,
+             **backend_options: Any) -> Result:
     """Run ``graph`` on one backend and return its :class:`Result`.
 
     Args:
@@ -321,9 +322,14 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
         backend: ``"brian2"``, ``"torch"`` or ``"lava"`` (``"norse"``: alias of ``"torch"``).
         steps: number of steps (default: length of the inputs; required without inputs).
         record: ``"spikes"``, state names (``"v"``, ``"i"``) or ``"node:name"`` entries.
+        progress: ``False`` (default): silent; ``True``: a progress bar on stderr for
+            runs lasting over a few seconds; a callable ``progress(done, total)``: called
+            with the steps done, in chunks (:mod:`spikecore.progress`).
         backend_options: passed to the backend (e.g. ``mode="continuous"`` for Brian2,
             ``arithmetic="fixed_pt"`` for Lava, ``dtype=torch.float32`` for Norse).
     """
+    if progress is not False and progress is not None:  # every backend takes progress=
+        backend_options = {**backend_options, "progress": progress}
     flat, impl = prepare(graph, backend, backend_options)
     plan = record_plan(flat, record)
     # From the shapes alone, before the inputs are converted, padded or copied.

@@ -21,6 +21,8 @@ import numpy as np
 
 from ... import primitives as P
 from ...graph import Graph
+from ...progress import BRIAN2_REPORT_PERIOD_S, Progress, progress_for
+from ...progress import problem as progress_problem
 from ...result import Result
 from ..base import Availability, RecordPlan
 from .lowering import MAX_HISTORY, Lowering
@@ -35,8 +37,8 @@ OPTION_HELP = {
     "codegen_target": "'numpy' (default), 'cython' (compiled, cached) or 'cpp_standalone'",
     "cache_dir": "directory for compiled code (cython) and standalone projects; default "
                  "$SPIKECORE_CACHE_DIR/brian2 or ~/.cache/spikecore/brian2",
-    "progress": "False (default), True/'text'/'stdout'/'stderr', or a Brian2 report "
-                "callable(elapsed, completed, start, duration)",
+    "progress": "False (default), True (a bar on stderr for runs over a few seconds), a "
+                "callable(done_steps, total_steps), or Brian2's own 'text'/'stdout'/'stderr'",
     "substeps": "continuous mode only: internal Brian2 steps per graph step (int >= 1, "
                 "default 1); spike times are resolved to dt/substeps",
 }
@@ -70,11 +72,9 @@ def _option_problems(options: Mapping[str, Any]) -> list[str]:
     cache = options.get("cache_dir")
     if cache is not None and not isinstance(cache, (str, os.PathLike)):
         out.append(f"option cache_dir={cache!r}: expected a path (str or os.PathLike)")
-    progress = options.get("progress", False)
-    if not (isinstance(progress, bool) or progress is None or progress in REPORTS
-            or callable(progress)):
-        out.append(f"option progress={progress!r}: expected a bool, one of {REPORTS} or a "
-                   "callable")
+    bad_progress = progress_problem(options.get("progress"), REPORTS)
+    if bad_progress:
+        out.append(bad_progress)
     return out
 
 
@@ -199,7 +199,10 @@ class Brian2Backend:
         substeps = int(options.get("substeps", 1))
         cache_dir = Path(options.get("cache_dir") or default_cache_dir()).expanduser()
         progress = options.get("progress", False)
-        report = ("text" if progress is True else progress) or None
+        bar = progress_for(progress, steps, "brian2")
+        report = progress if isinstance(progress, str) else None
+        if bar is not None and target != "cpp_standalone":  # standalone: only at the end
+            report = _report_to(bar, steps)
 
         t0 = time.perf_counter()
         with brian_context(target, cache_dir) as project:
@@ -208,10 +211,17 @@ class Brian2Backend:
             net = b2.Network(*objects, name="spikecore_network")
             duration = (steps * substeps + 1) * low.h * b2.second
             t1 = time.perf_counter()
-            net.run(duration, namespace=dict(low.namespace), report=report)
-            if target == "cpp_standalone":
-                b2.get_device().build(directory=project, compile=True, run=True,
-                                      with_output=False)
+            try:
+                net.run(duration, namespace=dict(low.namespace), report=report,
+                        report_period=BRIAN2_REPORT_PERIOD_S * b2.second)
+                if target == "cpp_standalone":
+                    b2.get_device().build(directory=project, compile=True, run=True,
+                                          with_output=False)
+                if bar is not None:
+                    bar(steps)
+            finally:
+                if bar is not None:
+                    bar.close()
             t2 = time.perf_counter()
             loop = float(getattr(b2.get_device(), "_last_run_time", 0.0) or 0.0)
             spikes, traces, outputs = low.collect()
@@ -223,3 +233,11 @@ class Brian2Backend:
                             "monitors": sorted(m.name for m in (*low.spike_monitors.values(),
                                                                 *low.state_monitors.values())),
                             "cache_dir": str(cache_dir)})
+
+
+def _report_to(bar: Progress, steps: int):
+    """A Brian2 ``report=`` callable feeding ``bar`` with the graph steps done."""
+    def report(elapsed, completed, start, duration) -> None:
+        bar(int(float(completed) * steps))
+
+    return report

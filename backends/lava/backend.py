@@ -40,7 +40,9 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ from ...errors import BackendProcessError, UnavailableError
 from ...extensions import graph_streams
 from ...graph import Edge, Graph
 from ...names import safe_identifiers
+from ...progress import Progress, progress_for
+from ...progress import problem as progress_problem
 from ...result import Result
 from ..base import Availability, RecordPlan
 from .lowering import (
@@ -68,6 +72,7 @@ from .scripts.worker import (
     EXIT_LAVA_PROCESS_DIED,
     EXIT_ORPHANED,
     FAULT_REPORT,
+    PROGRESS_FILE,
     SHM_JOURNAL,
     remove_journaled_segments,
 )
@@ -76,7 +81,10 @@ from .sidecar import locate
 WORKER = Path(__file__).parent / "scripts" / "worker.py"
 DEFAULT_TIMEOUT = 600.0
 STDERR_TAIL_LINES = 25
-OPTIONS = ("arithmetic", "raw", "timeout", "keep_job", "job_root", "python", "on_worker_start")
+OPTIONS = ("arithmetic", "raw", "timeout", "keep_job", "job_root", "python", "on_worker_start",
+           "progress")
+#: Run calls per component when progress is shown (each costs Lava a few milliseconds).
+PROGRESS_CHUNKS = 20
 #: Longest scratch folder path kept inside the job folder: multiprocessing binds a unix
 #: socket at ``<TMPDIR>/pymp-xxxxxxxx/listener-xxxxxxxx``, and such a path must stay
 #: below 108 bytes. A longer job path gets its scratch folder in the system temp folder.
@@ -99,6 +107,7 @@ class LavaBackend:
     def check(self, graph: Graph, **options: Any) -> list[str]:
         problems = [f"option {k!r}: unknown; Lava options are {', '.join(OPTIONS)}"
                     for k in sorted(options) if k not in OPTIONS]
+        problems += filter(None, [progress_problem(options.get("progress"))])
         arithmetic = options.get("arithmetic", "floating_pt")
         if arithmetic not in ARITHMETICS:
             return problems + [f"option arithmetic={arithmetic!r}: expected one of "
@@ -177,9 +186,12 @@ class LavaBackend:
             if not keep:
                 shutil.rmtree(job, ignore_errors=True)
 
+        bar = progress_for(options.get("progress"), int(spec["steps"]), "lava")
+        if bar is not None:  # the worker runs in chunks and writes how far it got
+            spec = {**spec, "progress_chunks": PROGRESS_CHUNKS}
         t_build = time.perf_counter()
         try:
-            with cleanup_on_signal(clean_up):
+            with cleanup_on_signal(clean_up), _following(job / PROGRESS_FILE, bar):
                 if not in_process:
                     scratch = job / "tmp"
                     if len(str(scratch)) > MAX_SCRATCH_PATH:
@@ -351,3 +363,34 @@ def _lava_records(plan: Plan, record: RecordPlan) -> dict[str, set[str]]:
 
 
 __all__ = ["LavaBackend"]
+
+
+@contextmanager
+def _following(path: Path, bar: Progress | None, period: float = 0.2):
+    """While the block runs, read the worker's ``"done total"`` from ``path`` every
+    ``period`` seconds into ``bar`` (in Lava steps); nothing when ``bar`` is None."""
+    if bar is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def look() -> None:
+        try:
+            done, total = (int(v) for v in path.read_text().split())
+        except (OSError, ValueError):  # not written yet
+            return
+        bar(done * bar.total // max(total, 1))
+
+    def follow() -> None:
+        while not stop.wait(period):
+            look()
+
+    thread = threading.Thread(target=follow, name="spikecore-lava-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+        look()
+    finally:
+        stop.set()
+        thread.join()
+        bar.close()

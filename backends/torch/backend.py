@@ -4,6 +4,7 @@ as a :class:`~.module.SpikecoreModule` in float64 by default."""
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,8 @@ import torch
 from ... import primitives as P
 from ...discrete import neuron_coefficients, neuron_step
 from ...graph import Graph
+from ...progress import problem as progress_problem
+from ...progress import progress_for
 from ...result import Result
 from ...semantics import Semantics
 from ..base import Availability, RecordPlan
@@ -54,13 +57,14 @@ class TorchBackend:
                                                       key=lambda kv: kv[0].__name__)}
 
     def check(self, graph: Graph, **options: Any) -> list[str]:
+        unknown = sorted(set(options) - set(_RUN_OPTIONS))
+        if unknown:  # before anything else looks at the options or the graph
+            return [f"option(s) {unknown} not understood by backend 'torch'; "
+                    f"known: {sorted(_RUN_OPTIONS)}"]
         resolve_device(options.get("device"))  # an unusable device is an InputError now
         problems = check_graph(graph)
-        unknown = sorted(set(options) - set(_RUN_OPTIONS))
-        if unknown:
-            problems.append(f"option(s) {unknown} not understood by backend 'torch'; "
-                            f"known: {sorted(_RUN_OPTIONS)}")
-        return problems
+        bad_progress = progress_problem(options.get("progress"))
+        return problems + ([bad_progress] if bad_progress else [])
 
     def run(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
             record: RecordPlan, **options: Any) -> Result:
@@ -74,10 +78,11 @@ class TorchBackend:
         batch = next(iter(x.values())).shape[0] if x else 1
         build = time.perf_counter() - t0
         t1 = time.perf_counter()
-        with torch.no_grad():
-            outputs, _, rec = module.run(x, record=None, steps=steps, batch=batch) if not \
-                record else module.run(x, record=[f"{n}:{w}" for n, ws in record.items()
-                                                  for w in ws], steps=steps, batch=batch)
+        plan = [f"{n}:{w}" for n, ws in record.items() for w in ws] or None
+        with torch.no_grad(), progress_for(options.get("progress"), steps,
+                                           "torch") or nullcontext() as bar:
+            outputs, _, rec = module.run(x, record=plan, steps=steps, batch=batch,
+                                         progress=bar)
         wall = time.perf_counter() - t1
         res = Result(dt=float(graph.semantics.dt), backend=self.name, wall_time=wall,
                      build_time=build,
@@ -95,7 +100,7 @@ class TorchBackend:
         return res
 
 
-_RUN_OPTIONS = ("dtype", "device", "event_driven")
+_RUN_OPTIONS = ("dtype", "device", "event_driven", "progress")
 
 
 def _tiny_run() -> str:

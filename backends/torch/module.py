@@ -60,7 +60,7 @@ the neurons that spiked (``event_driven=True``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -275,15 +275,18 @@ class SpikecoreModule(nn.Module):
         return outputs, state
 
     def run(self, x: Any = None, state: State | None = None, record: Any = None,
-            steps: int | None = None, batch: int | None = None
+            steps: int | None = None, batch: int | None = None,
+            progress: Callable[[int], Any] | None = None
             ) -> tuple[dict[str, torch.Tensor], State, dict[str, dict[str, torch.Tensor]]]:
-        """Like ``forward`` but always returns ``(outputs dict, state, recording)``."""
+        """Like ``forward`` but always returns ``(outputs dict, state, recording)``.
+        ``progress(done)``: called after every step with the steps done (see
+        :class:`spikecore.progress.Progress`)."""
         inputs, b, T = self.normalize_inputs(x, steps)
         if not inputs and batch is not None:
             b = int(batch)
         state = self.init_state(b) if state is None else state
         outputs, state, rec = _run(self, self.prepare(), inputs, state, b, T,
-                                   self._plan(record))
+                                   self._plan(record), progress)
         self.recording = rec
         return outputs, state, rec
 
@@ -341,7 +344,8 @@ def _shifted(seq: torch.Tensor, d: int, past: tuple) -> torch.Tensor:
 
 
 def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch.Tensor],
-         state: State, batch: int, T: int, plan: Mapping[str, tuple[str, ...]]):
+         state: State, batch: int, T: int, plan: Mapping[str, tuple[str, ...]],
+         progress: Callable[[int], Any] | None = None):
     hist0 = state["hist"]
     nstate = dict(state["nodes"])
     hist = dict(hist0)
@@ -383,6 +387,8 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
             hist[s] = (outs[s], *hist[s][:-1])
         for n, lst in out_lists.items():
             lst.append(outs[n])
+        if progress is not None:
+            progress(t + 1)
     # 3) buffers of static sources for a later call
     for s, depth in m.depth.items():
         if s in seqs:

@@ -58,6 +58,9 @@ EXIT_ORPHANED = 4
 SHM_JOURNAL = "shm-segments.txt"
 #: File in the job folder where the watchdog says why it stopped the run.
 FAULT_REPORT = "fault.txt"
+#: Steps done so far, ``"done total"``, written after every chunk when the caller asked
+#: for progress (``job["progress_chunks"]``).
+PROGRESS_FILE = "progress.txt"
 #: Seconds between two looks of the watchdog.
 WATCH_PERIOD = 0.1
 #: Seconds a Lava runtime process may lie exited (not by a signal) during the run before
@@ -212,13 +215,19 @@ def execute(job_dir: str | Path, guard: Watchdog | None = None
     t1 = time.perf_counter()
     cfg = Loihi2SimCfg(select_tag=job["arithmetic"])
     run_times = []
+    done = 0
     out: dict[str, np.ndarray] = {}
     for root in roots:
         proc = procs[root]
         t = time.perf_counter()
         try:
             with guard.watching() if guard else contextlib.nullcontext():
-                proc.run(condition=RunSteps(num_steps=job["steps"]), run_cfg=cfg)
+                # In chunks only when the caller shows progress (PROGRESS_FILE: "done total")
+                for n in chunk_sizes(job["steps"], int(job.get("progress_chunks", 1))):
+                    proc.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+                    done += n
+                    if job.get("progress_chunks"):
+                        write_progress(job_dir, done, len(roots) * job["steps"])
                 run_times.append(time.perf_counter() - t)
                 for probe, target, mon in monitors:
                     key = f"{probe['population']}/{probe['var']}"
@@ -235,6 +244,19 @@ def execute(job_dir: str | Path, guard: Watchdog | None = None
     info = {"build_time": t1 - t0, "run_time": sum(run_times), "components": len(roots),
             "lava_processes": len(procs) + len(job["connections"]) + len(monitors)}
     return out, info
+
+
+def chunk_sizes(steps: int, chunks: int) -> list[int]:
+    """``steps`` split into at most ``chunks`` run calls (one when ``chunks <= 1``)."""
+    size = -(-steps // max(1, min(chunks, steps)))
+    return [min(size, steps - k) for k in range(0, steps, size)]
+
+
+def write_progress(job_dir: Path, done: int, total: int) -> None:
+    """``PROGRESS_FILE`` in the job folder: ``"done total"`` steps (replaced atomically)."""
+    tmp = job_dir / (PROGRESS_FILE + ".tmp")
+    tmp.write_text(f"{done} {total}")
+    tmp.replace(job_dir / PROGRESS_FILE)
 
 
 # ------------------------------------------------------------------ fault guards

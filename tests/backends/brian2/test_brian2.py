@@ -599,7 +599,7 @@ def test_runs_leave_no_brian2_global_state_behind(capsys):
     rng = np.random.default_rng(RNG_SEED)
     g = chain(make_neuron("LIF", 3, rng), 2, 3, rng, Semantics(dt=DT))
     x = rng.uniform(0, 3, size=(1, 30, 2))
-    first = run_brian2(g, x, progress=True)
+    first = run_brian2(g, x, progress="text")
     assert "Starting simulation" in capsys.readouterr().out  # Brian2's text report
     second = run_brian2(g, x)
     assert_same_spikes(first, second)
