@@ -127,8 +127,10 @@ class ComparisonReport:
         for name, r in self.results.items():
             lines.append(f"{name}: {sum(int(np.count_nonzero(v)) for v in r.spikes.values())} "
                          f"spikes, run {r.wall_time:.3f} s, build {r.build_time:.3f} s")
-        for name, why in self.skipped.items():
-            lines.append(f"{name}: skipped: {why.splitlines()[0]}")
+        for name, why in self.skipped.items():  # the whole reason: every problem named
+            first, *rest = why.splitlines() or [""]
+            lines.append(f"{name}: skipped: {first}")
+            lines.extend(f"    {line}" for line in rest)
         for p in self.pairs:
             for f in p.failures:
                 lines.append(f"FAIL {p.a} vs {p.b}: {f}")

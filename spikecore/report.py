@@ -45,6 +45,11 @@ def _raster_png(report: ComparisonReport, path: Path) -> bool:
                 zr = ref.spikes[node][0].reshape(ref.steps, -1)
                 td, nd = np.nonzero(z != zr)
                 ax.scatter(td, nd + offset, s=12, facecolors="none", edgecolors="r")
+            # the layer's name beside its rows (literally: no mathtext, no LaTeX)
+            ax.text(1.005, offset + (z.shape[1] - 1) / 2, node, transform=ax.get_yaxis_transform(),
+                    fontsize=7, ha="left", va="center", parse_math=False, usetex=False)
+            if offset:
+                ax.axhline(offset - 0.5, color="0.8", lw=0.5)
             offset += z.shape[1]
         ax.set_ylabel(name)
     axes[-1, 0].set_xlabel("step (red circles: differs from " + names[0] + ")")
@@ -77,6 +82,9 @@ def _voltage_png(report: ComparisonReport, path: Path, neurons: int = 3) -> bool
     node = (spiking or candidates or [None])[0]
     if plt is None or node is None:
         return False
+    widths = [int(np.prod(r.traces[node]["v"].shape[2:])) for r in report.results.values()
+              if "v" in r.traces.get(node, {})]
+    neurons = max(1, min(neurons, max(widths)))  # no empty panels for narrow nodes
     fig, axes = plt.subplots(neurons, 1, figsize=(9, 1.6 * neurons + 0.6), sharex=True, squeeze=False)
     styles = ["-", "--", ":", "-."]
     for k, ax in enumerate(axes[:, 0]):

@@ -587,6 +587,8 @@ def _weight_exp(maxabs: float, mixed: bool) -> int:
     limit = WEIGHT_MAX_MIXED if mixed else WEIGHT_MAX_SINGLE
     if maxabs == 0:
         return 0
+    if not math.isfinite(maxabs):  # overflowed at the voltage scale: too large
+        return WEIGHT_EXP_RANGE[1] + 1
     return max(WEIGHT_EXP_RANGE[0], math.ceil(math.log2(maxabs / limit)))
 
 
@@ -622,7 +624,14 @@ def _to_fixed_point(plan: Plan) -> list[str]:
                    else VTH_MANT_MAX)
         if vth_int > VTH_MANT_MAX:
             problems.append(f"{pop.node!r}: threshold does not fit 17 bits in fixed_pt")
-        b = pop.bias * unit
+        with np.errstate(over="ignore", invalid="ignore"):
+            b = pop.bias * unit
+            v_scaled = pop.v_init * unit
+        if not (np.all(np.isfinite(b)) and np.all(np.isfinite(v_scaled))):
+            problems.append(f"{pop.node!r}: bias or initial v overflows at the voltage scale "
+                            f"({unit:g} LSB per unit) in fixed_pt")
+            b = np.where(np.isfinite(b), b, 0.0)
+            v_scaled = np.where(np.isfinite(v_scaled), v_scaled, 0.0)
         bexp = np.zeros(b.shape, dtype=int)
         big = np.abs(b) > BIAS_MANT_MAX
         bexp[big] = np.ceil(np.log2(np.abs(b[big]) / BIAS_MANT_MAX)).astype(int)
@@ -630,20 +639,23 @@ def _to_fixed_point(plan: Plan) -> list[str]:
             problems.append(f"{pop.node!r}: bias too large for 13-bit mantissa << 3-bit "
                             "exponent in fixed_pt")
         bmant = np.rint(b / 2.0**bexp).astype(int)
-        v_init = np.rint(pop.v_init * unit).astype(int)
+        v_init = np.rint(v_scaled).astype(int)
         if np.any(np.abs(v_init) >= UV_LIMIT):
             problems.append(f"{pop.node!r}: initial v does not fit 24 bits in fixed_pt")
         pop.fixed = {"unit": unit, "du": du_int, "dv": dv_int, "vth": vth_int,
                      "bias_mant": bmant, "bias_exp": bexp, "v_init": v_init}
     units = {p.name: p.fixed["unit"] for p in plan.populations}
     for c in plan.connections:
-        x = c.weights * units[c.target] / 2**ACT_SHIFT
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = c.weights * units[c.target] / 2**ACT_SHIFT
         mixed = bool(np.any(x > 0) and np.any(x < 0))
         e = _weight_exp(float(np.max(np.abs(x))), mixed)
         if e > WEIGHT_EXP_RANGE[1]:
             problems.append(f"connection {c.source!r} -> {c.target!r}: weights too large "
                             "for 8-bit mantissa << 7 in fixed_pt")
-        q = x / 2.0**e
+        if not np.all(np.isfinite(x)):
+            x = np.zeros_like(x)  # refused above; keep the arithmetic below quiet
+        q = x / 2.0**min(e, WEIGHT_EXP_RANGE[1])
         q = 2 * np.rint(q / 2) if mixed else np.rint(q)
         c.weights, c.weight_exp = q.astype(np.int64).astype(np.float64), e
     return problems

@@ -281,6 +281,23 @@ def test_cycle_faster_than_lava_and_li_driving_a_neuron_are_refused() -> None:
     assert problem.startswith("'a' (LIF): its input comes from non-spiking 'li' (LI)")
 
 
+@pytest.mark.parametrize("param, expected", [
+    ("r", "'i' -> 'a': weights too large"),  # w * r * scale overflows to inf
+    ("v_leak", "'a': bias or initial v overflows at the voltage scale"),
+])
+def test_fixed_point_overflow_is_reported_not_raised(param, expected) -> None:
+    """Fuzz case validation:934543371: r = 1e308 made `check --target loihi2` exit 3
+    with an OverflowError in the weight exponent (log2 of inf)."""
+    p = dict(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2),
+             v_reset=np.zeros(2))
+    p[param] = np.full(2, 1e308)
+    g = Graph({"i": nir.Input(input_type=np.array([2])), "a": nir.LIF(**p),
+               "o": nir.Output(output_type=np.array([2]))},
+              [("i", "a"), ("a", "o")], Semantics(dt=1e-3))
+    problems = check_graph(g, "fixed_pt")
+    assert any(expected in q for q in problems), problems
+
+
 # ============================================================== Lava runs (sidecar)
 @pytest.mark.lava
 def test_zoo_matches_the_contract_in_one_run(lava) -> None:
