@@ -49,10 +49,12 @@ class Divergence:
     neuron: int
     step: int
     values: tuple[Any, Any]
+    reason: str = ""
 
     def __str__(self) -> str:
         return (f"node {self.node!r}, batch {self.batch}, neuron {self.neuron}, step {self.step}: "
-                f"{self.values[0]!r} vs {self.values[1]!r}")
+                f"{self.values[0]!r} vs {self.values[1]!r}"
+                + (f" ({self.reason})" if self.reason else ""))
 
 
 @dataclass
@@ -80,7 +82,9 @@ class PairReport:
             "first_divergence": None if self.first_divergence is None else {
                 "node": self.first_divergence.node, "batch": self.first_divergence.batch,
                 "neuron": self.first_divergence.neuron, "step": self.first_divergence.step,
-                "values": [float(v) for v in self.first_divergence.values]},
+                "values": [None if v is None else float(v)
+                           for v in self.first_divergence.values],
+                "reason": self.first_divergence.reason},
             "max_abs_spike_count_diff": {k: int(np.abs(v).max(initial=0))
                                          for k, v in self.spike_count_diff.items()},
             "coincidence": self.coincidence,
@@ -170,8 +174,60 @@ def coincidence_fraction(a: np.ndarray, b: np.ndarray, k: int) -> float:
     return matched / total
 
 
+def first_nonfinite_divergence(a: np.ndarray, b: np.ndarray, node: str, what: str
+                               ) -> Divergence | None:
+    """Earliest entry where ``a`` or ``b`` is NaN/inf: never agreement, even when both
+    sides hold the same NaN or inf."""
+    a2 = a.reshape(a.shape[0], a.shape[1], -1).astype(np.float64)
+    b2 = b.reshape(b.shape[0], b.shape[1], -1).astype(np.float64)
+    bad = ~np.isfinite(a2) | ~np.isfinite(b2)
+    if not bad.any():
+        return None
+    t = int(np.flatnonzero(bad.any(axis=(0, 2)))[0])
+    bi, ni = (int(x[0]) for x in np.nonzero(bad[:, t, :]))
+    va, vb = a2[bi, t, ni].item(), b2[bi, t, ni].item()
+    both = not (np.isfinite(va) or np.isfinite(vb))
+    reason = (f"{what} non-finite on both sides: NaN/inf is not agreement" if both
+              else f"{what} non-finite on one side")
+    return Divergence(node, bi, ni, t, (va, vb), reason)
+
+
+def _flat_index(r: Result, nf: Any) -> int:
+    """The flattened neuron index of a :class:`~spikecore.numerics.NonFinite` record."""
+    arrays = [*([r.spikes[nf.node]] if nf.node in r.spikes else []),
+              *r.traces.get(nf.node, {}).values(),
+              *([r.outputs[nf.node]] if nf.node in r.outputs else [])]
+    shape = arrays[0].shape[2:] if arrays else ()
+    if len(shape) == len(nf.index) and shape:
+        return int(np.ravel_multi_index(nf.index, shape))
+    return int(nf.index[-1]) if nf.index else 0
+
+
 def compare_results(a: Result, b: Result, tolerance: Tolerance) -> PairReport:
     rep = PairReport(a.backend, b.backend, tolerance)
+
+    def note(d: Divergence | None) -> None:
+        if d and (rep.first_divergence is None or d.step < rep.first_divergence.step):
+            rep.first_divergence = d
+
+    nfa, nfb = getattr(a, "nonfinite", None), getattr(b, "nonfinite", None)
+    for r, nf in ((a, nfa), (b, nfb)):
+        if nf is not None:
+            rep.failures.append(f"{r.backend} went non-finite: {nf}")
+    same = nfa is not None and nfb is not None and (nfa.node, nfa.state, nfa.step, nfa.batch,
+                                                    nfa.index) == (nfb.node, nfb.state,
+                                                                   nfb.step, nfb.batch,
+                                                                   nfb.index)
+    if same:
+        note(Divergence(nfa.node, nfa.batch, _flat_index(a, nfa), nfa.step,
+                        (nfa.value, nfb.value), f"state {nfa.state!r} non-finite on both "
+                        "sides: NaN/inf is not agreement"))
+    else:
+        for r, nf in ((a, nfa), (b, nfb)):
+            if nf is not None:
+                values = (nf.value, None) if r is a else (None, nf.value)
+                note(Divergence(nf.node, nf.batch, _flat_index(r, nf), nf.step, values,
+                                f"{r.backend}: state {nf.state!r} non-finite"))
     equal = total = 0
     coinc_num = coinc_den = 0.0
     for node in sorted(set(a.spikes) & set(b.spikes)):
@@ -183,21 +239,20 @@ def compare_results(a: Result, b: Result, tolerance: Tolerance) -> PairReport:
             continue
         equal += int((sa == sb).sum())
         total += sa.size
-        d = first_divergence(sa, sb, node)
-        if d and (rep.first_divergence is None or d.step < rep.first_divergence.step):
-            rep.first_divergence = d
+        note(first_divergence(sa, sb, node))
         counts = sa.sum(axis=1).reshape(sa.shape[0], -1).astype(int) - \
             sb.sum(axis=1).reshape(sb.shape[0], -1).astype(int)
         rep.spike_count_diff[node] = counts
         n = int(sa.sum() + sb.sum())
         coinc_num += coincidence_fraction(sa, sb, tolerance.coincidence_steps) * n
         coinc_den += n
+    spike_divergence = rep.first_divergence
     rep.spike_agreement = equal / total if total else 1.0
     rep.coincidence = coinc_num / coinc_den if coinc_den else 1.0
     if rep.spike_agreement < tolerance.min_spike_agreement:
         rep.failures.append(
             f"spike agreement {rep.spike_agreement:.6f} < {tolerance.min_spike_agreement} "
-            f"(first divergence: {rep.first_divergence})"
+            f"(first divergence: {spike_divergence})"
         )
     pairs = [(f"{n}:{s}", a.traces[n][s], b.traces[n][s])
              for n in sorted(set(a.traces) & set(b.traces))
@@ -208,8 +263,15 @@ def compare_results(a: Result, b: Result, tolerance: Tolerance) -> PairReport:
         if x.shape != y.shape:
             rep.failures.append(f"{key}: shapes differ {x.shape} vs {y.shape}")
             continue
-        diff = float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)), initial=0.0))
+        x, y = x.astype(np.float64), y.astype(np.float64)
+        node, _, what = key.rpartition(":")
+        nonfinite = first_nonfinite_divergence(x, y, node, what)
+        finite = np.isfinite(x) & np.isfinite(y)
+        diff = float(np.max(np.abs(x - y), where=finite, initial=0.0))
         rep.max_state_abs_diff[key] = diff
+        if nonfinite is not None:
+            note(nonfinite)
+            rep.failures.append(f"{key}: non-finite from step {nonfinite.step}: {nonfinite}")
         if tolerance.max_state_abs_diff is not None and not diff <= tolerance.max_state_abs_diff:
             rep.failures.append(
                 f"{key}: max |difference| {diff:.3g} > {tolerance.max_state_abs_diff:g}"
@@ -257,6 +319,8 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
         opts = dict(options_by_name.get(name, {}))
         say(f"[{k}/{len(names_in)}] {name}: running ...")
         t0 = time.perf_counter()
+        # NaN/inf is reported by the comparison (first step, both sides), not raised.
+        opts.setdefault("on_nonfinite", "ignore")
         try:
             results[name] = simulate(graph, inputs, backend=name, steps=steps, record=record,
                                      **opts)

@@ -80,3 +80,21 @@ class DialectWarning(SpikecoreWarning):
 class FileRepairWarning(SpikecoreWarning):
     """A foreign file was inconsistent in a way with exactly one reading, and was read
     that way; the message says what was repaired."""
+
+
+class NumericalError(SpikecoreError):
+    """A run produced NaN or ±inf in a state (or a value sent between nodes).
+
+    ``nonfinite`` (a :class:`spikecore.numerics.NonFinite`) names the node, the state, the
+    first step, the batch entry and the element; ``result`` is the run's partial
+    :class:`~spikecore.Result` (everything recorded, non-finite values included).
+    """
+
+    def __init__(self, message: str, nonfinite=None, result=None):
+        self.nonfinite = nonfinite
+        self.result = result
+        super().__init__(message)
+
+
+class NumericalWarning(SpikecoreWarning):
+    """A run produced NaN or ±inf and ``on_nonfinite="warn"`` kept its result."""

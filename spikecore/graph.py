@@ -13,6 +13,7 @@ import copy
 import heapq
 import math
 import warnings
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -174,14 +175,27 @@ class Graph:
     def validate(self, *, require_semantics: bool = True) -> Graph:
         """Raise one :class:`GraphError` listing every problem; emit warnings.
 
+        Each warning is emitted once per graph object and message: validating the same
+        graph again (``read``, then ``simulate``, ``compare``, ``to_torch``) does not repeat
+        it (:meth:`problems` still lists it every time).
+
         Returns the graph, so ``g = Graph(...).validate()`` reads naturally.
         """
         errors, warns = _check(self, require_semantics=require_semantics)
+        done = _WARNED.setdefault(self, set())
         for w in warns:
-            warnings.warn(f"graph {self.name!r}: {w}", GraphWarning, stacklevel=2)
+            message = f"graph {self.name!r}: {w}"
+            if message not in done:
+                warnings.warn(message, GraphWarning, stacklevel=2)
+                done.add(message)           # after: a warning turned error raises again
         if errors:
             raise GraphError(f"graph {self.name!r} is invalid ({len(errors)} problem(s)):", errors)
         return self
+
+
+#: Graph -> the warning messages :meth:`Graph.validate` has emitted for it (weak keys: an
+#: entry goes with its graph).
+_WARNED: weakref.WeakKeyDictionary[Graph, set[str]] = weakref.WeakKeyDictionary()
 
 
 def kahn_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str]:

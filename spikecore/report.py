@@ -6,6 +6,7 @@ carries every number.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -21,6 +22,27 @@ def _atomic_write(path: Path, data: bytes) -> None:
     write_atomically(path, lambda tmp: Path(tmp).write_bytes(data), "report file")
 
 
+def _literal(text: object) -> str:
+    """``text`` shown as written: matplotlib parses ``$...$`` as mathtext (a node or
+    graph name like ``$\\frac{1}{$`` would crash the figure), so every ``$`` is escaped."""
+    return str(text).replace("$", r"\$")
+
+
+def _plain_text(make):
+    """Run a figure function with LaTeX rendering off (``text.usetex`` from the user's
+    matplotlibrc would interpret ``_``, ``^``, ``%`` in names)."""
+    @functools.wraps(make)
+    def wrapper(report: ComparisonReport, path: Path) -> bool:
+        plt = _pyplot()
+        if plt is None:
+            return False
+        with plt.rc_context({"text.usetex": False}):
+            return make(report, path)
+
+    return wrapper
+
+
+@_plain_text
 def _raster_png(report: ComparisonReport, path: Path) -> bool:
     plt = _pyplot()
     if plt is None:
@@ -51,9 +73,9 @@ def _raster_png(report: ComparisonReport, path: Path) -> bool:
             if offset:
                 ax.axhline(offset - 0.5, color="0.8", lw=0.5)
             offset += z.shape[1]
-        ax.set_ylabel(name)
-    axes[-1, 0].set_xlabel("step (red circles: differs from " + names[0] + ")")
-    fig.suptitle(f"{report.graph_name}: spike rasters, batch 0")
+        ax.set_ylabel(_literal(name))
+    axes[-1, 0].set_xlabel(_literal("step (red circles: differs from " + names[0] + ")"))
+    fig.suptitle(_literal(f"{report.graph_name}: spike rasters, batch 0"))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -71,6 +93,7 @@ def _pyplot():
     return plt
 
 
+@_plain_text
 def _voltage_png(report: ComparisonReport, path: Path, neurons: int = 3) -> bool:
     """Overlay of the first recorded ``v`` trace (first few neurons, batch 0), one line
     style per backend: where the lines separate, the backends disagree."""
@@ -94,11 +117,11 @@ def _voltage_png(report: ComparisonReport, path: Path, neurons: int = 3) -> bool
                 continue
             flat = tr[0].reshape(tr.shape[1], -1)
             if k < flat.shape[1]:
-                ax.plot(flat[:, k], styles[j % len(styles)], lw=1, label=name)
+                ax.plot(flat[:, k], styles[j % len(styles)], lw=1, label=_literal(name))
         ax.set_ylabel(f"v[{k}]")
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("step")
-    fig.suptitle(f"{report.graph_name}: membrane voltage of {node!r}, batch 0")
+    fig.suptitle(_literal(f"{report.graph_name}: membrane voltage of {node!r}, batch 0"))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -119,6 +142,7 @@ def spike_time_offsets(a: np.ndarray, b: np.ndarray, window: int = 20) -> np.nda
     return np.asarray(out, dtype=int)
 
 
+@_plain_text
 def _offsets_png(report: ComparisonReport, path: Path) -> bool:
     plt = _pyplot()
     names = list(report.results)
@@ -133,7 +157,7 @@ def _offsets_png(report: ComparisonReport, path: Path) -> bool:
         offs = np.concatenate(offs) if offs else np.zeros(0, int)
         if offs.size:
             ax.hist(offs, bins=np.arange(offs.min() - 0.5, offs.max() + 1.5), alpha=0.6,
-                    label=f"{name} - {names[0]} ({offs.size} spikes)")
+                    label=_literal(f"{name} - {names[0]} ({offs.size} spikes)"))
     ax.set_xlabel("spike-time offset (steps)")
     ax.set_ylabel("spikes")
     ax.legend(fontsize=8)

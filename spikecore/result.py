@@ -22,6 +22,8 @@ class Result:
         wall_time: seconds spent in the engine run (not in building or set-up).
         build_time: seconds spent lowering/building before the run.
         info: backend-specific details (code-generation target, lags, ...).
+        nonfinite: the first NaN/inf of the run (a :class:`spikecore.numerics.NonFinite`:
+            node, state, step, batch, element), or ``None``; set by ``simulate``.
     """
 
     spikes: dict[str, np.ndarray] = field(default_factory=dict)
@@ -32,6 +34,7 @@ class Result:
     wall_time: float = 0.0
     build_time: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    nonfinite: Any = None
 
     @property
     def steps(self) -> int:
@@ -110,4 +113,5 @@ class Result:
             "build_time_s": round(self.build_time, 6),
             "spike_counts": {k: int(np.count_nonzero(v)) for k, v in self.spikes.items()},
             "recorded_states": {k: sorted(v) for k, v in self.traces.items()},
+            "nonfinite": None if self.nonfinite is None else self.nonfinite.to_dict(),
         }

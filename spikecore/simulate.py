@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -14,6 +15,7 @@ from . import primitives as P
 from .backends.base import BACKENDS, Availability, RecordPlan, get_backend
 from .errors import InputError, SpikecoreError, UnavailableError, UnsupportedError
 from .graph import Graph
+from .numerics import apply_policy, check_policy, earliest, scan_result
 from .result import Result
 
 #: Default cap on the memory a run may need for inputs and recordings (bytes); change with
@@ -311,7 +313,8 @@ def prepare(graph: Graph, backend: str, options: Mapping[str, Any]):
 
 
 def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: int | None = None,
-             record: Iterable[str] | str = ("spikes",), progress: Any = False,
+             record: Iterable[str] | str = ("spikes",), on_nonfinite: str = "raise",
+             progress: Any = False,
              **backend_options: Any) -> Result:
     """Run ``graph`` on one backend and return its :class:`Result`.
 
@@ -329,6 +332,12 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
             ``arithmetic="fixed_pt"`` for Lava, ``dtype=torch.float32`` for Norse).
     """
     if progress is not False and progress is not None:  # every backend takes progress=
+            batch, ...]`` as Norse and snnTorch use); unset, an input whose batch axis
+        on_nonfinite: NaN/inf in any state (recorded or not) or sent value:
+            ``"raise"`` (default) a :class:`~spikecore.errors.NumericalError` naming node,
+            state, first step, batch entry and element (the partial result is its
+            ``.result``); ``"warn"``/``"ignore"`` return the result with
+            ``result.nonfinite`` set (see :mod:`spikecore.numerics`).
         backend_options = {**backend_options, "progress": progress}
     flat, impl = prepare(graph, backend, backend_options)
     plan = record_plan(flat, record)
@@ -337,9 +346,13 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
     require_memory(flat, batch, n_steps, plan, elements)
     arrays, steps = normalize_inputs(flat, inputs, steps)
     t0 = time.perf_counter()
+    policy = check_policy(on_nonfinite)
     result = impl.run(flat, arrays, steps, plan, **backend_options)
     if not result.wall_time:
         result.wall_time = time.perf_counter() - t0
     result.dt = float(flat.semantics.dt)
     result.backend = result.backend or backend
-    return result
+    found = earliest([result.nonfinite, scan_result(result, flat.topological_order())])
+    if found is not None and not found.backend:
+        found = dataclasses.replace(found, backend=result.backend)
+    return apply_policy(result, found, policy, graph.name)

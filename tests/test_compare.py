@@ -292,3 +292,33 @@ def test_compare_reports_progress_per_backend():
     assert lines[0] == "[1/2] torch: running ..."
     assert lines[1].startswith("[1/2] torch: done in ") and lines[1].endswith(" spikes")
     assert lines[3].startswith("[2/2] brian2: done in ")
+
+
+def test_identical_nan_on_both_sides_is_not_agreement() -> None:
+    from spikecore.compare import compare_results
+
+    a = sc.Result(outputs={"out": np.zeros((1, 6, 2))}, backend="a")
+    a.outputs["out"][0, 3:, 1] = np.nan
+    b = sc.Result(outputs={"out": a.outputs["out"].copy()}, backend="b")
+    rep = compare_results(a, b, sc.Tolerance())
+    assert not rep.ok
+    d = rep.first_divergence
+    assert (d.node, d.step, d.neuron) == ("out", 3, 1) and "not agreement" in d.reason
+    assert any("non-finite from step 3" in f for f in rep.failures)
+
+
+def test_compare_names_the_first_nonfinite_step_of_a_diverging_graph() -> None:
+    import warnings
+
+    from nonfinite_reference import blowup_graph, blowup_input, contract_first_nonfinite
+
+    g, x = blowup_graph(), blowup_input()
+    step, batch, _ = contract_first_nonfinite(g, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sc.GraphWarning)
+        rep = sc.compare(g, x, backends=("brian2", "torch"), record=("spikes",))
+    assert not rep.ok and rep.results["torch"].nonfinite.step == step
+    d = rep.pairs[0].first_divergence
+    assert (d.node, d.step, d.batch) == ("pop", step, batch)
+    assert "non-finite on both sides" in d.reason
+    assert f"step {step}" in rep.table()

@@ -268,3 +268,53 @@ def test_repr_mentions_semantics():
     g = sc.Graph({"i": inp()}, name="tiny", semantics=sc.Semantics(dt=2e-4))
     assert "tiny" in repr(g) and "dt=0.0002" in repr(g)
     assert "no semantics" in repr(sc.Graph({}))
+
+
+def test_validate_warns_once_per_graph_and_message() -> None:
+    """A warning about one graph is emitted once however often the graph is validated
+    (read, then simulate, compare, to_torch...); ``problems`` still lists it; another
+    graph, or another message, warns anew."""
+    import warnings
+
+    n = 2
+    lif = dict(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
+               v_threshold=np.ones(n), v_reset=np.zeros(n))
+
+    def graph() -> sc.Graph:
+        return sc.Graph({"i": nir.Input(np.array([n])), "a": nir.LIF(**lif),
+                         "b": nir.LIF(**lif), "o": nir.Output(np.array([n]))},
+                        [("i", "a"), ("a", "o")], sc.Semantics(dt=1e-3), name="once")
+
+    g = graph()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g.validate()
+        g.validate()
+        sc.simulate(g, np.ones((1, 4, 2)), backend="torch")
+        g.validate()
+    got = [str(w.message) for w in caught if issubclass(w.category, sc.GraphWarning)]
+    assert got == ["graph 'once': node 'b' (LIF) receives no edge; its input is 0"]
+    assert any("receives no edge" in w for w in g.problems()[1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph().validate()                      # another graph: its own warning
+        g.nodes["c"] = nir.LIF(**lif)          # a new message for the same graph
+        g.validate()
+    got = [str(w.message) for w in caught if issubclass(w.category, sc.GraphWarning)]
+    assert got == ["graph 'once': node 'b' (LIF) receives no edge; its input is 0",
+                   "graph 'once': node 'c' (LIF) receives no edge; its input is 0"]
+
+
+def test_a_graph_warning_turned_error_raises_every_time() -> None:
+    import warnings
+
+    n = 2
+    g = sc.Graph({"i": nir.Input(np.array([n])), "o": nir.Output(np.array([n])),
+                  "b": nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
+                               v_threshold=np.ones(n), v_reset=np.zeros(n))},
+                 [("i", "o")], sc.Semantics(dt=1e-3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sc.GraphWarning)
+        for _ in range(2):
+            with pytest.raises(sc.GraphWarning, match="receives no edge"):
+                g.validate()

@@ -66,3 +66,16 @@ def test_html_renders_in_headless_chromium(report_dir: Path, tmp_path: Path) -> 
     img = mpimg.imread(shot)
     colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 50, f"screenshot looks blank ({len(colours)} colours)"
+
+
+def test_names_with_mathtext_render_literally(tmp_path: Path) -> None:
+    g = zoo.recurrent_lif(n_in=6, n_rec=20, n_out=2, seed=4)
+    g.name = r"$\frac{1}{$ a_b^c \x %"
+    x = zoo.poisson_input(6, 60, 80.0, g.semantics.dt, seed=4)
+    rep = sc.compare(g, x, backends=("brian2", "torch"), record=("spikes", "v"))
+    import matplotlib
+
+    with matplotlib.rc_context({"text.usetex": True}):  # would need LaTeX for '_', '^'
+        write_report(rep, tmp_path)
+    for name in ("rasters.png", "voltages.png", "offsets.png"):
+        assert (tmp_path / name).stat().st_size > 0, name

@@ -7,7 +7,9 @@ step); the lowering of each primitive type is registered in :mod:`.registry` by
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -19,14 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from ... import numerics
 from ... import primitives as P
 from ...graph import Graph
+from ...numerics import NonFinite
 from ...progress import BRIAN2_REPORT_PERIOD_S, Progress, progress_for
 from ...progress import problem as progress_problem
 from ...result import Result
 from ..base import Availability, RecordPlan
 from .lowering import MAX_HISTORY, Lowering
-from .registry import BUILDERS, lowerer_for, note_of
+from .registry import BUILDERS, STATE_NAMES, lowerer_for, note_of
 
 MODES = ("discrete", "continuous")
 TARGETS = ("numpy", "cython", "cpp_standalone")
@@ -192,13 +196,26 @@ class Brian2Backend:
 
             raise UnsupportedError(f"backend 'brian2' cannot run graph {graph.name!r}:",
                                    problems)
+        check = numerics.CHECK_EVERY
+        result, hit = self._run_once(graph, inputs, steps, record, options, check)
+        if hit is not None:
+            result.nonfinite = self._locate(graph, inputs, steps, record, options, hit)
+        return result
+
+    def _run_once(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
+                  record: RecordPlan, options: dict[str, Any], check: int,
+                  stop_at_first: bool = False) -> tuple[Result, NonFinite | None]:
+        """One run. ``check > 0``: every state variable is looked at every ``check``
+        internal steps (runtime targets; cpp_standalone: once, after the run); returns
+        the result and the first non-finite value seen (its step is where it was seen,
+        exact only with ``check=1``). ``stop_at_first`` stops the run there."""
         import brian2 as b2
 
         mode = options.get("mode", "discrete")
         target = options.get("codegen_target", "numpy")
         substeps = int(options.get("substeps", 1))
         cache_dir = Path(options.get("cache_dir") or default_cache_dir()).expanduser()
-        progress = options.get("progress", False)
+        progress = False if stop_at_first else options.get("progress", False)
         bar = progress_for(progress, steps, "brian2")
         report = progress if isinstance(progress, str) else None
         if bar is not None and target != "cpp_standalone":  # standalone: only at the end
@@ -209,6 +226,16 @@ class Brian2Backend:
             low = Lowering(graph, inputs, steps, record, mode, substeps)
             objects = low.build()
             net = b2.Network(*objects, name="spikecore_network")
+            watch = _FiniteWatch(low, steps * substeps) if check > 0 else None
+            if watch is not None and target != "cpp_standalone":
+                def look(t) -> None:
+                    if watch.found is None and watch.look(
+                            int(round(float(np.asarray(t).reshape(-1)[0]) / low.h))) \
+                            and stop_at_first:
+                        net.stop()
+
+                net.add(b2.NetworkOperation(look, dt=check * low.h * b2.second, when="end",
+                                            order=10**9, name="spikecore_finite_check"))
             duration = (steps * substeps + 1) * low.h * b2.second
             t1 = time.perf_counter()
             try:
@@ -224,6 +251,10 @@ class Brian2Backend:
                     bar.close()
             t2 = time.perf_counter()
             loop = float(getattr(b2.get_device(), "_last_run_time", 0.0) or 0.0)
+            if watch is not None and watch.found is None:
+                watch.look(steps * substeps)  # the final state (cpp_standalone: the only look)
+            if stop_at_first:  # a locating run: the recordings may have been cut short
+                return Result(backend=self.name), watch.found if watch is not None else None
             spikes, traces, outputs = low.collect()
         wall = loop if 0 < loop <= t2 - t1 else t2 - t1
         return Result(spikes=spikes, traces=traces, outputs=outputs, dt=float(graph.semantics.dt),
@@ -232,7 +263,25 @@ class Brian2Backend:
                             "order": list(low.order), "brian2_objects": len(net.objects),
                             "monitors": sorted(m.name for m in (*low.spike_monitors.values(),
                                                                 *low.state_monitors.values())),
-                            "cache_dir": str(cache_dir)})
+                            "cache_dir": str(cache_dir)}), \
+            (watch.found if watch is not None else None)
+
+    def _locate(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
+                record: RecordPlan, options: dict[str, Any], hit: NonFinite) -> NonFinite:
+        """The exact first non-finite step: the run again up to where ``hit`` was seen,
+        looking after every step (cpp_standalone: on the numpy target, which cannot
+        call Python per step otherwise)."""
+        upto = min(steps, hit.step + 1)
+        short = {k: v[:, :upto] for k, v in inputs.items()}
+        opts = dict(options)
+        note = ""
+        if opts.get("codegen_target") == "cpp_standalone":
+            opts["codegen_target"] = "numpy"
+            note = "located by a re-run on Brian2's numpy target"
+        _, found = self._run_once(graph, short, upto, {}, opts, 1, stop_at_first=True)
+        if found is None:  # not reproduced step by step: report where it was seen
+            return hit
+        return dataclasses.replace(found, note=note) if note else found
 
 
 def _report_to(bar: Progress, steps: int):
@@ -241,3 +290,52 @@ def _report_to(bar: Progress, steps: int):
         bar(int(float(completed) * steps))
 
     return report
+
+
+#: Brian2 variables that are bookkeeping, not states: ``lastspike`` starts at -1e4 s and
+#: history copies ``*_h<k>`` repeat a state's past values.
+_NOT_STATES = re.compile(r"^(lastspike|.*_h\d+)$")
+
+
+class _FiniteWatch:
+    """Looks at every float state variable of every group (one ``isfinite`` each) and
+    keeps the first non-finite value as a :class:`NonFinite`, its step being the graph
+    step of the internal step it was looked at."""
+
+    def __init__(self, low: Lowering, last_internal_step: int):
+        from brian2.core.variables import ArrayVariable
+
+        self.low = low
+        self.last = last_internal_step
+        self.found: NonFinite | None = None
+        self.watched: list[tuple[str, str, Any]] = []
+        for node in low.order:
+            g = low.groups.get(node)
+            if g is None:
+                continue
+            names = [n for n, v in g.variables.items()
+                     if isinstance(v, ArrayVariable) and not n.startswith("_")
+                     and not v.read_only and not v.constant and not v.scalar
+                     and np.issubdtype(np.dtype(v.dtype), np.floating)
+                     and not _NOT_STATES.match(n)]
+            # states first, the sent value y last: the origin, not what it reached
+            for n in sorted(names, key=lambda n: n == "y"):
+                self.watched.append((node, n, g.variables[n]))
+
+    def look(self, internal_step: int) -> bool:
+        """Whether a non-finite value was found (recorded in :attr:`found`)."""
+        if internal_step >= self.last:  # the extra step that records the last one
+            internal_step = self.last - 1
+        for node, name, var in self.watched:
+            values = np.asarray(var.get_value())
+            if np.isfinite(values).all():
+                continue
+            n = self.low.size[node]
+            k = int(np.flatnonzero(~np.isfinite(values))[0])
+            shape = tuple(self.low.shapes[node])
+            index = tuple(int(i) for i in np.unravel_index(k % n, shape)) if shape else (k,)
+            self.found = NonFinite(node, STATE_NAMES.get(name, name),
+                                   internal_step // self.low.S, k // n, index,
+                                   float(values[k]), backend="brian2")
+            return True
+        return False

@@ -35,6 +35,7 @@ watchdog does it within about 0.1 s. Unreadable result files raise
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -48,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from ... import numerics
+from ... import primitives as P
 from ...errors import BackendProcessError, UnavailableError
 from ...extensions import graph_streams
 from ...graph import Edge, Graph
@@ -116,6 +119,27 @@ class LavaBackend:
 
     def run(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
             record: RecordPlan, **options: Any) -> Result:
+        result, suspect = self._run(graph, inputs, steps, record, options)
+        if suspect and numerics.CHECK_EVERY > 0:
+            result.nonfinite = self._locate(graph, inputs, steps, options)
+        return result
+
+    def _locate(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
+                options: dict[str, Any]) -> numerics.NonFinite | None:
+        """A state of the run was NaN/inf (in a probe or at the end): run again recording
+        every state of every neuron and find the first one. ``None`` when it lies only in
+        the steps Lava runs past the last one to align lagged populations."""
+        plan = build_plan(graph, options.get("arithmetic", "floating_pt"))
+        every = {n: P.spec_of(graph.nodes[n]).states for n, ln in plan.nodes.items()
+                 if ln.kind == "neuron" and P.spec_of(graph.nodes[n]).states}
+        full, _ = self._run(graph, inputs, steps, every, options)
+        found = numerics.scan_result(full, graph.topological_order())
+        return None if found is None else dataclasses.replace(found, backend=self.name)
+
+    def _run(self, graph: Graph, inputs: dict[str, np.ndarray], steps: int,
+             record: RecordPlan, options: dict[str, Any]) -> tuple[Result, bool]:
+        """One run; also whether any state Lava held (probes, final ``v``/``u``) was
+        NaN/inf."""
         t0 = time.perf_counter()
         arithmetic = options.get("arithmetic", "floating_pt")
         raw = bool(options.get("raw", False))
@@ -134,11 +158,14 @@ class LavaBackend:
                                          if ln.kind == "neuron"},
                                 "lava_steps": steps + (0 if raw else plan.max_lag)}
         wall = 0.0
+        suspect = False
         if plan.populations:
             spec, arrays = plan_to_job(plan, inputs, steps, batch, wants, raw)
             raw_data, worker_info, build_s = self._execute(graph, spec, arrays, options, info)
             info.update(worker_info)
             wall = float(worker_info.get("run_time", 0.0))
+            suspect = not all(np.isfinite(a).all() for a in raw_data.values()
+                              if a.dtype.kind == "f")
             data = results_from_job(plan, raw_data, steps, batch, wants, raw)
         for node in record:
             if node in streams:
@@ -160,7 +187,7 @@ class LavaBackend:
             result.outputs[name] = y.reshape(batch, steps, *shapes[name])
         result.wall_time = wall
         result.build_time = time.perf_counter() - t0 - wall
-        return result
+        return result, suspect
 
     # ------------------------------------------------------------------ execution
     def _execute(self, graph: Graph, spec: dict, arrays: dict[str, np.ndarray],

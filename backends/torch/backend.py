@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ... import numerics
 from ... import primitives as P
 from ...discrete import neuron_coefficients, neuron_step
 from ...graph import Graph
@@ -82,12 +83,13 @@ class TorchBackend:
         with torch.no_grad(), progress_for(options.get("progress"), steps,
                                            "torch") or nullcontext() as bar:
             outputs, _, rec = module.run(x, record=plan, steps=steps, batch=batch,
-                                         progress=bar)
+                                         check_every=numerics.CHECK_EVERY, progress=bar)
         wall = time.perf_counter() - t1
         res = Result(dt=float(graph.semantics.dt), backend=self.name, wall_time=wall,
                      build_time=build,
                      info={"dtype": str(dtype), "device": str(module.device),
-                           "static_prefix": list(module.static)})
+                           "static_prefix": list(module.static)},
+                     nonfinite=module.nonfinite)
         for n, whats in rec.items():
             for w, a in whats.items():
                 arr = a.detach().cpu().numpy()

@@ -72,6 +72,7 @@ from ...errors import InputError, SpikecoreError, UnsupportedError
 from ...graph import Graph
 from ...names import safe_identifiers
 from .devices import as_input_tensor, resolve_device
+from ...numerics import NonFinite, earliest, first_nonfinite
 from .ops import (
     DEFAULT_TRAINABLE,
     NEURON_PARAMS,
@@ -178,6 +179,8 @@ class SpikecoreModule(nn.Module):
                     op.event_driven = self.op[src].spiking and n not in static
         self.recording: dict[str, dict[str, torch.Tensor]] = {}
 
+        #: First NaN/inf of the last ``run(..., check_every=k)`` (None: none, or unchecked).
+        self.nonfinite: NonFinite | None = None
     # ------------------------------------------------------------------ helpers
     @property
     def dtype(self) -> torch.dtype:
@@ -275,18 +278,21 @@ class SpikecoreModule(nn.Module):
         return outputs, state
 
     def run(self, x: Any = None, state: State | None = None, record: Any = None,
-            steps: int | None = None, batch: int | None = None,
+            steps: int | None = None, batch: int | None = None, check_every: int = 0,
             progress: Callable[[int], Any] | None = None
             ) -> tuple[dict[str, torch.Tensor], State, dict[str, dict[str, torch.Tensor]]]:
         """Like ``forward`` but always returns ``(outputs dict, state, recording)``.
-        ``progress(done)``: called after every step with the steps done (see
-        :class:`spikecore.progress.Progress`)."""
+
+        ``check_every=k > 0``: look for NaN/inf in every state and sent value once per
+        ``k`` steps (one device sync each) and store the first one, located to its step,
+        node, state and element, in :attr:`nonfinite`. ``progress(done)``: called after
+        every step with the steps done (see :class:`spikecore.progress.Progress`).
         inputs, b, T = self.normalize_inputs(x, steps)
         if not inputs and batch is not None:
             b = int(batch)
         state = self.init_state(b) if state is None else state
         outputs, state, rec = _run(self, self.prepare(), inputs, state, b, T,
-                                   self._plan(record), progress)
+                                   self._plan(record), check_every, found, progress)
         self.recording = rec
         return outputs, state, rec
 
@@ -296,9 +302,11 @@ class SpikecoreModule(nn.Module):
         outputs of every Output node at this step and the new state."""
         if not isinstance(x, Mapping):
             x = {self.input_names[0]: x} if self.input_names else {}
+        found: list[NonFinite] = []
         x = {k: as_input_tensor(v, f"input {k!r}", self.dtype, self.device)
              for k, v in x.items()}
         b = next(iter(x.values())).shape[0] if x else 1
+        self.nonfinite = found[0] if found else None
         state = self.init_state(b) if state is None else state
         return graph_step(self, self.prepare(), x, state)
 
@@ -356,6 +364,7 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
         if n in inputs:
             seqs[n] = inputs[n]
             continue
+         check_every: int = 0, found: list | None = None,
         x = None
         for src, d in m.incoming[n]:
             y = _shifted(seqs[src], d, hist0.get(src, ()))
@@ -371,7 +380,8 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
     out_lists: dict[str, list] = {n: [] for n in m.output_names if n not in seqs}
     dyn = [(n, m.op[n], prep[n]) for n in m.dynamic]
     pushes = [s for s in m.depth if s not in seqs]
-    for t in range(T):
+
+    def advance(t: int, nstate: dict, hist: dict, keep: bool) -> dict[str, torch.Tensor]:
         outs: dict[str, torch.Tensor] = {}
         for n, op, p in dyn:
             x = _gather(m, n, t, outs, seqs, hist, hist0, batch)
@@ -379,14 +389,24 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
             outs[n] = y
             if st:
                 nstate[n] = st
-            if n in rec:
+            if keep and n in rec:
                 r = rec[n]
                 for w in r:
                     r[w].append(y if w == "spikes" else st[op.state_names.index(w)])
         for s in pushes:
             hist[s] = (outs[s], *hist[s][:-1])
-        for n, lst in out_lists.items():
-            lst.append(outs[n])
+        if keep:
+            for n, lst in out_lists.items():
+                lst.append(outs[n])
+        return outs
+
+    # Finiteness: every state and sent value once per block (one sync); a bad block is
+    # replayed from its start (states are never modified in place, so a shallow copy of
+    # the dicts is the snapshot) checking after every step.
+    checking = check_every > 0 and found is not None
+    start, snapshot = 0, (dict(nstate), dict(hist))
+    for t in range(T):
+        outs = advance(t, nstate, hist, True)
         if progress is not None:
             progress(t + 1)
     # 3) buffers of static sources for a later call
@@ -400,6 +420,21 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
     for n, whats in plan.items():
         if n in rec:
             recording[n] = {w: torch.stack(v, 1) if v else m._zeros(batch, (0,))
+        if checking and ((t + 1) % check_every == 0 or t == T - 1):
+            if not _all_finite(nstate, outs):
+                ns, hs = dict(snapshot[0]), dict(snapshot[1])
+                for tt in range(start, t + 1):
+                    bad = _first_bad(m, ns, advance(tt, ns, hs, False), tt)
+                    if bad is not None:
+                        found.append(bad)
+                        break
+                checking = False
+            start, snapshot = t + 1, (dict(nstate), dict(hist))
+    if check_every > 0 and found is not None:
+        bad = earliest(first_nonfinite(seqs[n].detach().cpu().numpy(), n, "y")
+                       for n in m.static if n not in inputs and seqs[n].is_floating_point())
+        if bad is not None and (not found or bad.step <= found[0].step):
+            found[:] = [bad]
                             for w, v in rec[n].items()}
         elif n in seqs and "spikes" in whats:
             recording[n] = {"spikes": seqs[n]}
@@ -417,6 +452,42 @@ def graph_step(m: SpikecoreModule, params: Mapping[str, Any], x: Mapping[str, to
         (s[0].shape[0] for s in state["nodes"].values() if s), 1)
     outs: dict[str, torch.Tensor] = {}
     nstate = dict(state["nodes"])
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value] if value.is_floating_point() else []
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def _all_finite(nstate: Mapping[str, Any], outs: Mapping[str, torch.Tensor]) -> bool:
+    """Whether every float state and sent value is finite: one sync for all of them."""
+    flags = [torch.isfinite(t).all() for v in (*nstate.values(), *outs.values())
+             for t in _tensors(v)]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+def _first_bad(m: SpikecoreModule, nstate: Mapping[str, Any],
+               outs: Mapping[str, torch.Tensor], t: int) -> NonFinite | None:
+    """The first non-finite state (nodes in topological order, states before the sent
+    value) after step ``t``, located to its batch entry and element."""
+    for n in m.dynamic:
+        op = m.op[n]
+        st = nstate.get(n, ())
+        st = st if isinstance(st, tuple) else (st,)
+        named = [(op.state_names[k] if k < len(op.state_names) else f"state{k}", v)
+                 for k, v in enumerate(st)]
+        named.append(("y", outs.get(n)))
+        for name, value in named:
+            for k, tensor in enumerate(_tensors(value)):
+                if bool(torch.isfinite(tensor).all()):
+                    continue
+                a = tensor.detach().cpu().numpy()
+                label = name if k == 0 else f"{name}[{k}]"
+                return first_nonfinite(a[:, None], n, label, a.shape[1:], step_offset=t)
+    return None
+
+
     hist = dict(state["hist"])
     for n in m.names:
         op = m.op[n]

@@ -135,7 +135,8 @@ def _weights(conn: dict, arrays, fixed: bool):
 
 
 def build(job: dict, arrays):
-    """Create the Lava processes; returns (processes by name, monitors, components)."""
+    """Create the Lava processes; returns (processes by name, monitors, components: the
+    first population of each connected component -> its populations)."""
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF, LIFRefractory
@@ -195,12 +196,14 @@ def build(job: dict, arrays):
     components: dict[str, list[str]] = {}
     for pop in job["populations"]:
         components.setdefault(find(pop["name"]), []).append(pop["name"])
-    return procs, monitors, [names[0] for names in components.values()]
+    return procs, monitors, {names[0]: names for names in components.values()}
 
 
 def execute(job_dir: str | Path, guard: Watchdog | None = None
             ) -> tuple[dict[str, np.ndarray], dict]:
-    """Build and run the job; returns ({"population/var": [steps, size]}, info).
+    """Build and run the job; returns ({"population/var": [steps, size]}, info). The
+    final ``v`` and ``u`` of every population are there too, as ``final/<name>/v``,
+    ``final/<name>/u`` ([size]): the caller looks for NaN/inf in every state.
     ``guard``: a started :class:`Watchdog` that watches Lava's processes while they run."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -217,7 +220,7 @@ def execute(job_dir: str | Path, guard: Watchdog | None = None
     run_times = []
     done = 0
     out: dict[str, np.ndarray] = {}
-    for root in roots:
+    for root, members in roots.items():
         proc = procs[root]
         t = time.perf_counter()
         try:
@@ -235,6 +238,10 @@ def execute(job_dir: str | Path, guard: Watchdog | None = None
                         data = mon.get_data().get(target.name, {}).get(probe["var"])
                         if data is not None:
                             out[key] = np.asarray(data, dtype=np.float64)
+                for name in members:
+                    for var in ("v", "u"):
+                        out[f"final/{name}/{var}"] = np.asarray(
+                            getattr(procs[name], var).get(), dtype=np.float64).reshape(-1)
         finally:
             proc.stop()
     missing = [f"{p['population']}/{p['var']}" for p, _, _ in monitors
