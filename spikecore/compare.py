@@ -317,10 +317,10 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
     skipped: dict[str, str] = {}
     for k, name in enumerate(names_in, start=1):
         opts = dict(options_by_name.get(name, {}))
-        say(f"[{k}/{len(names_in)}] {name}: running ...")
-        t0 = time.perf_counter()
         # NaN/inf is reported by the comparison (first step, both sides), not raised.
         opts.setdefault("on_nonfinite", "ignore")
+        say(f"[{k}/{len(names_in)}] {name}: running ...")
+        t0 = time.perf_counter()
         try:
             results[name] = simulate(graph, inputs, backend=name, steps=steps, record=record,
                                      **opts)

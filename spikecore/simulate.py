@@ -325,19 +325,19 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
         backend: ``"brian2"``, ``"torch"`` or ``"lava"`` (``"norse"``: alias of ``"torch"``).
         steps: number of steps (default: length of the inputs; required without inputs).
         record: ``"spikes"``, state names (``"v"``, ``"i"``) or ``"node:name"`` entries.
+        on_nonfinite: NaN/inf in any state (recorded or not) or sent value:
+            ``"raise"`` (default) a :class:`~spikecore.errors.NumericalError` naming node,
+            state, first step, batch entry and element (the partial result is its
+            ``.result``); ``"warn"``/``"ignore"`` return the result with
+            ``result.nonfinite`` set (see :mod:`spikecore.numerics`).
         progress: ``False`` (default): silent; ``True``: a progress bar on stderr for
             runs lasting over a few seconds; a callable ``progress(done, total)``: called
             with the steps done, in chunks (:mod:`spikecore.progress`).
         backend_options: passed to the backend (e.g. ``mode="continuous"`` for Brian2,
             ``arithmetic="fixed_pt"`` for Lava, ``dtype=torch.float32`` for Norse).
     """
+    policy = check_policy(on_nonfinite)
     if progress is not False and progress is not None:  # every backend takes progress=
-            batch, ...]`` as Norse and snnTorch use); unset, an input whose batch axis
-        on_nonfinite: NaN/inf in any state (recorded or not) or sent value:
-            ``"raise"`` (default) a :class:`~spikecore.errors.NumericalError` naming node,
-            state, first step, batch entry and element (the partial result is its
-            ``.result``); ``"warn"``/``"ignore"`` return the result with
-            ``result.nonfinite`` set (see :mod:`spikecore.numerics`).
         backend_options = {**backend_options, "progress": progress}
     flat, impl = prepare(graph, backend, backend_options)
     plan = record_plan(flat, record)
@@ -346,7 +346,6 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
     require_memory(flat, batch, n_steps, plan, elements)
     arrays, steps = normalize_inputs(flat, inputs, steps)
     t0 = time.perf_counter()
-    policy = check_policy(on_nonfinite)
     result = impl.run(flat, arrays, steps, plan, **backend_options)
     if not result.wall_time:
         result.wall_time = time.perf_counter() - t0

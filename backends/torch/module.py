@@ -71,8 +71,8 @@ from ... import primitives as P
 from ...errors import InputError, SpikecoreError, UnsupportedError
 from ...graph import Graph
 from ...names import safe_identifiers
-from .devices import as_input_tensor, resolve_device
 from ...numerics import NonFinite, earliest, first_nonfinite
+from .devices import as_input_tensor, resolve_device
 from .ops import (
     DEFAULT_TRAINABLE,
     NEURON_PARAMS,
@@ -178,9 +178,9 @@ class SpikecoreModule(nn.Module):
                     src = self.incoming[n][0][0]
                     op.event_driven = self.op[src].spiking and n not in static
         self.recording: dict[str, dict[str, torch.Tensor]] = {}
-
         #: First NaN/inf of the last ``run(..., check_every=k)`` (None: none, or unchecked).
         self.nonfinite: NonFinite | None = None
+
     # ------------------------------------------------------------------ helpers
     @property
     def dtype(self) -> torch.dtype:
@@ -286,14 +286,16 @@ class SpikecoreModule(nn.Module):
         ``check_every=k > 0``: look for NaN/inf in every state and sent value once per
         ``k`` steps (one device sync each) and store the first one, located to its step,
         node, state and element, in :attr:`nonfinite`. ``progress(done)``: called after
-        every step with the steps done (see :class:`spikecore.progress.Progress`).
+        every step with the steps done (see :class:`spikecore.progress.Progress`)."""
         inputs, b, T = self.normalize_inputs(x, steps)
         if not inputs and batch is not None:
             b = int(batch)
         state = self.init_state(b) if state is None else state
+        found: list[NonFinite] = []
         outputs, state, rec = _run(self, self.prepare(), inputs, state, b, T,
                                    self._plan(record), check_every, found, progress)
         self.recording = rec
+        self.nonfinite = found[0] if found else None
         return outputs, state, rec
 
     def step(self, x: Any, state: State | None = None
@@ -302,11 +304,9 @@ class SpikecoreModule(nn.Module):
         outputs of every Output node at this step and the new state."""
         if not isinstance(x, Mapping):
             x = {self.input_names[0]: x} if self.input_names else {}
-        found: list[NonFinite] = []
         x = {k: as_input_tensor(v, f"input {k!r}", self.dtype, self.device)
              for k, v in x.items()}
         b = next(iter(x.values())).shape[0] if x else 1
-        self.nonfinite = found[0] if found else None
         state = self.init_state(b) if state is None else state
         return graph_step(self, self.prepare(), x, state)
 
@@ -353,6 +353,7 @@ def _shifted(seq: torch.Tensor, d: int, past: tuple) -> torch.Tensor:
 
 def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch.Tensor],
          state: State, batch: int, T: int, plan: Mapping[str, tuple[str, ...]],
+         check_every: int = 0, found: list | None = None,
          progress: Callable[[int], Any] | None = None):
     hist0 = state["hist"]
     nstate = dict(state["nodes"])
@@ -364,7 +365,6 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
         if n in inputs:
             seqs[n] = inputs[n]
             continue
-         check_every: int = 0, found: list | None = None,
         x = None
         for src, d in m.incoming[n]:
             y = _shifted(seqs[src], d, hist0.get(src, ()))
@@ -409,17 +409,6 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
         outs = advance(t, nstate, hist, True)
         if progress is not None:
             progress(t + 1)
-    # 3) buffers of static sources for a later call
-    for s, depth in m.depth.items():
-        if s in seqs:
-            last = [seqs[s][:, T - 1 - k] for k in range(min(T, depth))]
-            hist[s] = tuple((last + list(hist0[s]))[:depth])
-    outputs = {n: (seqs[n] if n in seqs else torch.stack(out_lists[n], 1))
-               for n in m.output_names}
-    recording: dict[str, dict[str, torch.Tensor]] = {}
-    for n, whats in plan.items():
-        if n in rec:
-            recording[n] = {w: torch.stack(v, 1) if v else m._zeros(batch, (0,))
         if checking and ((t + 1) % check_every == 0 or t == T - 1):
             if not _all_finite(nstate, outs):
                 ns, hs = dict(snapshot[0]), dict(snapshot[1])
@@ -435,23 +424,23 @@ def _run(m: SpikecoreModule, prep: Mapping[str, Any], inputs: Mapping[str, torch
                        for n in m.static if n not in inputs and seqs[n].is_floating_point())
         if bad is not None and (not found or bad.step <= found[0].step):
             found[:] = [bad]
+    # 3) buffers of static sources for a later call
+    for s, depth in m.depth.items():
+        if s in seqs:
+            last = [seqs[s][:, T - 1 - k] for k in range(min(T, depth))]
+            hist[s] = tuple((last + list(hist0[s]))[:depth])
+    outputs = {n: (seqs[n] if n in seqs else torch.stack(out_lists[n], 1))
+               for n in m.output_names}
+    recording: dict[str, dict[str, torch.Tensor]] = {}
+    for n, whats in plan.items():
+        if n in rec:
+            recording[n] = {w: torch.stack(v, 1) if v else m._zeros(batch, (0,))
                             for w, v in rec[n].items()}
         elif n in seqs and "spikes" in whats:
             recording[n] = {"spikes": seqs[n]}
     return outputs, {"nodes": nstate, "hist": hist}, recording
 
 
-def graph_step(m: SpikecoreModule, params: Mapping[str, Any], x: Mapping[str, torch.Tensor],
-               state: State) -> tuple[dict[str, torch.Tensor], State]:
-    """The pure per-step function ``(x, state, params) -> (outputs, state)``.
-
-    ``params`` is ``m.prepare()`` (coefficients and weights as tensors); ``x`` maps each
-    Input name to ``[batch, *shape]``. Nothing in ``m`` or ``state`` is modified.
-    """
-    batch = next(iter(x.values())).shape[0] if x else next(
-        (s[0].shape[0] for s in state["nodes"].values() if s), 1)
-    outs: dict[str, torch.Tensor] = {}
-    nstate = dict(state["nodes"])
 def _tensors(value: Any) -> list[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         return [value] if value.is_floating_point() else []
@@ -488,6 +477,17 @@ def _first_bad(m: SpikecoreModule, nstate: Mapping[str, Any],
     return None
 
 
+def graph_step(m: SpikecoreModule, params: Mapping[str, Any], x: Mapping[str, torch.Tensor],
+               state: State) -> tuple[dict[str, torch.Tensor], State]:
+    """The pure per-step function ``(x, state, params) -> (outputs, state)``.
+
+    ``params`` is ``m.prepare()`` (coefficients and weights as tensors); ``x`` maps each
+    Input name to ``[batch, *shape]``. Nothing in ``m`` or ``state`` is modified.
+    """
+    batch = next(iter(x.values())).shape[0] if x else next(
+        (s[0].shape[0] for s in state["nodes"].values() if s), 1)
+    outs: dict[str, torch.Tensor] = {}
+    nstate = dict(state["nodes"])
     hist = dict(state["hist"])
     for n in m.names:
         op = m.op[n]
