@@ -298,12 +298,14 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
             steps: int | None = None, record: Iterable[str] = ("spikes", "v", "i"),
             tolerances: Mapping[str, Tolerance] | Tolerance | None = None,
             backend_options: Mapping[str, Mapping[str, Any]] | None = None,
-            progress: bool | Callable[[str], None] = False) -> ComparisonReport:
+            progress: bool | Callable[[str], None] = False,
+            layout: str | None = None) -> ComparisonReport:
     """Run ``graph`` on each backend and compare every one against the first that ran.
 
     Unavailable backends are listed in ``report.skipped`` with the reason; a backend that
     cannot lower the graph is listed there with the full error. ``report.ok`` is False
     unless at least two backends ran and every pair is within its tolerance.
+    ``layout``: ``"btn"`` or ``"tbn"``, as in :func:`~spikecore.simulate`.
     ``progress``: True prints a line per backend (start, then time and spike count) to
     stderr; a callable receives those lines instead.
     """
@@ -323,7 +325,7 @@ def compare(graph: Graph, inputs: Any = None, backends: Iterable[str] = ("brian2
         t0 = time.perf_counter()
         try:
             results[name] = simulate(graph, inputs, backend=name, steps=steps, record=record,
-                                     **opts)
+                                     layout=layout, **opts)
         except (UnavailableError, UnsupportedError) as exc:
             skipped[name] = str(exc)
             say(f"[{k}/{len(names_in)}] {name}: skipped ({str(exc).splitlines()[0]})")

@@ -15,6 +15,7 @@ from . import primitives as P
 from .backends.base import BACKENDS, Availability, RecordPlan, get_backend
 from .errors import InputError, SpikecoreError, UnavailableError, UnsupportedError
 from .graph import Graph
+from .layout import needs_swap
 from .numerics import apply_policy, check_policy, earliest, scan_result
 from .result import Result
 
@@ -57,12 +58,13 @@ def _tensor_values(t: Any, where: str) -> np.ndarray:
     return t.cpu().numpy()
 
 
-def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
+def normalize_inputs(graph: Graph, inputs: Any, steps: int | None, layout: str | None = None
                      ) -> tuple[dict[str, np.ndarray], int]:
     """Inputs as ``name -> float64 [batch, steps, *shape]`` and the number of steps.
 
     Accepts one array (graph with one Input) of shape ``[batch, steps, *shape]`` or
-    ``[steps, *shape]``, or a dict by Input name. ``steps`` longer than the inputs pads
+    ``[steps, *shape]``, or a dict by Input name; ``layout="tbn"`` for ``[steps, batch,
+    *shape]`` (see :mod:`spikecore.layout`). ``steps`` longer than the inputs pads
     with zeros; shorter truncates.
     """
     shapes = graph.shapes()
@@ -89,6 +91,8 @@ def normalize_inputs(graph: Graph, inputs: Any, steps: int | None
         shape = shapes[name]
         arr = _to_numpy(inputs[name], f"input {name!r}")
         given = arr.shape  # report what the user passed, not the batch-1 view
+        if needs_swap(arr.shape, len(shape), layout, f"input {name!r}"):
+            arr = np.swapaxes(arr, 0, 1)
         if arr.ndim == len(shape) + 1:
             arr = arr[None]
         if arr.ndim != len(shape) + 2 or tuple(arr.shape[2:]) != tuple(shape):
@@ -245,7 +249,8 @@ def require_memory(graph: Graph, batch: int, steps: int, plan: RecordPlan,
     return need
 
 
-def input_geometry(graph: Graph, inputs: Any, steps: int | None) -> tuple[int, int, int]:
+def input_geometry(graph: Graph, inputs: Any, steps: int | None,
+                   layout: str | None = None) -> tuple[int, int, int]:
     """``(batch, steps, elements per step)`` of the inputs from their shapes alone (no
     conversion or copy), for :func:`require_memory`. Malformed inputs are left for
     :func:`normalize_inputs` to report."""
@@ -264,6 +269,8 @@ def input_geometry(graph: Graph, inputs: Any, steps: int | None) -> tuple[int, i
             shape = (1, *shape)
         if len(shape) != k + 2:
             continue
+        if layout == "tbn":
+            shape = (shape[1], shape[0], *shape[2:])
         batch = max(batch, int(shape[0]))
         lengths.append(int(shape[1]))
         elements += math.prod(shapes[name])
@@ -314,7 +321,7 @@ def prepare(graph: Graph, backend: str, options: Mapping[str, Any]):
 
 def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: int | None = None,
              record: Iterable[str] | str = ("spikes",), on_nonfinite: str = "raise",
-             progress: Any = False,
+             layout: str | None = None, progress: Any = False,
              **backend_options: Any) -> Result:
     """Run ``graph`` on one backend and return its :class:`Result`.
 
@@ -325,6 +332,9 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
         backend: ``"brian2"``, ``"torch"`` or ``"lava"`` (``"norse"``: alias of ``"torch"``).
         steps: number of steps (default: length of the inputs; required without inputs).
         record: ``"spikes"``, state names (``"v"``, ``"i"``) or ``"node:name"`` entries.
+        layout: ``"btn"`` (``[batch, steps, ...]``, the default) or ``"tbn"`` (``[steps,
+            batch, ...]`` as Norse and snnTorch use); unset, an input whose batch axis
+            is longer than its time axis warns (:mod:`spikecore.layout`).
         on_nonfinite: NaN/inf in any state (recorded or not) or sent value:
             ``"raise"`` (default) a :class:`~spikecore.errors.NumericalError` naming node,
             state, first step, batch entry and element (the partial result is its
@@ -342,9 +352,9 @@ def simulate(graph: Graph, inputs: Any = None, backend: str = "brian2", steps: i
     flat, impl = prepare(graph, backend, backend_options)
     plan = record_plan(flat, record)
     # From the shapes alone, before the inputs are converted, padded or copied.
-    batch, n_steps, elements = input_geometry(flat, inputs, steps)
+    batch, n_steps, elements = input_geometry(flat, inputs, steps, layout)
     require_memory(flat, batch, n_steps, plan, elements)
-    arrays, steps = normalize_inputs(flat, inputs, steps)
+    arrays, steps = normalize_inputs(flat, inputs, steps, layout)
     t0 = time.perf_counter()
     result = impl.run(flat, arrays, steps, plan, **backend_options)
     if not result.wall_time:

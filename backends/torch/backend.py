@@ -58,12 +58,12 @@ class TorchBackend:
                                                       key=lambda kv: kv[0].__name__)}
 
     def check(self, graph: Graph, **options: Any) -> list[str]:
+        # Every problem at once: unknown options and what the graph cannot lower.
         unknown = sorted(set(options) - set(_RUN_OPTIONS))
-        if unknown:  # before anything else looks at the options or the graph
-            return [f"option(s) {unknown} not understood by backend 'torch'; "
-                    f"known: {sorted(_RUN_OPTIONS)}"]
+        problems = [f"option(s) {unknown} not understood by backend 'torch'; known: "
+                    f"{sorted(_RUN_OPTIONS)}"] if unknown else []
         resolve_device(options.get("device"))  # an unusable device is an InputError now
-        problems = check_graph(graph)
+        problems += check_graph(graph)
         bad_progress = progress_problem(options.get("progress"))
         return problems + ([bad_progress] if bad_progress else [])
 
@@ -83,7 +83,8 @@ class TorchBackend:
         with torch.no_grad(), progress_for(options.get("progress"), steps,
                                            "torch") or nullcontext() as bar:
             outputs, _, rec = module.run(x, record=plan, steps=steps, batch=batch,
-                                         check_every=numerics.CHECK_EVERY, progress=bar)
+                                         check_every=numerics.CHECK_EVERY, progress=bar,
+                                         layout="btn")
         wall = time.perf_counter() - t1
         res = Result(dt=float(graph.semantics.dt), backend=self.name, wall_time=wall,
                      build_time=build,

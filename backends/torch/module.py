@@ -70,6 +70,7 @@ from torch import nn
 from ... import primitives as P
 from ...errors import InputError, SpikecoreError, UnsupportedError
 from ...graph import Graph
+from ...layout import needs_swap
 from ...names import safe_identifiers
 from ...numerics import NonFinite, earliest, first_nonfinite
 from .devices import as_input_tensor, resolve_device
@@ -220,7 +221,8 @@ class SpikecoreModule(nn.Module):
         dtype, device = getattr(self, "_dtype_device", None) or (self.dtype, self.device)
         return torch.zeros((batch, *shape), dtype=dtype, device=device)
 
-    def normalize_inputs(self, x: Any, steps: int | None
+    def normalize_inputs(self, x: Any, steps: int | None,
+                         layout: str | None = None
                          ) -> tuple[dict[str, torch.Tensor], int, int]:
         """``x`` (one tensor, or a dict by Input name) as ``name -> [batch, steps,
         *shape]`` tensors in the module's dtype and device, with the batch size and the
@@ -241,6 +243,8 @@ class SpikecoreModule(nn.Module):
         for n in self.input_names:
             t = as_input_tensor(x[n], f"input {n!r}", self.dtype, self.device)
             shape = self.shapes[n]
+            if needs_swap(tuple(t.shape), len(shape), layout, f"input {n!r}"):
+                t = t.transpose(0, 1)
             if t.dim() == len(shape) + 1:
                 t = t.unsqueeze(0)
             if t.dim() != len(shape) + 2 or tuple(t.shape[2:]) != tuple(shape):
@@ -263,9 +267,13 @@ class SpikecoreModule(nn.Module):
 
     # ------------------------------------------------------------------ running
     def forward(self, x: Any = None, state: State | None = None,
-                record: Any = None, steps: int | None = None, batch: int | None = None
+                record: Any = None, steps: int | None = None, batch: int | None = None,
+                layout: str | None = None
                 ) -> tuple[torch.Tensor | dict[str, torch.Tensor], State]:
-        inputs, b, T = self.normalize_inputs(x, steps)
+        """``layout="tbn"``: inputs are ``[steps, batch, ...]`` (Norse, snnTorch) and the
+        outputs come back the same way; default ``[batch, steps, ...]``
+        (:mod:`spikecore.layout`)."""
+        inputs, b, T = self.normalize_inputs(x, steps, layout)
         if not inputs and batch is not None:
             b = int(batch)
         plan = self._plan(record)
@@ -273,21 +281,24 @@ class SpikecoreModule(nn.Module):
         prep = self.prepare()
         outputs, state, rec = _run(self, prep, inputs, state, b, T, plan)
         self.recording = rec
+        if layout == "tbn":
+            outputs = {k: v.transpose(0, 1) for k, v in outputs.items()}
         if len(self.output_names) == 1:
             return outputs[self.output_names[0]], state
         return outputs, state
 
     def run(self, x: Any = None, state: State | None = None, record: Any = None,
             steps: int | None = None, batch: int | None = None, check_every: int = 0,
-            progress: Callable[[int], Any] | None = None
+            progress: Callable[[int], Any] | None = None, layout: str | None = None
             ) -> tuple[dict[str, torch.Tensor], State, dict[str, dict[str, torch.Tensor]]]:
         """Like ``forward`` but always returns ``(outputs dict, state, recording)``.
 
         ``check_every=k > 0``: look for NaN/inf in every state and sent value once per
         ``k`` steps (one device sync each) and store the first one, located to its step,
         node, state and element, in :attr:`nonfinite`. ``progress(done)``: called after
-        every step with the steps done (see :class:`spikecore.progress.Progress`)."""
-        inputs, b, T = self.normalize_inputs(x, steps)
+        every step with the steps done (see :class:`spikecore.progress.Progress`).
+        ``layout``: of the inputs only (outputs and recording are ``[batch, steps, ...]``)."""
+        inputs, b, T = self.normalize_inputs(x, steps, layout)
         if not inputs and batch is not None:
             b = int(batch)
         state = self.init_state(b) if state is None else state

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ... import primitives as P
+from ...backends.lava.lowering import check_graph as lava_problems
 from ...discrete import NEURON_TYPES, neuron_coefficients
 from ...errors import SpikecoreError, UnsupportedError
 from ...graph import Graph
@@ -385,6 +386,11 @@ def check(graph: Graph, target: HardwareTarget = LOIHI2) -> list[str]:
             out.append(f"{s.via!r} ({P.type_name(flat.nodes[s.via])}): bias into "
                        f"{P.type_name(flat.nodes[s.target])} {s.target!r} has no Loihi 2 "
                        "form (the chip has no current bias); use Linear or a LIF target")
+    # One verdict with the Lava backend, through which a model reaches the chip: whatever
+    # its fixed-point lowering refuses does not fit either (e.g. a neuron resting above
+    # its threshold behind a lagged connection).
+    if not out:  # the chip's own reasons come first; Lava's would repeat them
+        out += [f"Lava (fixed_pt) refuses {p}" for p in lava_problems(flat, "fixed_pt")]
     est = estimate_resources(flat, target)
     if est.neurons > target.neurons_per_chip:
         out.append(f"{est.neurons} neurons > {target.neurons_per_chip} per chip")
@@ -491,6 +497,7 @@ class ParamError:
     max_rel_error: float
     lsb: float                       # one quantisation step (graph units)
     note: str = ""
+    max_abs_value: float = 0.0       # largest |exact value|: the parameter's range
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -527,7 +534,8 @@ def _record(errors: list[ParamError], node: str, param: str, exact: np.ndarray,
     denom = np.abs(exact)
     rel = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), np.where(err > 0, np.inf, 0))
     errors.append(ParamError(node, param, float(err.max(initial=0.0)),
-                             float(rel.max(initial=0.0)), float(lsb), note))
+                             float(rel.max(initial=0.0)), float(lsb), note,
+                             float(np.abs(exact).max(initial=0.0))))
 
 
 def _pow2_floor(x: float) -> float:
@@ -929,6 +937,12 @@ def main_check(path: str, target_name: str = "loihi2", json_output: bool = False
     return report_fit(read(path), target_name, json_output)
 
 
+#: A parameter whose quantisation error exceeds this fraction of its largest value (its
+#: range: tiny entries always lose most of themselves) is named in a warning by
+#: ``spikecore check`` (the model fits, but computes something else).
+QUANT_WARN_REL = 0.1
+
+
 def report_fit(graph: Graph, target_name: str = "loihi2", json_output: bool = False) -> int:
     """Print whether ``graph`` fits ``target_name`` and what it costs; 0 if it fits, 1 if
     not, 2 for an unknown target."""
@@ -941,19 +955,28 @@ def report_fit(graph: Graph, target_name: str = "loihi2", json_output: bool = Fa
         est = estimate_resources(graph, target).as_dict()
     except SpikecoreError as exc:
         est = {"error": str(exc)}
-    quant = None
+    quant, warnings_ = None, []
     if not violations:
         _, report = quantize(graph, target)
         quant = [e.as_dict() for e in report.errors]
+        warnings_ = [f"{e['node']}.{e['parameter']}: quantisation error up to "
+                     f"{e['max_abs_error'] / e['max_abs_value']:.3g} of the parameter's "
+                     f"largest value (above {QUANT_WARN_REL:g}); rescale the node or train "
+                     "with to_torch(graph, arithmetic='loihi2')"
+                     for e in quant if e["max_abs_value"] > 0
+                     and e["max_abs_error"] > QUANT_WARN_REL * e["max_abs_value"]]
     if json_output:
         print(json.dumps({"target": target.name, "graph": graph.name, "fits": not violations,
-                          "violations": violations, "resources": est,
-                          "quantisation": quant}, indent=2, default=float))
+                          "violations": violations, "warnings": warnings_,
+                          "resources": est, "quantisation": quant}, indent=2,
+                         default=float))
     else:
         print(f"graph {graph.name!r} on {target.name}: "
               f"{'fits' if not violations else f'does NOT fit ({len(violations)} problem(s))'}")
         for v in violations:
             print(f"  - {v}")
+        for w in warnings_:
+            print(f"  warning: {w}")
         for k, v in est.items():
             if k != "cores_per_node":
                 print(f"  {k}: {v}")

@@ -285,3 +285,40 @@ def test_main_check_reports_fit_and_cost(tmp_path, capsys) -> None:
     assert "does NOT fit" in text and "reset='subtract'" in text
     assert L.main_check(str(ok), "truenorth") == 2
     assert "unknown target" in capsys.readouterr().out
+
+
+def test_check_and_the_lava_backend_share_one_verdict(capsys) -> None:
+    """A LIF resting above its threshold behind a Linear (the NIR paper's two_lif_neurons
+    case): Lava's fixed-point lowering refuses it, so check must say it does not fit."""
+    from spikecore.backends.lava.lowering import check_graph
+
+    ones = np.ones(5)
+    resting_high = chain(kind="LIF", v_leak=ones * 1.2, v_threshold=ones * 1.0)
+    lava = check_graph(resting_high.flatten(), "fixed_pt")
+    assert lava and "rests above its threshold" in lava[0]
+    violations = L.check(resting_high)
+    assert any("Lava (fixed_pt) refuses" in v and "rests above its threshold" in v
+               for v in violations), violations
+    for g in (chain(), chain(kind="LIF"), chain(kind="CubaLI"), resting_high,
+              chain(semantics=sc.Semantics(dt=1e-3, reset="subtract"))):
+        if L.check(g) == []:  # fits => Lava's fixed-point lowering accepts it
+            assert check_graph(g.flatten(), "fixed_pt") == [], g.name
+
+
+def test_large_quantisation_error_is_a_warning_naming_the_node(tmp_path, capsys) -> None:
+    g = chain(kind="LIF")
+    w = g.nodes["w"].weight
+    w[:] = w * 1e-7  # far below what the threshold's scale and the weight exponent reach
+    path = tmp_path / "tiny.nir"
+    sc.write(g, path)
+    assert L.main_check(str(path), "loihi2", json_output=True) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fits"]
+    assert any(w.startswith("w.weight: quantisation error up to")
+               for w in report["warnings"]), report["warnings"]
+    assert L.main_check(str(path), "loihi2") == 0
+    assert "warning: w.weight" in capsys.readouterr().out
+    clean = tmp_path / "clean.nir"
+    sc.write(chain(kind="LIF"), clean)
+    L.main_check(str(clean), "loihi2", json_output=True)
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
