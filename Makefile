@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.spikecore-installed
 
-.PHONY: demo test setup lava-sidecar lint bench clean
+.PHONY: demo test setup lava-sidecar lint docs bench clean
 
 demo: setup
 	$(BIN)/spikecore demo
@@ -32,10 +32,16 @@ lava-sidecar: $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 
+# The docs site (docs/*.md and an API reference from the docstrings) into site/. --strict:
+# a broken link or cross-reference, or a docstring naming a parameter the signature lacks,
+# fails the build (tests/test_docs_site.py runs the same build).
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
+
 # Benchmarks print ratios measured side by side; they are not tests. Run one at a time on a
 # quiet machine, e.g. `make bench` or `.venv/bin/python benchmarks/bench_norse.py --quick`.
 bench: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .ruff_cache

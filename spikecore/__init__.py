@@ -8,6 +8,10 @@ Quick start::
     report = sc.compare(g, x, backends=("brian2", "norse", "lava"))
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from . import extensions, plot, primitives  # extensions registers its primitives in SPECS
 from .compare import ComparisonReport, Tolerance, compare
 from .dialects import DIALECTS, Dialect, register_dialect
@@ -27,6 +31,11 @@ from .result import Result
 from .semantics import Semantics
 from .simulate import available_backends, simulate
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import torch
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -39,10 +48,12 @@ __all__ = [
 ]
 
 
-def to_torch(graph, dtype=None, device=None, *, arithmetic: str = "float",
+def to_torch(graph: Graph, dtype: torch.dtype | None = None,
+             device: str | torch.device | None = None, *, arithmetic: str = "float",
              surrogate: str = "superspike", surrogate_scale: float | None = None,
-             trainable=("weight", "bias", "scale"), detach_reset: bool = False,
-             event_driven: bool = False, train_weights: bool = True, fused: bool = True):
+             trainable: Iterable[str] | str = ("weight", "bias", "scale"),
+             detach_reset: bool = False, event_driven: bool = False,
+             train_weights: bool = True, fused: bool = True) -> torch.nn.Module:
     """The graph as a stateful, batched ``torch.nn.Module``; both arithmetics are called
     alike: ``out, state = module(x)`` with ``x`` ``[batch, steps, *shape]`` (a dict by
     Input name for several Input nodes), and ``module(x2, state)`` continues.
@@ -99,7 +110,7 @@ def to_torch(graph, dtype=None, device=None, *, arithmetic: str = "float",
                          train_weights=train_weights, fused=fused)
 
 
-def from_torch(module, *args, **kwargs):
+def from_torch(module: Any, *args: Any, **kwargs: Any) -> Graph:
     """A graph from a module made by :func:`to_torch` (trained parameters written back
     losslessly; see :func:`spikecore.backends.torch.from_torch`)."""
     from .backends.torch import from_torch as _from_torch

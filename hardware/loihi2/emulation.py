@@ -137,8 +137,9 @@ class Loihi2Module(torch.nn.Module):
 
     Args:
         network: the integer network (``quantize(graph)[1].network``).
-        surrogate, surrogate_scale: spike pseudo-derivative (see :mod:`spikecore.backends.torch.surrogate`),
+        surrogate: spike pseudo-derivative (see :mod:`spikecore.backends.torch.surrogate`),
             applied to ``(v - vth_eff) / vth_eff``.
+        surrogate_scale: its steepness (default per surrogate).
         train_weights: weights as trainable parameters (else buffers).
         target: the hardware constants.
         fused: without gradients, run all populations in one pipelined step when the
