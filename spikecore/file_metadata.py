@@ -23,6 +23,8 @@ FORMAT = "spikecore-nir/1"
 MAX_RECORD_CHARS = 256 * 2**20
 #: Deepest JSON nesting accepted (a real record nests 3 levels).
 MAX_JSON_DEPTH = 16
+#: Largest edge delay accepted in steps (JSON integers are unbounded; an int64 holds it).
+MAX_DELAY_STEPS = 2**63 - 1
 
 
 def parse(metadata: Any, graph_name: str) -> dict | None:
@@ -94,9 +96,11 @@ def _check_fields(meta: dict, where: str) -> None:
         rows = meta.get(key, [])
         if not isinstance(rows, list) or not all(
                 isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)
-                and isinstance(r[1], str) and _is_int(r[2]) and r[2] >= 0 for r in rows):
+                and isinstance(r[1], str) and _is_int(r[2]) and 0 <= r[2] <= MAX_DELAY_STEPS
+                for r in rows):
             raise NIRFileError(f"{where}: '{key}' is malformed ({_short(rows)}); expected a "
-                               "list of [source, target, steps] with steps an integer >= 0")
+                               "list of [source, target, steps] with steps an integer from 0 "
+                               "to 2**63 - 1")
 
 
 def _is_number(x: Any) -> bool:

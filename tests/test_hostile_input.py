@@ -67,9 +67,13 @@ def _with_record(tmp_path: Path, edit) -> Path:
     (lambda r: r.update(semantics=[1]), "'semantics' is [1], expected an object"),
     (lambda r: r.update(edge_delays=[["w", "a", 1.5]]), "'edge_delays' is malformed"),
     (lambda r: r.update(edge_delays=[["w", "a", -1]]), "'edge_delays' is malformed"),
+    # fuzz case metadata:1853946440: 10**400 steps overflowed a float in the memory guard
+    (lambda r: r.update(edge_delays=[["w", "a", 10**400]]), "'edge_delays' is malformed"),
+    (lambda r: r.update(edges=[["w", "a", 2**63]]), "'edges' is malformed"),
     (lambda r: r.update(name=["x"]), "'name' is ['x'], expected a string"),
 ], ids=["deep-json", "order-int", "order-dict", "dt-str", "dt-bool", "reset-list",
-        "semantics-list", "delay-float", "delay-negative", "name-list"])
+        "semantics-list", "delay-float", "delay-negative", "delay-huge", "edges-huge",
+        "name-list"])
 def test_metadata_field_types_are_checked(tmp_path: Path, edit, phrase: str) -> None:
     path = _with_record(tmp_path, edit)
     with pytest.raises(GraphError) as info:

@@ -133,7 +133,7 @@ def gen_metadata(rng, work: Path) -> Case:
         steps = pick(rng, [3_000_000, 10**5, 2**31, 2**63, 2**64 + 1, 10**30, -1, 1.5, "3",
                            None, True, 10**400])
         shape = pick(rng, ["real", "ghost", "short", "long", "dup"])
-        label += f" {key} {shape} steps={str(steps)[:25]}"
+        label += f" {key} {shape} steps={str(steps) if len(str(steps)) < 30 else '~1e400'}"
 
         def edit(r):
             g = base_graph(base)
@@ -1169,7 +1169,8 @@ def _mutate_graph(g: sc.Graph, rng) -> str:
     if kind in ("delay_huge", "negative_delay", "float_delay") and g.edges:
         i = int(rng.integers(len(g.edges)))
         e = g.edges[i]
-        d = {"delay_huge": 2**62, "negative_delay": -3, "float_delay": 1.5}[kind]
+        d = {"delay_huge": pick(rng, [2**62, 10**400]), "negative_delay": -3,
+             "float_delay": 1.5}[kind]
         g.edges[i] = sc.Edge(e.source, e.target, d)
         return f"{kind} on {e.source}->{e.target}"
     g.semantics = None
