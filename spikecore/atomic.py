@@ -16,13 +16,17 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable
+from glob import escape as glob_escape
 from pathlib import Path
 
 from .errors import SpikecoreError
 
 #: Temporary files are named ``.<target>.<pid>.<random>.spikecore.tmp``: the pid says
-#: whether the writer is still alive.
+#: whether the writer is still alive. A long target name is cut to
+#: :data:`_NAME_BYTES` bytes there, so the temporary name fits the 255-byte limit of
+#: file names wherever the target's own name does.
 _TAG = ".spikecore.tmp"
+_NAME_BYTES = 200
 
 
 class UnsafeTargetError(SpikecoreError):
@@ -34,24 +38,33 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], None],
     """Call ``write(tmp_path)`` to fill a temporary file, then move it over ``path``.
 
     Returns the path written (the link's target when ``path`` is a symbolic link).
-    Raises :class:`UnsafeTargetError` for a special-file target or a missing folder;
-    errors from ``write`` propagate after the temporary file is removed.
+    Raises :class:`UnsafeTargetError` for a special-file target, a missing folder or a
+    name the file system refuses; errors from ``write`` propagate after the temporary
+    file is removed.
     """
     given = Path(path)
-    target = Path(os.path.realpath(given)) if given.is_symlink() else given
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UnsafeTargetError(
-            f"cannot write {what} {str(given)!r}: folder {str(folder)!r} does not exist")
-    old = _existing(target, given, what)
-    remove_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_TAG,
-                               dir=folder)
+    try:  # a name too long, a loop of links, a file where a folder should be: OSError
+        target = Path(os.path.realpath(given)) if given.is_symlink() else given
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.is_dir():
+            raise UnsafeTargetError(
+                f"cannot write {what} {str(given)!r}: folder {str(folder)!r} does not exist")
+        old = _existing(target, given, what)
+        remove_stale_temporaries(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_stem(target)}.{os.getpid()}.", suffix=_TAG,
+                                   dir=folder)
+    except OSError as exc:
+        raise UnsafeTargetError(f"cannot write {what} {str(given)!r}: "
+                                f"{exc.strerror or exc}") from exc
     os.close(fd)
     try:
         write(tmp)
         _copy_mode(tmp, old)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise UnsafeTargetError(f"cannot write {what} {str(given)!r}: "
+                                    f"{exc.strerror or exc}") from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
     return target
@@ -95,12 +108,22 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     gone (killed mid-write); returns what was removed."""
     folder = target.parent if str(target.parent) else Path(".")
     removed = []
-    for p in folder.glob(f".{target.name}.*{_TAG}"):
-        pid = p.name[len(target.name) + 2:].split(".", 1)[0]
+    stem = _stem(target)
+    for p in folder.glob(f".{glob_escape(stem)}.*{_TAG}"):
+        pid = p.name[len(stem) + 2:].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def _stem(target: Path) -> str:
+    """The target's name as used in its temporary files: at most :data:`_NAME_BYTES`
+    bytes (cut at a character boundary)."""
+    name = target.name
+    while len(os.fsencode(name)) > _NAME_BYTES:
+        name = name[:-1]
+    return name
 
 
 def _alive(pid: int) -> bool:

@@ -265,3 +265,21 @@ def test_reading_peaks_near_the_size_the_file_guard_counts(tmp_path: Path, diale
         tracemalloc.stop()
     assert np.array_equal(back.nodes["w"].weight, weight)
     assert peak < 1.5 * weight.nbytes, f"peak {peak / weight.nbytes:.2f}x the arrays"
+
+
+def test_long_file_names_are_written_or_refused_cleanly(tmp_path: Path) -> None:
+    """Fuzz case writing:261356293: a 255-byte name made the temporary name too long
+    (raw OSError, exit 3 from `run --out`); a name the folder cannot hold is a clean
+    refusal."""
+    longest = tmp_path / ("n" * 251 + ".nir")  # 255 bytes: a valid name
+    assert sc.write(_graph(), longest) == longest
+    assert sc.read(longest).nodes.keys() == _graph().nodes.keys()
+    dead = tmp_path / f".{'n' * 200}.{2**22 + 7}.x.spikecore.tmp"  # a dead writer's
+    dead.write_bytes(b"x")
+    sc.write(_graph(), longest)
+    assert not dead.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [longest.name]
+    with pytest.raises(UnsafeTargetError, match="cannot write"):
+        write_atomically(tmp_path / ("n" * 256), lambda tmp: None)
+    with pytest.raises(NIRFileError, match="cannot write"):
+        sc.write(_graph(), tmp_path / ("ü" * 128))  # 256 bytes in UTF-8
