@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import extensions, plot, primitives  # extensions registers its primitives in SPECS
 from .compare import ComparisonReport, Tolerance, compare
+from .demo import bundled_file
 from .dialects import DIALECTS, Dialect, register_dialect
 from .errors import (
     BackendProcessError,
@@ -42,7 +43,8 @@ __all__ = [
     "BackendProcessError", "ComparisonReport", "DIALECTS", "Dialect", "DialectError", "Edge",
     "Graph", "GraphError", "GraphWarning", "InputError", "NIRFileError", "Result",
     "Semantics", "SpikecoreError", "Tolerance", "UnavailableError", "UnsupportedError",
-    "available_backends", "compare", "extensions", "from_nir", "plot", "primitives", "read",
+    "available_backends", "bundled_file", "compare", "extensions", "from_nir", "plot",
+    "primitives", "read",
     "register_dialect",
     "simulate", "to_nir", "write",
 ]

@@ -17,7 +17,9 @@ import json
 import math
 import os
 import platform
+import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,19 @@ def _load(args: argparse.Namespace):
                    recurrent_delay_on=args.recurrent_delay_on, **_semantics_overrides(args))
 
 
+NO_SPIKES = ("note: no neuron spiked, so agreement says nothing about spikes; drive the "
+             "network harder (--amplitude, --rate) or give --input")
+
+
+def describe_input(args: argparse.Namespace) -> str:
+    """What the run was driven by, said in the output and the JSON (``input``)."""
+    if args.input:
+        return f"from {args.input}"
+    return (f"generated: seeded Poisson spikes of {args.amplitude:g} at {args.rate:g} Hz "
+            f"(seed {args.seed}) on every Input for {args.steps or 1000} steps; give your own "
+            "with --input FILE.npy|.npz")
+
+
 def _inputs(args: argparse.Namespace, graph) -> tuple[Any, int | None]:
     """Inputs from --input (.npy for one Input, .npz by Input name), else seeded Poisson
     spikes at --rate Hz for --steps steps."""
@@ -85,7 +100,7 @@ def _inputs(args: argparse.Namespace, graph) -> tuple[Any, int | None]:
                    3 * sum(math.prod(shapes[n]) for n in flat.input_names))
     rng = np.random.default_rng(args.seed)
     p = args.rate * graph.semantics.dt
-    data = {n: (rng.random((1, steps, *shapes[n])) < p).astype(np.float64)
+    data = {n: (rng.random((1, steps, *shapes[n])) < p) * float(args.amplitude)
             for n in graph.flatten().input_names}
     return data, steps
 
@@ -161,16 +176,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         save_result_npz(result, args.out)
     summary = result.summary()
+    summary["input"] = describe_input(args)
     if args.out:
         summary["written"] = str(args.out)
     if args.json:
         _print_json(summary)
     else:
         print(f"{graph!r}")
+        print(f"input: {summary['input']}")
         print(f"ran {summary['steps']} steps on {result.backend} in {result.wall_time:.3f} s "
               f"(build {result.build_time:.3f} s)")
         for n, c in summary["spike_counts"].items():
             print(f"  {n}: {c} spikes")
+        if summary["spike_counts"] and not any(summary["spike_counts"].values()):
+            print(NO_SPIKES)
         if args.out:
             print(f"wrote {args.out}")
     return EXIT_OK
@@ -190,10 +209,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         write_report(report, args.report)
     if args.json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "input": describe_input(args)})
     else:
         print(f"{graph!r}")
+        print(f"input: {describe_input(args)}")
         print(report.table())
+        if not any(np.count_nonzero(a) for r in report.results.values()
+                   for a in r.spikes.values()):
+            print(NO_SPIKES)
         if args.report:
             print(f"report written to {args.report}")
     return EXIT_OK if report.ok else EXIT_TOLERANCE
@@ -246,6 +269,8 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=50.0,
                    help="without --input: Poisson input rate in Hz (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated input")
+    p.add_argument("--amplitude", type=float, default=1.0,
+                   help="without --input: value of each generated input spike (default 1)")
     p.add_argument("--record", default="spikes",
                    help="comma-separated: spikes, v, i, or node:name (default spikes)")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -316,15 +341,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--json"]
     args = parser.parse_args(argv)
     args.json = want_json
+    # Warnings read as the CLI's own lines, not as a Python source location.
+    warnings.formatwarning = lambda message, category, *_a, **_k: \
+        f"warning: {as_flags(str(message))}\n"
     try:
         status = args.func(args)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return status
     except SpikecoreError as exc:
+        msg = as_flags(str(exc))
         if want_json:
-            _print_json({"error": type(exc).__name__, "message": str(exc)})
+            _print_json({"error": type(exc).__name__, "message": msg})
         else:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {msg}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -344,6 +373,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(msg, file=sys.stderr)
         return EXIT_INTERNAL
+
+
+#: Keyword options of the Python API that are flags here: messages say them as flags.
+_FLAG_OPTIONS = ("dialect", "dt", "integrator", "reset", "input_meaning", "update_order",
+                 "recurrent_delay_on", "recurrent_delay")
+_KEYWORD = re.compile(r"\b(" + "|".join(_FLAG_OPTIONS) + r")=((?:'[^']*'(?:\|'[^']*')*)|"
+                      r"<[^>]*>|[^\s,;)]+)")
+
+
+def as_flags(message: str) -> str:
+    """An error message in the command line's words: ``dialect='explicit'`` becomes
+    ``--dialect explicit``, ``integrator='euler'|'exact'`` ``--integrator euler|exact``."""
+    def flag(m: re.Match) -> str:
+        return f"--{m.group(1).replace('_', '-')} {m.group(2).replace(chr(39), '')}"
+
+    return _KEYWORD.sub(flag, message)
 
 
 def _silence_stdout() -> None:

@@ -21,8 +21,19 @@ PAPER_SPIKE_STEPS = [460, 510, 710, 760]  # NIR paper, Norse and exact columns
 BACKENDS = ("brian2", "torch", "lava")
 
 
-def _bundled(name: str) -> Path:
-    return Path(str(resources.files("spikecore") / "data" / name))
+def bundled_file(name: str) -> Path:
+    """A file shipped with spikecore (``spikecore/data``), e.g. ``"lif_norse.nir"``: the
+    NIR paper's single-LIF file as Norse wrote it, and its Norse trace (``.csv``)."""
+    path = Path(str(resources.files("spikecore") / "data" / name))
+    if not path.is_file():
+        from .errors import InputError
+
+        shipped = sorted(p.name for p in path.parent.iterdir() if p.name != "README.md")
+        raise InputError(f"no bundled file {name!r}; shipped: {', '.join(shipped)}")
+    return path
+
+
+_bundled = bundled_file
 
 
 def main(out_dir: str = "reports/demo", json_output: bool = False) -> int:
