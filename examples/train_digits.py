@@ -1,7 +1,9 @@
 """Train a recurrent spiking network on scikit-learn's 8x8 digits, save it as NIR, and
 check that Brian2 and Lava run the saved file exactly like the torch model.
 
-    python examples/train_digits.py [--epochs 30] [--hidden 96] [--out digits.nir]
+    python examples/train_digits.py [--epochs 30] [--hidden 96] [--out FOLDER]
+
+writes FOLDER/digits_rsnn.nir (default folder examples/out, as every example)
 
 Encoding (latency): pixel intensity p in [0, 16] becomes one spike at step
 round((1 - p/16) * (T_ENC - 1)) (bright pixels fire first; p = 0 never fires), followed by
@@ -26,6 +28,9 @@ import torch
 
 import spikecore as sc
 from spikecore import primitives as P
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported by path
+from _common import add_out, out_folder  # noqa: E402 - needs the line above
 
 N_IN, N_CLASSES = 64, 10
 T_ENC, T = 16, 24
@@ -148,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--hidden", type=int, default=96)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("digits_rsnn.nir"))
+    add_out(ap)
     ap.add_argument("--compare-samples", type=int, default=60,
                     help="test samples run on Brian2/Lava for the agreement check")
     args = ap.parse_args(argv)
+    out = out_folder(ap, args.out)  # checked before 70 s of training, not after
     torch.set_num_threads(2)
 
     data = load_data(seed=args.seed)
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
           f"over {T} steps of {DT * 1e3:g} ms")
     trained = train(build_graph(args.hidden, args.seed), data, epochs=args.epochs,
                     seed=args.seed)
-    path = sc.write(trained, args.out)
+    path = sc.write(trained, out / "digits_rsnn.nir")
     saved = sc.read(path)
     acc = accuracy_on(saved, data.x_test, data.y_test)
     print(f"saved {path}; test accuracy of the saved file (float64 contract): {acc:.1%}")

@@ -44,3 +44,23 @@ def test_example_runs_and_writes_its_figures(script: Path, tmp_path: Path):
         png = tmp_path / name
         assert png.is_file() and png.stat().st_size > 10_000, \
             f"{script.name} did not write {name} (files: {sorted(p.name for p in tmp_path.iterdir())})"
+
+
+def test_every_example_takes_out_as_a_folder():
+    """One convention: ``--out FOLDER`` through examples/_common.py (train_digits.py took a
+    file and crashed on a folder after 70 s of training)."""
+    scripts = sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+    odd = [p.name for p in scripts if "parse_out(" not in p.read_text()
+           and "add_out(" not in p.read_text()]
+    assert not odd, f"examples with their own --out: {odd}"
+
+
+@pytest.mark.parametrize("script", ["train_digits.py", "rate_network.py"])
+def test_out_given_a_file_is_refused_before_any_work(script: str, tmp_path: Path):
+    target = tmp_path / "digits.nir"
+    target.write_bytes(b"keep me")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--out", str(target)],
+                          cwd=EXAMPLES, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "--out takes a folder" in proc.stderr
+    assert target.read_bytes() == b"keep me"
