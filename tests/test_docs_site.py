@@ -16,7 +16,8 @@ from prerequisites import REPO_ROOT, installed_library
 API_MODULES = ("spikecore", "spikecore.nir_io", "spikecore.simulate", "spikecore.compare",
                "spikecore.result", "spikecore.graph", "spikecore.semantics",
                "spikecore.dialects", "spikecore.extensions", "spikecore.errors",
-               "spikecore.testing", "spikecore.backends.torch", "spikecore.hardware.loihi2")
+               "spikecore.testing", "spikecore.encoders", "spikecore.events",
+               "spikecore.backends.torch", "spikecore.hardware.loihi2")
 
 
 def _build(config: Path, site: Path) -> subprocess.CompletedProcess:
