@@ -618,6 +618,11 @@ def _to_fixed_point(plan: Plan) -> list[str]:
                         + [float(np.max(np.abs(c.weights).sum(axis=1), initial=0.0))
                            for c in incoming.get(pop.name, [])])
             unit = FIXED_VTH_TARGET / level if level > 0 else 1.0
+        if not (math.isfinite(unit) and unit > 0):  # e.g. v_threshold = 5e-324
+            problems.append(f"{pop.node!r}: no fixed-point scale: 2**18 / "
+                            f"{pop.vth if math.isfinite(pop.vth) else 'level'} is {unit:g} "
+                            "in fixed_pt; use a threshold of a usual size")
+            unit = 1.0
         du_int = int(np.clip(round(pop.du * DECAY_UNITY) - 1, 0, DECAY_MAX))
         dv_int = int(np.clip(round(pop.dv * DECAY_UNITY), 0, DECAY_MAX))
         vth_int = (int(round(pop.vth * unit / 2**VTH_SHIFT)) if math.isfinite(pop.vth)
