@@ -34,6 +34,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device | None:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InputError(f"device={device!r}: only {torch.cuda.device_count()} CUDA "
                              "device(s) here")
+    elif dev.type != "cpu":  # xla, mps, hpu...: usable only if this torch can allocate there
+        try:
+            torch.empty(0, device=dev)
+        except (RuntimeError, TypeError, ValueError, AssertionError) as exc:
+            raise InputError(f"device={device!r} is not usable with this torch "
+                             f"({torch.__version__}): {exc}; use 'cpu' or 'cuda'") from None
     return dev
 
 

@@ -555,6 +555,7 @@ def test_unusable_tensors_are_input_errors(bad, phrase: str) -> None:
 @pytest.mark.parametrize("device, phrase", [
     ("meta", "holds no data"), ("nonsense", "is not a torch device"),
     ("cuda:99", "CUDA"),
+    ("xla", "not usable with this torch"),  # fuzz case torch:949755087 (raw RuntimeError)
 ])
 def test_unusable_devices_are_input_errors(device: str, phrase: str) -> None:
     g = _lif_chain()
