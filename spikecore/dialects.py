@@ -173,8 +173,16 @@ def _map_graph(g: nir.NIRGraph, fn: Callable[[str, Any], dict[str, Any]]) -> nir
     for n, node in g.nodes.items():
         if isinstance(node, nir.NIRGraph):
             nodes[n] = _map_graph(node, fn)
-        else:
+            continue
+        try:
             nodes.update(fn(n, node))
+        except (AssertionError, ValueError, TypeError) as exc:
+            # nir's constructors assert on parameter shapes: name the node instead.
+            raise DialectError(
+                f"node {n!r} ({type(node).__name__}) cannot be read: "
+                f"{exc or type(exc).__name__}",
+                ["every neuron parameter must be a scalar or one value per neuron, all of "
+                 "the same shape"]) from None
     return nir.NIRGraph(nodes=nodes, edges=list(g.edges), metadata=dict(g.metadata or {}),
                         type_check=False)
 
@@ -188,15 +196,7 @@ def _map_neurons(g: nir.NIRGraph, fn: Callable[..., Any]) -> nir.NIRGraph:
     def one(n: str, node: Any) -> dict[str, Any]:
         if not isinstance(node, neuron_types):
             return {n: node}  # shared, not copied: rewrites never mutate a node
-        try:
-            return {n: fn(n, node) if named else fn(node)}
-        except (AssertionError, ValueError, TypeError) as exc:
-            # nir's constructors assert on parameter shapes: name the node instead.
-            raise DialectError(
-                f"node {n!r} ({type(node).__name__}) cannot be read: "
-                f"{exc or type(exc).__name__}",
-                ["every neuron parameter must be a scalar or one value per neuron, all of "
-                 "the same shape"]) from None
+        return {n: fn(n, node) if named else fn(node)}
 
     return _map_graph(g, one)
 

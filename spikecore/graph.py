@@ -24,6 +24,8 @@ from .errors import GraphError
 from .semantics import Semantics
 
 NESTING_SEPARATOR = "."
+#: Largest edge delay (steps) a graph may state: 2**62, so step arithmetic stays in int64.
+MAX_EDGE_DELAY_STEPS = 2**62
 
 
 class GraphWarning(UserWarning):
@@ -575,10 +577,10 @@ def _check_structure(graph: Graph) -> tuple[list[str], set[int]]:
             errors.append(f"edge {e.source!r} -> {e.target!r} appears more than once")
         seen.add((e.source, e.target))
         if not isinstance(e.delay_steps, (int, np.integer)) or isinstance(e.delay_steps, bool) \
-                or e.delay_steps < 0:
+                or not 0 <= e.delay_steps <= MAX_EDGE_DELAY_STEPS:
             errors.append(
                 f"edge {e.source!r} -> {e.target!r}: delay_steps={e.delay_steps!r}, expected "
-                "an integer >= 0"
+                f"an integer from 0 to {MAX_EDGE_DELAY_STEPS}"
             )
             bad_edges.add(k)
         if isinstance(graph.nodes.get(e.target), P.Input):

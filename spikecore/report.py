@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomically
+from .atomic import UnsafeTargetError, write_atomically
 from .compare import ComparisonReport
 
 
@@ -172,7 +172,14 @@ def write_report(report: ComparisonReport, directory: str | os.PathLike) -> Path
     ``voltages.png``, ``offsets.png``) and ``index.html`` into ``directory`` (created if
     needed). Returns the HTML path."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
+    if d.is_symlink() or (d.exists() and not d.is_dir()):
+        raise UnsafeTargetError(
+            f"cannot write the report into {str(d)!r}: it exists and is not a folder "
+            "(a file, link, FIFO or device); choose a new or existing folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnsafeTargetError(f"cannot create the report folder {str(d)!r}: {exc}") from exc
     _atomic_write(d / "report.json", json.dumps(report.to_dict(), indent=2, default=str).encode())
     table = report.table()
     _atomic_write(d / "report.txt", (table + "\n").encode())

@@ -47,7 +47,14 @@ def _tensor_values(t: Any, where: str) -> np.ndarray:
     has no bfloat16); a meta tensor holds no values."""
     if getattr(t, "is_meta", False):
         raise InputError(f"{where}: a meta tensor holds no data; pass real values")
+    if getattr(t, "is_nested", False):
+        raise InputError(f"{where}: a nested tensor has no single shape; pass one dense "
+                         "tensor [batch, steps, *shape] (pad the sequences)")
+    if getattr(t, "is_quantized", False):
+        t = t.dequantize()
     t = t.detach()
+    if str(t.dtype).startswith(("torch.qint", "torch.quint")):
+        raise InputError(f"{where}: quantized dtype {t.dtype}; dequantize it first")
     if getattr(t, "is_sparse", False) or str(getattr(t, "layout", "torch.strided")) != \
             "torch.strided":
         t = t.to_dense()
@@ -263,7 +270,10 @@ def input_geometry(graph: Graph, inputs: Any, steps: int | None,
     for name, x in inputs.items():
         if name not in shapes:
             continue
-        shape = tuple(getattr(x, "shape", None) or np.shape(x))
+        try:
+            shape = tuple(getattr(x, "shape", None) or np.shape(x))
+        except (RuntimeError, TypeError, ValueError):
+            continue  # no single shape (e.g. a nested tensor): normalize_inputs says why
         k = len(shapes[name])
         if len(shape) == k + 1:
             shape = (1, *shape)

@@ -4,6 +4,7 @@ exception from deep inside numpy, nir or a backend (issue 13's findings, one tes
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -13,6 +14,7 @@ import h5py
 import nir
 import numpy as np
 import pytest
+from prerequisites import installed_library
 
 import spikecore as sc
 from spikecore import extensions as X
@@ -162,13 +164,15 @@ def test_nir_reader_never_leaks_raw_errors_on_a_non_graph_root(tmp_path: Path) -
 # ------------------------------------------------------------------ memory guards
 def test_long_delays_are_refused_before_allocation(monkeypatch) -> None:
     monkeypatch.setenv("SPIKECORE_MAX_BYTES", str(256 * 2**20))
-    delay = _chain(_lif(), nir.Delay(np.full(N, 3e3)))  # 3e6 steps at dt = 1 ms
+    delay = _chain(_lif(), nir.Delay(np.full(N, 5.0)))  # 5000 steps at dt = 1 ms
     with pytest.raises(sc.SpikecoreError, match="delay buffers"):
-        sc.simulate(delay, np.zeros((100, 5, N)), backend="torch")
+        sc.simulate(delay, np.zeros((100_000, 5, N)), backend="torch")
+    edge = sc.Graph({"i": nir.Input(np.array([N])), "a": _lif(), "o": nir.Output(np.array([N]))},
+                    [("i", "a", 5000), ("a", "o")], SEM)
+    with pytest.raises(sc.SpikecoreError, match="delay buffers"):
+        sc.simulate(edge, np.zeros((100_000, 5, N)), backend="torch")
     edge = sc.Graph({"i": nir.Input(np.array([N])), "a": _lif(), "o": nir.Output(np.array([N]))},
                     [("i", "a", 3_000_000), ("a", "o")], SEM)
-    with pytest.raises(sc.SpikecoreError, match="delay buffers"):
-        sc.simulate(edge, np.zeros((100, 5, N)), backend="torch")
     # Brian2 keeps at most 256 history copies: a long delay is refused by its own rule,
     # a shorter one with a large batch by the memory guard
     with pytest.raises(sc.SpikecoreError, match="exceeds the limit of 256 history copies"):
@@ -202,3 +206,86 @@ def test_cli_run_refuses_a_huge_random_input_before_drawing_it(tmp_path: Path) -
                           env={**__import__("os").environ, "SPIKECORE_MAX_BYTES": str(2**30)})
     assert proc.returncode == 2, proc.stderr
     assert "above the limit" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------ fuzz campaign findings
+def test_report_into_something_that_is_not_a_folder(tmp_path: Path) -> None:
+    """fuzz writing:687486490: write_report into a file/FIFO/link was a raw OSError."""
+    import os
+
+    from spikecore.atomic import UnsafeTargetError
+    from spikecore.report import write_report
+
+    report = sc.compare(_chain(_lif()), np.ones((1, 5, N)), backends=("torch", "brian2"))
+    target = tmp_path / "taken"
+    target.write_text("keep")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    for bad in (target, fifo, link):
+        with pytest.raises(UnsafeTargetError, match="is not a folder"):
+            write_report(report, bad)
+    assert target.read_text() == "keep"
+
+
+def test_nested_and_quantized_tensors() -> None:
+    """fuzz torch:1729044788 / torch:810999216: raw RuntimeError / TypeError."""
+    torch = installed_library("torch")
+    g = _chain(_lif())
+    nested = torch.nested.nested_tensor([torch.ones(5, N), torch.ones(3, N)])
+    for backend in ("torch", "brian2"):
+        with pytest.raises(sc.errors.InputError, match="nested tensor"):
+            sc.simulate(g, nested, backend=backend)
+    x = torch.ones(1, 5, N) * 30
+    q = torch.quantize_per_tensor(x, scale=1.0, zero_point=0, dtype=torch.quint8)
+    for backend in ("torch", "brian2"):
+        ref = sc.simulate(g, x.double(), backend=backend)
+        got = sc.simulate(g, q, backend=backend)
+        assert np.array_equal(ref.spikes["a"], got.spikes["a"]) and ref.spikes["a"].sum() > 0
+
+
+def test_unknown_hardware_target_is_one_error_line(tmp_path: Path) -> None:
+    """fuzz validation:310644385: exit 2 but the message on stdout, no 'error:' line."""
+    path = sc.write(_chain(_lif()), tmp_path / "g.nir")
+    proc = subprocess.run([sys.executable, "-m", "spikecore.cli", "check", "--target",
+                           "loihi3", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --target 'loihi3': unknown target"), proc.stderr
+
+
+def test_astronomical_edge_delay_is_a_validation_error() -> None:
+    """fuzz structural:964264583: 10**400 steps validated, then OverflowError."""
+    g = sc.Graph({"i": nir.Input(np.array([N])), "a": _lif(), "o": nir.Output(np.array([N]))},
+                 [("i", "a", 10**400), ("a", "o")], SEM)
+    _invalid(g, "delay_steps=", "expected an integer from 0 to")
+
+
+def test_rockpool_dialect_names_the_node_with_2d_thresholds() -> None:
+    """fuzz validation:642367920: a raw AssertionError from nir's constructor."""
+    cuba = nir.CubaLIF(tau_syn=np.full((N, N), 2e-3), tau_mem=np.full((N, N), 1e-2),
+                       r=np.full((N, N), 9.0), v_leak=np.zeros((N, N)),
+                       v_threshold=np.ones((N, N)), w_in=np.ones((N, N)))
+    cuba.v_threshold = np.ones((N, N, 1))
+    g = nir.NIRGraph(nodes={"i": nir.Input(np.array([N])), "c": cuba,
+                            "o": nir.Output(np.array([N]))},
+                     edges=[("i", "c"), ("c", "o")], type_check=False)
+    with pytest.raises(DialectError, match=r"node 'c' \(CubaLIF\) cannot be read"):
+        sc.from_nir(g, dialect="rockpool", dt=1e-3)
+
+
+def test_torch_refuses_delays_deeper_than_its_history_quickly() -> None:
+    """fuzz memory:1649167202: a 1e6-step delay built a million-tensor tuple for minutes."""
+    import time
+
+    from spikecore.backends.torch.module import MAX_DELAY_STEPS
+
+    edge = sc.Graph({"i": nir.Input(np.array([N])), "a": _lif(), "o": nir.Output(np.array([N]))},
+                    [("i", "a", 10**6), ("a", "o")], SEM)
+    node = _chain(_lif(), nir.Delay(np.full(N, 1e3)))
+    for g, what in ((edge, "edge 'i' -> 'a'"), (node, "'w' (Delay)")):
+        t0 = time.monotonic()
+        with pytest.raises(sc.errors.UnsupportedError, match=f"{re.escape(what)}.*> "
+                                                             f"{MAX_DELAY_STEPS}"):
+            sc.simulate(g, np.zeros((1, 5, N)), backend="torch")
+        assert time.monotonic() - t0 < 30

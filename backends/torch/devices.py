@@ -51,6 +51,11 @@ def as_input_tensor(x: Any, where: str, dtype: torch.dtype,
     if isinstance(x, torch.Tensor):
         if x.is_meta:
             raise InputError(f"{where}: a meta tensor holds no data; pass real values")
+        if x.is_nested:
+            raise InputError(f"{where}: a nested tensor has no single shape; pass one dense "
+                             "tensor [batch, steps, *shape] (pad the sequences)")
+        if x.is_quantized:
+            x = x.dequantize()
         if x.is_complex():
             raise InputError(f"{where}: complex values; inputs must be real")
         if x.layout != torch.strided:

@@ -69,7 +69,7 @@ from torch import nn
 
 from ... import primitives as P
 from ...errors import InputError, SpikecoreError, UnsupportedError
-from ...graph import Graph
+from ...graph import Graph, delay_steps_of
 from ...layout import needs_swap
 from ...names import safe_identifiers
 from ...numerics import NonFinite, earliest, first_nonfinite
@@ -101,7 +101,23 @@ def check_graph(graph: Graph) -> list[str]:
             problems.append(f"{n!r} ({P.type_name(node)}): no lowering; supported: {supported}")
         elif b.check is not None:
             problems += b.check(n, node, in_shapes[n], graph.semantics)
+    dt = float(graph.semantics.dt)
+    for n, node in sorted(graph.nodes.items()):
+        if isinstance(node, P.Delay):
+            d = int(np.max(delay_steps_of(node, dt), initial=0))
+            if d > MAX_DELAY_STEPS:
+                problems.append(f"{n!r} (Delay): {d} steps of delay > {MAX_DELAY_STEPS}, the "
+                                "deepest history this backend keeps (one tensor per step)")
+    for e in graph.edges:
+        if e.delay_steps > MAX_DELAY_STEPS:
+            problems.append(f"edge {e.source!r} -> {e.target!r}: delay {e.delay_steps} steps "
+                            f"> {MAX_DELAY_STEPS}, the deepest history this backend keeps")
     return problems
+
+
+#: Deepest delay (steps) the torch lowering keeps: its histories hold one tensor per step
+#: of delay and stack them every step, so cost grows with the depth.
+MAX_DELAY_STEPS = 10_000
 
 
 def _input_shapes(graph: Graph, shapes: Mapping[str, Shape]) -> dict[str, Shape]:
@@ -563,7 +579,7 @@ def lower(flat: Graph, dtype: torch.dtype, device: str | torch.device | None,
     problems = check_graph(flat)
     if problems:
         raise UnsupportedError(
-            f"backend 'norse' cannot lower {len(problems)} item(s) of graph {flat.name!r}:",
+            f"backend 'torch' cannot lower {len(problems)} item(s) of graph {flat.name!r}:",
             problems)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise SpikecoreError(f"dtype={dtype!r}: expected a torch floating dtype, e.g. "

@@ -42,7 +42,7 @@ import numpy as np
 from ... import primitives as P
 from ...backends.lava.lowering import check_graph as lava_problems
 from ...discrete import NEURON_TYPES, neuron_coefficients
-from ...errors import SpikecoreError, UnsupportedError
+from ...errors import InputError, SpikecoreError, UnsupportedError
 from ...graph import Graph
 from ...result import Result
 
@@ -932,8 +932,8 @@ def main_check(path: str, target_name: str = "loihi2", json_output: bool = False
     from ...nir_io import read
 
     if target_name not in TARGETS:
-        print(f"unknown target {target_name!r}; choose one of {', '.join(sorted(TARGETS))}")
-        return 2
+        raise InputError(f"--target {target_name!r}: unknown target; choose one of "
+                         f"{', '.join(sorted(TARGETS))}")
     return report_fit(read(path), target_name, json_output)
 
 
@@ -945,10 +945,10 @@ QUANT_WARN_REL = 0.1
 
 def report_fit(graph: Graph, target_name: str = "loihi2", json_output: bool = False) -> int:
     """Print whether ``graph`` fits ``target_name`` and what it costs; 0 if it fits, 1 if
-    not, 2 for an unknown target."""
+    not; an unknown target is an :class:`~spikecore.errors.InputError`."""
     if target_name not in TARGETS:
-        print(f"unknown target {target_name!r}; choose one of {', '.join(sorted(TARGETS))}")
-        return 2
+        raise InputError(f"--target {target_name!r}: unknown target; choose one of "
+                         f"{', '.join(sorted(TARGETS))}")
     target = TARGETS[target_name]
     violations = check(graph, target)
     try:

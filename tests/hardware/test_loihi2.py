@@ -283,8 +283,8 @@ def test_main_check_reports_fit_and_cost(tmp_path, capsys) -> None:
     assert L.main_check(str(bad), "loihi2", json_output=False) == 1
     text = capsys.readouterr().out
     assert "does NOT fit" in text and "reset='subtract'" in text
-    assert L.main_check(str(ok), "truenorth") == 2
-    assert "unknown target" in capsys.readouterr().out
+    with pytest.raises(sc.errors.InputError, match="'truenorth': unknown target"):
+        L.main_check(str(ok), "truenorth")
 
 
 def test_check_and_the_lava_backend_share_one_verdict(capsys) -> None:
