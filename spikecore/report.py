@@ -172,7 +172,12 @@ def write_report(report: ComparisonReport, directory: str | os.PathLike) -> Path
     ``voltages.png``, ``offsets.png``) and ``index.html`` into ``directory`` (created if
     needed). Returns the HTML path."""
     d = Path(directory)
-    if d.is_symlink() or (d.exists() and not d.is_dir()):
+    try:
+        taken = d.is_symlink() or (d.exists() and not d.is_dir())
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise UnsafeTargetError(f"cannot write the report into {str(d)[:80]!r}...: {exc.strerror}"
+                                ) from None
+    if taken:
         raise UnsafeTargetError(
             f"cannot write the report into {str(d)!r}: it exists and is not a folder "
             "(a file, link, FIFO or device); choose a new or existing folder")

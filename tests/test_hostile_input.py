@@ -289,3 +289,43 @@ def test_torch_refuses_delays_deeper_than_its_history_quickly() -> None:
                                                              f"{MAX_DELAY_STEPS}"):
             sc.simulate(g, np.zeros((1, 5, N)), backend="torch")
         assert time.monotonic() - t0 < 30
+
+
+def test_report_folder_name_too_long_is_a_clear_error(tmp_path: Path) -> None:
+    """fuzz writing:106360404: a 300-character folder name was a raw OSError."""
+    from spikecore.atomic import UnsafeTargetError
+    from spikecore.report import write_report
+
+    report = sc.compare(_chain(_lif()), np.ones((1, 5, N)), backends=("torch", "brian2"))
+    with pytest.raises(UnsafeTargetError, match="File name too long"):
+        write_report(report, tmp_path / ("x" * 300))
+
+
+def test_torch_simulate_refuses_dtypes_it_cannot_return() -> None:
+    """fuzz torch:1831916953: dtype=torch.bfloat16 ran, then numpy could not take it."""
+    torch = installed_library("torch")
+    with pytest.raises(sc.errors.UnsupportedError, match="dtype=torch.bfloat16"):
+        sc.simulate(_chain(_lif()), np.ones((1, 5, N)), backend="torch", dtype=torch.bfloat16)
+
+
+def test_lava_batched_weights_without_a_dense_block_matrix() -> None:
+    """fuzz memory:996903012: batch 1e5 built np.kron(np.eye(batch), w): 74.5 GiB."""
+    from spikecore.backends.lava.lowering import _batched_coo
+
+    w = np.array([[0.0, 2.0, 0.0], [1.5, 0.0, -1.0]])
+    for shared, dense in ((False, np.kron(np.eye(3), w)), (True, np.tile(w, (3, 1)))):
+        rows, cols, vals, shape = _batched_coo(w, 3, shared)
+        r, c = np.nonzero(dense)
+        assert shape == dense.shape
+        assert np.array_equal(rows, r) and np.array_equal(cols, c)
+        assert np.array_equal(vals, dense[r, c])
+    rows, _, _, shape = _batched_coo(w, 100_000, False)  # 300k entries, not 6e10
+    assert shape == (200_000, 300_000) and rows.size == 300_000
+
+
+@pytest.mark.lava
+def test_lava_refuses_a_batch_too_large_to_build(lava: str) -> None:
+    from spikecore.backends.lava.backend import MAX_BATCHED_NEURONS
+
+    with pytest.raises(sc.errors.UnsupportedError, match=f"> {MAX_BATCHED_NEURONS}"):
+        sc.simulate(_chain(_lif()), np.zeros((100_000, 2, N)), backend="lava")

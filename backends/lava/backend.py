@@ -51,7 +51,7 @@ import numpy as np
 
 from ... import numerics
 from ... import primitives as P
-from ...errors import BackendProcessError, UnavailableError
+from ...errors import BackendProcessError, UnavailableError, UnsupportedError
 from ...extensions import graph_streams
 from ...graph import Edge, Graph
 from ...names import safe_identifiers
@@ -159,6 +159,12 @@ class LavaBackend:
                                 "lava_steps": steps + (0 if raw else plan.max_lag)}
         wall = 0.0
         suspect = False
+        neurons = batch * sum(int(pop.index.size) for pop in plan.populations)
+        if neurons > MAX_BATCHED_NEURONS:
+            raise UnsupportedError(
+                f"backend 'lava' runs a batch as copies of every neuron: batch {batch} x "
+                f"{neurons // batch} neurons = {neurons} > {MAX_BATCHED_NEURONS}; run "
+                "smaller batches (or the torch backend, which batches natively)")
         if plan.populations:
             spec, arrays = plan_to_job(plan, inputs, steps, batch, wants, raw)
             raw_data, worker_info, build_s = self._execute(graph, spec, arrays, options, info)
@@ -342,6 +348,11 @@ def _read_info(path: Path, command: list[str], err: str) -> dict:
     if isinstance(run_time, bool) or not isinstance(run_time, (int, float)):
         raise bad(f"run_time is {run_time!r}, expected a number of seconds")
     return info
+
+
+#: Most neurons (batch x neurons of the graph) one Lava run builds: Lava's Python
+#: processes build every copy, so beyond this a run takes longer than it is useful.
+MAX_BATCHED_NEURONS = 2**18
 
 
 def _file_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:

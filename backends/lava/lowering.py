@@ -667,6 +667,21 @@ def _to_fixed_point(plan: Plan) -> list[str]:
 
 
 # ============================================================ job serialisation
+def _batched_coo(w: np.ndarray, batch: int, shared: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """The nonzeros (row-major order) of the weights of ``batch`` copies of a connection:
+    stacked rows from one shared source (``shared``), else the block-diagonal matrix.
+    Built from ``w``'s nonzeros, never as a dense (batch*out, batch*in) matrix (which at
+    batch 1e5 would need tens of GiB)."""
+    out_n, in_n = w.shape
+    r, c = np.nonzero(w)
+    offsets = np.arange(batch)[:, None]
+    rows = (r[None, :] + out_n * offsets).ravel()
+    cols = np.tile(c, batch) if shared else (c[None, :] + in_n * offsets).ravel()
+    shape = (batch * out_n, in_n if shared else batch * in_n)
+    return rows, cols, np.tile(w[r, c], batch), shape
+
+
 def plan_to_job(plan: Plan, inputs: dict[str, np.ndarray], steps: int, batch: int,
                 record: dict[str, set[str]], raw: bool) -> tuple[dict, dict[str, np.ndarray]]:
     """(JSON description, arrays) for the worker. ``record``: population-level probes are
@@ -713,17 +728,12 @@ def plan_to_job(plan: Plan, inputs: dict[str, np.ndarray], steps: int, batch: in
         spec["populations"].append(entry)
     shared = {s["name"] for s in spec["sources"] if s["shared"]}
     for i, c in enumerate(plan.connections):
-        w = c.weights
-        if c.source in shared:
-            full = np.tile(w, (batch, 1))
-        else:
-            full = np.kron(np.eye(batch), w) if batch > 1 else w
-        rows, cols = np.nonzero(full)
+        rows, cols, vals, shape = _batched_coo(c.weights, batch, c.source in shared)
         arrays[f"w_{i}"] = np.stack([rows, cols]).astype(np.int64)
-        arrays[f"wv_{i}"] = full[rows, cols]
-        density = rows.size / max(full.size, 1)
+        arrays[f"wv_{i}"] = vals
+        density = rows.size / max(math.prod(shape), 1)
         spec["connections"].append({
-            "source": c.source, "target": c.target, "shape": list(full.shape),
+            "source": c.source, "target": c.target, "shape": list(shape),
             "weights": f"w_{i}", "values": f"wv_{i}", "delay": int(c.delay),
             "num_message_bits": GRADED_BITS if c.graded else 0,
             "sparse": bool(density < SPARSE_DENSITY), "weight_exp": int(c.weight_exp)})

@@ -63,6 +63,11 @@ class TorchBackend:
         problems = [f"option(s) {unknown} not understood by backend 'torch'; known: "
                     f"{sorted(_RUN_OPTIONS)}"] if unknown else []
         resolve_device(options.get("device"))  # an unusable device is an InputError now
+        dtype = options.get("dtype", torch.float64)
+        if dtype not in (torch.float32, torch.float64):
+            problems.append(f"option dtype={dtype!r}: simulate() runs torch in float32 or "
+                            "float64 (results are float64 numpy arrays); for other dtypes "
+                            "train the module of sc.to_torch(graph, dtype=...) directly")
         problems += check_graph(graph)
         bad_progress = progress_problem(options.get("progress"))
         return problems + ([bad_progress] if bad_progress else [])
