@@ -493,8 +493,14 @@ def _rockpool_dt(g: nir.NIRGraph) -> float:
             if isinstance(node, nir.NIRGraph):
                 visit(node)
             elif isinstance(node, (nir.LIF, nir.CubaLIF)):
-                tau = np.ravel(_np(node.tau if isinstance(node, nir.LIF) else node.tau_mem))
-                r = np.ravel(_np(node.r)) * np.ones_like(tau)
+                tau = _np(node.tau if isinstance(node, nir.LIF) else node.tau_mem)
+                try:
+                    tau, r = (np.ravel(a) for a in np.broadcast_arrays(tau, _np(node.r)))
+                except ValueError:
+                    raise DialectError(
+                        f"{type(node).__name__} node: tau and r have shapes "
+                        f"{np.shape(tau)} and {np.shape(node.r)}, which do not broadcast",
+                        ["pass dt=... (seconds), and give one value per neuron"]) from None
                 found.extend(float(t) * _lambert_w(1.0 / float(ri)) for t, ri in zip(tau, r, strict=True))
 
     visit(g)

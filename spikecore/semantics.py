@@ -127,7 +127,10 @@ class Semantics:
                     self.dt, (numbers.Real, np.floating, np.integer))):
             return [f"dt={self.dt!r}: expected a positive number of seconds, e.g. dt=1e-3 "
                     "(or a Brian2 time, e.g. 0.1*ms)"]
-        dt = float(self.dt)
+        try:
+            dt = float(self.dt)
+        except OverflowError:  # an int beyond float range, e.g. 10**40
+            dt = math.inf
         if not math.isfinite(dt) or dt <= 0:
             out.append(f"dt={self.dt!r}: expected a positive finite number of seconds")
         for name, allowed in _CHOICES.items():

@@ -329,3 +329,37 @@ def test_lava_refuses_a_batch_too_large_to_build(lava: str) -> None:
 
     with pytest.raises(sc.errors.UnsupportedError, match=f"> {MAX_BATCHED_NEURONS}"):
         sc.simulate(_chain(_lif()), np.zeros((100_000, 2, N)), backend="lava")
+
+
+def test_dt_as_an_int_beyond_float_range() -> None:
+    """fuzz metadata:1374498581: dt = 10**40 (an int) was an OverflowError."""
+    with pytest.raises(GraphError, match="expected a positive finite number of seconds"):
+        sc.Semantics(dt=10**400)
+
+
+def test_rockpool_dt_inference_with_scalar_tau_and_vector_r() -> None:
+    """fuzz validation:1073596139: zip(strict=True) on tau () and r (n,) was a ValueError."""
+    tau, dt = 0.02, 1e-3
+    cuba = nir.CubaLIF(tau_syn=np.full(N, 5e-3), tau_mem=np.full(N, tau),
+                       r=np.full(N, tau * np.exp(-dt / tau) / dt), v_leak=np.zeros(N),
+                       v_threshold=np.ones(N), w_in=np.ones(N))
+    cuba.tau_mem = np.array(tau)
+    g = nir.NIRGraph(nodes={"i": nir.Input(np.array([N])), "c": cuba,
+                            "o": nir.Output(np.array([N]))},
+                     edges=[("i", "c"), ("c", "o")], type_check=False)
+    with pytest.raises(DialectError):
+        sc.from_nir(g, dialect="rockpool")
+
+
+def test_lava_planner_refuses_weights_too_large_to_compose() -> None:
+    """fuzz memory:1025747015: a 20000-neuron Scale made the Lava planner build a dense
+    20000 x 20000 term (3.2 GB) before any guard ran."""
+    from spikecore.backends.lava.lowering import MAX_DENSE_TERM, check_graph
+
+    n = 20_000
+    g = sc.Graph({"i": nir.Input(np.array([n])), "w": nir.Scale(np.ones(n)),
+                  "a": nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n),
+                               v_threshold=np.ones(n), v_reset=np.zeros(n)),
+                  "o": nir.Output(np.array([n]))}, [("i", "w"), ("w", "a"), ("a", "o")], SEM)
+    problems = check_graph(g)
+    assert any(f"exceeds the {MAX_DENSE_TERM} elements" in p for p in problems), problems

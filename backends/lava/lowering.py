@@ -327,6 +327,25 @@ def check_graph(graph: Graph, arithmetic: str = "floating_pt") -> list[str]:
     return _plan(graph, arithmetic)[1]
 
 
+#: Largest (target x source) matrix the planner composes densely (float64 elements):
+#: 2**26 is 512 MiB. Beyond it the plan alone would exhaust memory before Lava starts.
+MAX_DENSE_TERM = 2**26
+
+
+def _dense_size_problems(graph: Graph, shapes: dict) -> list[str]:
+    """Edges whose composed weight matrix (target size x source size) the planner could
+    not hold densely."""
+    out = []
+    for e in graph.edges:
+        n = math.prod(shapes[e.target]) * math.prod(shapes[e.source])
+        if n > MAX_DENSE_TERM:
+            out.append(f"edge {e.source!r} -> {e.target!r}: its {math.prod(shapes[e.target])} "
+                       f"x {math.prod(shapes[e.source])} weight matrix exceeds the "
+                       f"{MAX_DENSE_TERM} elements the Lava planner composes densely; use a "
+                       "smaller network or another backend")
+    return out
+
+
 def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
     """The plan and every problem found; the phases stop at the first that finds any
     (except the early-firing and fixed-point checks, which need the whole plan)."""
@@ -334,6 +353,9 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
         allowed = ", ".join(map(repr, ARITHMETICS))
         return None, [f"arithmetic={arithmetic!r}: expected one of {allowed}"]
     shapes = graph.shapes()
+    problems = _dense_size_problems(graph, shapes)
+    if problems:
+        return None, problems
     lowerings, problems = _lower_neurons(graph, arithmetic, shapes)
     if problems:
         return None, problems
