@@ -341,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--json"]
     args = parser.parse_args(argv)
     args.json = want_json
-    # Warnings read as the CLI's own lines, not as a Python source location.
+    # Warnings read as the CLI's own lines, not as a Python source location (restored
+    # afterwards: main() also runs inside other programs, e.g. tests).
+    formatwarning = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *_a, **_k: \
         f"warning: {as_flags(str(message))}\n"
     try:
@@ -373,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(msg, file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 #: Keyword options of the Python API that are flags here: messages say them as flags.

@@ -240,8 +240,10 @@ def test_memory_limit_refused_before_running(one_input, monkeypatch):
     with pytest.raises(sc.SpikecoreError) as info:
         sc.simulate(one_input, np.ones((2, 50, 2, 3)), backend=backend, record=("spikes", "v"))
     msg = str(info.value)
-    need = estimate_bytes(one_input.flatten(), 2, 50, record_plan(one_input, ("spikes", "v")))
-    assert f"about {need / 2**30:.1f} GiB" in msg
+    # the inputs (float64, 2 x 50 x 6 elements) count too, before they are converted
+    need = 8 * 2 * 50 * 6 + estimate_bytes(one_input.flatten(), 2, 50,
+                                           record_plan(one_input, ("spikes", "v")))
+    assert f"about {need / 2**30:.3g} GiB" in msg
     assert "batch 2, 50 steps" in msg and "SPIKECORE_MAX_BYTES" in msg
     assert "record less" in msg
 
