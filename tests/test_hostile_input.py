@@ -363,3 +363,20 @@ def test_lava_planner_refuses_weights_too_large_to_compose() -> None:
                   "o": nir.Output(np.array([n]))}, [("i", "w"), ("w", "a"), ("a", "o")], SEM)
     problems = check_graph(g)
     assert any(f"exceeds the {MAX_DENSE_TERM} elements" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("backend", ["brian2", "torch"])
+def test_scalar_parameters_of_extension_neurons_broadcast(backend: str) -> None:
+    """fuzz validation:1571453116: a RefractoryLIF with a scalar v_reset validated, then
+    nir's LIF constructor asserted on the mixed shapes."""
+    scalar = X.RefractoryLIF(tau=np.full(N, 0.01), r=np.ones(N), v_leak=np.zeros(N),
+                             v_threshold=np.ones(N), v_reset=np.zeros(N), t_ref=np.full(N, 2e-3))
+    scalar.v_reset = np.array(-0.1)
+    vector = X.RefractoryLIF(tau=np.full(N, 0.01), r=np.ones(N), v_leak=np.zeros(N),
+                             v_threshold=np.ones(N), v_reset=np.full(N, -0.1),
+                             t_ref=np.full(N, 2e-3))
+    x = np.full((1, 40, N), 60.0)
+    a = sc.simulate(_chain(scalar), x, backend=backend, record=("spikes", "v"))
+    b = sc.simulate(_chain(vector), x, backend=backend, record=("spikes", "v"))
+    assert np.array_equal(a.spikes["a"], b.spikes["a"]) and a.spikes["a"].sum() > 0
+    assert np.array_equal(a.traces["a"]["v"], b.traces["a"]["v"])

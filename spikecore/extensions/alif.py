@@ -17,6 +17,7 @@ from ..xp import SpikeFn, decay, spike_and_reset
 from .base import (
     NEURON_FIELDS,
     Extension,
+    per_neuron,
     register_extension,
 )
 
@@ -44,7 +45,7 @@ class ALIF(Extension):
 
     def base(self) -> nir.LI:
         """The membrane without threshold (same coefficients as the LIF's)."""
-        return nir.LI(tau=self.tau, r=self.r, v_leak=self.v_leak)
+        return nir.LI(**per_neuron(self, "tau", "r", "v_leak"))
 
 
 register_extension(ALIF, P.PrimitiveSpec(

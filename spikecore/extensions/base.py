@@ -57,6 +57,14 @@ class Extension(nir.NIRNode):
 EXTENSION_TYPES: dict[str, type] = {}
 
 
+def per_neuron(node: Any, *fields: str) -> dict[str, np.ndarray]:
+    """``fields`` of ``node`` broadcast to its shape (that of ``shape_param``): spikecore
+    accepts a scalar for any per-neuron parameter, nir's neuron constructors demand that
+    all have one shape."""
+    shape = np.shape(getattr(node, node.shape_param))
+    return {f: np.broadcast_to(as_array(getattr(node, f)), shape).copy() for f in fields}
+
+
 def register_extension(node_type: type, spec: P.PrimitiveSpec) -> None:
     """Register an extension primitive: its spec (shape rule, states, parameters, checks)
     in :data:`spikecore.primitives.SPECS` and its type name for spikecore files."""

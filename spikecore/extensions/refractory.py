@@ -16,6 +16,7 @@ from ..xp import SpikeFn
 from .base import (
     NEURON_FIELDS,
     Extension,
+    per_neuron,
     register_extension,
     whole_steps_problems,
 )
@@ -43,8 +44,7 @@ class RefractoryLIF(Extension):
 
     def base(self) -> nir.LIF:
         """The plain LIF this neuron follows between refractory periods."""
-        return nir.LIF(tau=self.tau, r=self.r, v_leak=self.v_leak,
-                       v_threshold=self.v_threshold, v_reset=self.v_reset)
+        return nir.LIF(**per_neuron(self, "tau", "r", "v_leak", "v_threshold", "v_reset"))
 
 
 @dataclass(eq=False)
@@ -69,9 +69,8 @@ class RefractoryCubaLIF(Extension):
                     "t_ref")
 
     def base(self) -> nir.CubaLIF:
-        return nir.CubaLIF(tau_syn=self.tau_syn, tau_mem=self.tau_mem, r=self.r,
-                           v_leak=self.v_leak, v_threshold=self.v_threshold,
-                           v_reset=self.v_reset, w_in=self.w_in)
+        return nir.CubaLIF(**per_neuron(self, "tau_syn", "tau_mem", "r", "v_leak",
+                                        "v_threshold", "v_reset", "w_in"))
 
 
 def _check_refractory(name: str, node: Any, dt: float | None) -> list[str]:
