@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from typing import Any
 
 import h5py
@@ -107,6 +108,7 @@ def audit(group: h5py.Group, path: str) -> None:
                                    "or dataset")
 
     walk(group, 0)
+    _check_string_heaps(group.file, path)
     limit = max_file_bytes()
     total = sum(s for s, _ in sizes)
     if total > limit:
@@ -132,3 +134,71 @@ def _dataset_bytes(d: h5py.Dataset, where: str, path: str) -> int:
         raise NIRFileError(f"{path}: dataset {where!r} has type {d.dtype}; NIR files hold "
                            "numbers and strings only")
     return int(d.size) * int(d.dtype.itemsize)
+
+
+# -------------------------------------------------------------- variable-length strings
+#: One variable-length element in a contiguous dataset: u32 length, u64 global-heap
+#: collection address, u32 object index (HDF5 file format, 8-byte offsets).
+_VLEN = struct.Struct("<IQI")
+#: A global heap collection: "GCOL", version, 3 reserved bytes, u64 size; then objects,
+#: each u16 index, u16 reference count, 4 reserved bytes, u64 size, data padded to 8.
+_GCOL_HEAD, _GOBJ_HEAD = struct.Struct("<4sB3xQ"), struct.Struct("<HH4xQ")
+
+
+def _check_string_heaps(f: h5py.File, path: str) -> None:
+    """Variable-length strings (NIR's ``type`` and ``edges``) live in global heap
+    collections. HDF5 walks a collection object by object and loops forever on an object
+    of size 0 (a zeroed block in a damaged file), so every collection a string points to
+    is walked here first, in Python, with every step bounded."""
+    base = f.id.get_create_plist().get_userblock()
+    strings: list[tuple[str, int, int]] = []
+    f.visititems(lambda name, o: strings.append((name, o.id.get_offset(), o.id.get_storage_size()))
+                 if isinstance(o, h5py.Dataset) and o.dtype.kind == "O"
+                 and o.id.get_offset() is not None else None)
+    if not strings:
+        return
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        walked: dict[int, set[int]] = {}
+        for name, offset, nbytes in strings:
+            if nbytes % _VLEN.size or offset + nbytes > size:
+                raise NIRFileError(f"{path}: string dataset {name!r} lies outside the file "
+                                   "(damaged?)")
+            fh.seek(offset)
+            raw = fh.read(nbytes)
+            for k in range(0, nbytes, _VLEN.size):
+                length, address, index = _VLEN.unpack_from(raw, k)
+                if length == 0:
+                    continue
+                if address not in walked:
+                    walked[address] = _heap_objects(fh, base + address, size, name, path)
+                if index not in walked[address]:
+                    raise NIRFileError(f"{path}: string in {name!r} points at a heap object "
+                                       "that does not exist (damaged file)")
+
+
+def _heap_objects(fh: Any, at: int, file_size: int, name: str, path: str) -> set[int]:
+    """The object indices of the global heap collection at file offset ``at``."""
+    fh.seek(at)
+    head = fh.read(_GCOL_HEAD.size)
+    if len(head) < _GCOL_HEAD.size:
+        raise NIRFileError(f"{path}: the strings of {name!r} point past the end of the file")
+    sig, _version, coll = _GCOL_HEAD.unpack(head)
+    if sig != b"GCOL" or coll < _GCOL_HEAD.size or at + coll > file_size:
+        raise NIRFileError(f"{path}: the strings of {name!r} point at a damaged global heap "
+                           "(HDF5 could loop on it)")
+    fh.seek(at + _GCOL_HEAD.size)
+    body = fh.read(coll - _GCOL_HEAD.size)
+    found: set[int] = set()
+    pos = 0
+    while pos + _GOBJ_HEAD.size <= len(body):
+        index, _refs, nbytes = _GOBJ_HEAD.unpack_from(body, pos)
+        if index == 0:  # free space: the rest of the collection
+            break
+        if nbytes == 0 or pos + _GOBJ_HEAD.size + nbytes > len(body):
+            raise NIRFileError(f"{path}: the strings of {name!r} live in a damaged global "
+                               f"heap (object {index} has size {nbytes}); HDF5 would loop on "
+                               "it, so the file is refused")
+        found.add(index)
+        pos += _GOBJ_HEAD.size + -(-nbytes // 8) * 8
+    return found

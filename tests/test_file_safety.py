@@ -283,3 +283,17 @@ def test_long_file_names_are_written_or_refused_cleanly(tmp_path: Path) -> None:
         write_atomically(tmp_path / ("n" * 256), lambda tmp: None)
     with pytest.raises(NIRFileError, match="cannot write"):
         sc.write(_graph(), tmp_path / ("ü" * 128))  # 256 bytes in UTF-8
+
+
+def test_damaged_string_heap_is_refused_instead_of_looping(nir_file: Path) -> None:
+    """fuzz hdf5:473463583: 786 zeroed bytes inside the global heap of the strings made
+    HDF5 loop forever reading 'node/edges'. Zero one heap object's header: refused, fast."""
+    import struct
+
+    data = bytearray(nir_file.read_bytes())
+    at = data.find(b"GCOL")
+    assert at >= 0, "no global heap in the file: the test's premise changed"
+    second = at + 16 + 16 + -(-struct.unpack_from("<HH4xQ", data, at + 16)[2] // 8) * 8
+    struct.pack_into("<HH4xQ", data, second, 2, 0, 0)  # the second object: size 0
+    nir_file.write_bytes(bytes(data))
+    _read_refused(nir_file, "damaged global heap", "size 0")
