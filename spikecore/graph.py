@@ -623,8 +623,10 @@ def _check(graph: Graph, require_semantics: bool = True) -> tuple[list[str], lis
         spec = P.spec_of(node)
         if spec is None:  # unknown type: reported above
             continue
-        errors += _finite_problems(n, node, spec)
-        for p in spec.time_constants:
+        numeric = _finite_problems(n, node, spec)
+        errors += numeric
+        # a non-numeric or non-finite parameter is reported; its time constants cannot be
+        for p in (() if numeric else spec.time_constants):
             tau = np.asarray(getattr(node, p), dtype=np.float64)
             finite = tau[np.isfinite(tau)]
             if finite.size and np.any(finite <= 0):

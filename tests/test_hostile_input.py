@@ -380,3 +380,11 @@ def test_scalar_parameters_of_extension_neurons_broadcast(backend: str) -> None:
     b = sc.simulate(_chain(vector), x, backend=backend, record=("spikes", "v"))
     assert np.array_equal(a.spikes["a"], b.spikes["a"]) and a.spikes["a"].sum() > 0
     assert np.array_equal(a.traces["a"]["v"], b.traces["a"]["v"])
+
+
+def test_time_constant_stored_as_ragged_strings_is_a_validation_error(tmp_path: Path) -> None:
+    """fuzz hdf5:878756022: a tau dataset of variable-length type read as an object array;
+    the time-constant check converted it to float and raised a raw ValueError."""
+    node = _lif()
+    node.tau = np.array([np.zeros(2), np.zeros(3), np.zeros(1)], dtype=object)
+    _invalid(_chain(node), "parameter 'tau' is not numeric")
