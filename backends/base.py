@@ -63,6 +63,7 @@ BACKENDS: dict[str, str] = {
     "brian2": "spikecore.backends.brian2:Brian2Backend",
     "torch": "spikecore.backends.torch:TorchBackend",
     "lava": "spikecore.backends.lava:LavaBackend",
+    "nest": "spikecore.backends.nest:NestBackend",
 }
 
 #: Older names still accepted: ``norse`` was the torch backend's name (it runs spikecore's

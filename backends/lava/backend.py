@@ -59,13 +59,13 @@ from ...progress import Progress, progress_for
 from ...progress import problem as progress_problem
 from ...result import Result
 from ..base import Availability, RecordPlan
+from ..terms import output_values
 from .lowering import (
     ARITHMETICS,
     ONE,
     Plan,
     build_plan,
     check_graph,
-    output_values,
     plan_to_job,
     results_from_job,
 )

@@ -54,10 +54,10 @@ from ... import primitives as P
 from ...discrete import NeuronCoefficients, neuron_coefficients
 from ...errors import UnsupportedError
 from ...extensions import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
-from ...graph import Graph, delay_steps_of
-from .registry import LINEAR_BUILDERS, RULES, Terms, register_linear
+from ...graph import Graph
+from ..terms import ONE, StatelessCycle, Terms, assign_lags, compose
+from .registry import RULES
 
-ONE = "__one__"
 #: Graded messages: Lava's Dense binarises its input when num_message_bits == 0.
 GRADED_BITS = 24
 #: Connections sparser than this (fraction of nonzero weights) use Sparse/DelaySparse.
@@ -142,51 +142,6 @@ class Plan:
     @property
     def populations(self) -> list[Population]:
         return [p for n in self.nodes.values() for p in n.populations]
-
-
-# ============================================================== linear composition
-def _identity(n: int) -> np.ndarray:
-    return np.eye(n)
-
-
-def _lin_affine(node: P.Affine, terms: Terms, size: int) -> Terms:
-    w = np.asarray(node.weight, dtype=np.float64)
-    out = {k: w @ m for k, m in terms.items()}
-    b = np.broadcast_to(np.asarray(node.bias, dtype=np.float64).ravel(), (size,))
-    if np.any(b != 0):
-        out[(ONE, 0)] = out.get((ONE, 0), np.zeros((size, 1))) + b[:, None]
-    return out
-
-
-def _lin_linear(node: P.Linear, terms: Terms, size: int) -> Terms:
-    w = np.asarray(node.weight, dtype=np.float64)
-    return {k: w @ m for k, m in terms.items()}
-
-
-def _lin_scale(node: P.Scale, terms: Terms, size: int) -> Terms:
-    s = np.broadcast_to(np.asarray(node.scale, dtype=np.float64).ravel(), (size,))
-    return {k: s[:, None] * m for k, m in terms.items()}
-
-
-def _lin_identity(node: Any, terms: Terms, size: int) -> Terms:
-    return dict(terms)  # Flatten (C order) and Output keep the flat element order
-
-
-def _delay_steps_of(node: P.Delay, dt: float, size: int) -> np.ndarray:
-    return np.broadcast_to(delay_steps_of(node, dt).ravel(), (size,))
-
-
-# Delay is registered with a stand-in: its per-element delays need dt (see :func:`_compose`).
-register_linear(P.Affine, _lin_affine)
-register_linear(P.Linear, _lin_linear)
-register_linear(P.Scale, _lin_scale)
-register_linear(P.Flatten, _lin_identity)
-register_linear(P.Output, _lin_identity)
-register_linear(P.Delay, _lin_identity)
-
-
-def _add(terms: Terms, key: tuple[str, int], m: np.ndarray) -> None:
-    terms[key] = terms[key] + m if key in terms else m
 
 
 # ================================================================ neuron lowering
@@ -360,8 +315,8 @@ def _plan(graph: Graph, arithmetic: str) -> tuple[Plan | None, list[str]]:
     if problems:
         return None, problems
     try:
-        nodes, output_terms = _compose(graph, lowerings, shapes)
-    except _CycleError as exc:
+        nodes, output_terms = _compose(graph, lowerings)
+    except StatelessCycle as exc:
         return None, [f"{exc.node!r}: part of a cycle of stateless nodes (no neuron on it); "
                       "Lava cannot realise it"]
     problems = _non_spiking_reader_problems(graph, nodes)
@@ -427,68 +382,25 @@ def _lower_neurons(graph: Graph, arithmetic: str, shapes: dict[str, tuple[int, .
     return lowerings, problems
 
 
-def _compose(graph: Graph, lowerings: dict[str, NeuronLowering],
-             shapes: dict[str, tuple[int, ...]]
+def _compose(graph: Graph, lowerings: dict[str, NeuronLowering]
              ) -> tuple[dict[str, LavaNode], dict[str, Terms]]:
-    """Phase 2: compose the stateless nodes into terms. Returns the Lava nodes (Inputs and
-    neurons, each with the nonzero terms of its input) and the terms of every Output.
-    Raises :class:`_CycleError` on a cycle of stateless nodes."""
-    sizes = {n: math.prod(s) for n, s in shapes.items()}
-    dt = float(graph.semantics.dt)
-    lava_kind = {n: RULES[type(v)].role for n, v in graph.nodes.items()}
-    memo: dict[str, Terms] = {}
-    visiting: set[str] = set()
-
-    def incoming_terms(name: str) -> Terms:
-        terms: Terms = {}
-        for e in graph.incoming(name):
-            src = e.source
-            if lava_kind[src] in ("input", "neuron"):
-                _add(terms, (src, e.delay_steps), _identity(sizes[src]))
-            else:
-                for (s, d), m in stateless_terms(src).items():
-                    _add(terms, (s, d + e.delay_steps), m)
-        return terms
-
-    def stateless_terms(name: str) -> Terms:
-        if name in memo:
-            return memo[name]
-        if name in visiting:
-            raise _CycleError(name)
-        visiting.add(name)
-        node = graph.nodes[name]
-        terms = LINEAR_BUILDERS[type(node)](node, incoming_terms(name), sizes[name])
-        if isinstance(node, P.Delay):
-            terms = _split_by_delay(terms, _delay_steps_of(node, dt, sizes[name]))
-        visiting.discard(name)
-        memo[name] = terms
-        return terms
-
+    """Phase 2: compose the stateless nodes into terms (:func:`spikecore.backends.terms.
+    compose`). Returns the Lava nodes (Inputs and neurons, each with the nonzero terms
+    of its input, as dense matrices: every Lava connection here is a dense matrix) and
+    the (sparse) terms of every Output. Raises :class:`StatelessCycle`."""
+    roles = {n: {"input": "source"}.get(RULES[type(v)].role, RULES[type(v)].role)
+             for n, v in graph.nodes.items()}
+    sizes = {n: math.prod(s) for n, s in graph.shapes().items()}
+    neuron_terms, output_terms = compose(graph, roles)
     nodes: dict[str, LavaNode] = {}
-    output_terms: dict[str, Terms] = {}
     for name in sorted(graph.nodes):
-        kind = lava_kind[name]
-        if kind == "input":
+        if roles[name] == "source":
             nodes[name] = LavaNode(name, "input", sizes[name], spiking=False)
-        elif kind == "neuron":
+        elif roles[name] == "neuron":
             nodes[name] = LavaNode(name, "neuron", sizes[name],
                                    spiking=lowerings[name].spiking,
-                                   terms=incoming_terms(name))
-        elif kind == "output":
-            output_terms[name] = stateless_terms(name)
-    for v in nodes.values():
-        v.terms = {k: m for k, m in v.terms.items() if np.any(m != 0)}
+                                   terms={k: m.toarray() for k, m in neuron_terms[name].items()})
     return nodes, output_terms
-
-
-def _split_by_delay(terms: Terms, steps: np.ndarray) -> Terms:
-    """A Delay's terms: each element's rows moved to the terms of its own delay."""
-    split: Terms = {}
-    for d in np.unique(steps):
-        mask = (steps == d).astype(np.float64)[:, None]
-        for (s, d0), m in terms.items():
-            _add(split, (s, d0 + int(d)), mask * m)
-    return split
 
 
 def _non_spiking_reader_problems(graph: Graph, nodes: dict[str, LavaNode]) -> list[str]:
@@ -561,47 +473,14 @@ def _connections(nodes: dict[str, LavaNode]) -> list[Connection]:
     return out
 
 
-class _CycleError(Exception):
-    def __init__(self, node: str):
-        self.node = node
-
-
 def _assign_lags(nodes: dict[str, LavaNode]) -> list[str]:
-    """Smallest lags with lag[t] >= lag[s] + 1 - d (Bellman-Ford, longest paths)."""
-    lag = {n: 0 for n in nodes}
-    lag[ONE] = 0  # the constant source, like an Input, is never behind
-    edges = [(s, t, d) for t, ln in nodes.items() for (s, d) in ln.terms]
-    for _ in range(len(nodes) + 1):
-        changed = False
-        for s, t, d in edges:
-            want = lag[s] + 1 - d
-            if want > lag[t]:
-                lag[t] = want
-                changed = True
-        if not changed:
-            for n, v in lag.items():
-                if n != ONE:
-                    nodes[n].lag = v
-            return []
-    # still growing: a cycle with fewer delay steps than connections; name its members
-    succ: dict[str, set[str]] = {}
-    for s, t, _d in edges:
-        succ.setdefault(s, set()).add(t)
-
-    def reach(a: str) -> set[str]:
-        seen, todo = set(), [a]
-        while todo:
-            for w in succ.get(todo.pop(), ()):
-                if w not in seen:
-                    seen.add(w)
-                    todo.append(w)
-        return seen
-
-    violated = {t for s, t, d in edges if lag[s] + 1 - d > lag[t]}
-    bad = sorted({m for v in violated for m in reach(v) if v in reach(m)})
-    return [f"cycle through {', '.join(map(repr, bad))}: Lava adds one step per "
-            "connection, and this cycle's edge delays sum to fewer steps than it has "
-            "connections between neurons; give its edges delay_steps >= 1 each"]
+    """Smallest lags with lag[t] >= lag[s] + 1 - d (:func:`spikecore.backends.terms.
+    assign_lags`); Inputs keep lag 0."""
+    lags, problems = assign_lags({n: ln.terms for n, ln in nodes.items()
+                                  if ln.kind == "neuron"}, "Lava")
+    for n, v in lags.items():
+        nodes[n].lag = v
+    return problems
 
 
 # ==================================================================== fixed point
@@ -793,16 +672,3 @@ def results_from_job(plan: Plan, data: dict[str, np.ndarray], steps: int, batch:
                 full[:, :, pop.index] = a
             out.setdefault(node, {})[what] = full.astype(bool) if what == "spikes" else full
     return out
-
-
-def output_values(terms: Terms, sources: dict[str, np.ndarray], batch: int, steps: int,
-                  size: int) -> np.ndarray:
-    """``y[t] = sum M @ out_s[t - d]`` in numpy (0 before step d); ``sources[s]`` is
-    ``[batch, steps, n_s]``."""
-    y = np.zeros((batch, steps, size))
-    for (s, d), m in terms.items():
-        if d >= steps:
-            continue
-        x = np.ones((batch, steps, 1)) if s == ONE else sources[s]
-        y[:, d:] += x[:, :steps - d] @ m.T
-    return y

@@ -1,28 +1,18 @@
 """The Lava backend's registry: primitive type -> :class:`LavaRule` (its role in the
-plan) and, for stateless linear types, the builder that composes it into the terms of
-the connections between Lava processes.
+plan). Stateless linear types are composed into the connections between Lava processes
+by the shared :mod:`spikecore.backends.terms` (which holds their builders).
 
 A leaf module: it imports nothing of the backend, so every lowering module registers
-here (:mod:`.lowering` its linear builders, :mod:`.sparse` SparseLinear) and the package
-``__init__`` imports them all. A type without a rule is reported by ``check``.
+here (:mod:`.sparse` SparseLinear) and the package ``__init__`` imports them all. A type
+without a rule is reported by ``check``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 
 from ... import extensions as X
 from ... import primitives as P
-
-#: (source, delay in steps) -> matrix mapping the source's output to a node's elements.
-Terms = dict[tuple[str, int], np.ndarray]
-
-#: (node, incoming terms, output size) -> output terms.
-LinearBuilder = Callable[[Any, Terms, int], Terms]
 
 
 @dataclass(frozen=True)
@@ -62,16 +52,6 @@ RULES: dict[type, LavaRule] = {
                          "main process (floating_pt only)"),
 }
 
-#: stateless ("linear") type -> its builder. Delay is registered with a stand-in; its
-#: per-element delays need dt and are applied by the lowering.
-LINEAR_BUILDERS: dict[type, LinearBuilder] = {}
-
-
 def register_rule(node_type: type, rule: LavaRule) -> None:
     """Register (or replace) the role of ``node_type`` in the plan."""
     RULES[node_type] = rule
-
-
-def register_linear(node_type: type, fn: LinearBuilder) -> None:
-    """Register (or replace) how the stateless ``node_type`` composes incoming terms."""
-    LINEAR_BUILDERS[node_type] = fn

@@ -1,0 +1,187 @@
+"""Lowering a spikecore graph to a NEST network description (pure numpy, no NEST import).
+
+**NEST nodes.** Neurons become NEST populations (:mod:`.models`); every stateless linear
+node is composed into the connections between them (:mod:`spikecore.backends.terms`):
+the input of a neuron node is ``x[t] = sum M[s, d] @ out_s[t - d]``. A term whose source
+is a neuron becomes NEST connections (weight ``in_factor * M``, one delay); the terms
+whose source is an Input, a seeded source or the constant bias source are summed, in
+numpy, into the node's *drive* and replayed by one ``spike_generator`` per driven
+element (a spike of weight ``in_factor * drive[t]`` in every step where the drive is not
+zero). Outputs are computed from the recorded sources with the same terms, in numpy.
+
+**Time.** NEST's smallest delay is one step, and a spike generator cannot emit at time
+0. So a neuron node runs ``1 + lag`` NEST steps behind the contract: NEST step ``k`` is
+contract step ``k - 1 - lag``. The lags are the smallest with ``lag[t] >= lag[s] + 1 -
+d`` (:func:`spikecore.backends.terms.assign_lags`); a connection then has the NEST delay
+``d + lag[t] - lag[s] >= 1`` steps, and the drive of contract step ``t`` leaves its
+generator at time ``(t + 1 + lag) * dt`` with a delay of one step. Before its step 0 a
+node sees no input and rests (its initial state is the fixed point of the zero-input
+update), which is why resting above threshold is refused.
+
+**Batch.** Batch copies of every population are laid side by side (element ``b * n +
+j``), with their own connections and generators.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ... import primitives as P
+from ...errors import UnsupportedError
+from ...extensions import SOURCE_TYPES
+from ...graph import Graph
+from ..terms import ONE, StatelessCycle, Terms, assign_lags, compose
+from .registry import NEURON_MAPPERS, RULES, NestNeuron, NestRule, register_rule
+
+for _t in SOURCE_TYPES:
+    register_rule(_t, NestRule("source", "replayed by spike_generators (the seeded stream "
+                                         "computed in the main process)"))
+register_rule(P.Input, NestRule("source", "replayed by spike_generators (one per driven "
+                                          "element, weighted spikes)"))
+register_rule(P.Output, NestRule("output", "computed from the recorded sources in numpy"))
+register_rule(P.Affine, NestRule("linear", "folded into connection weights; the bias is "
+                                           "replayed like an input"))
+register_rule(P.Linear, NestRule("linear", "folded into connection weights"))
+register_rule(P.Scale, NestRule("linear", "folded into connection weights"))
+register_rule(P.Flatten, NestRule("linear", "identity on the flat element order"))
+register_rule(P.Delay, NestRule("linear", "folded into connection delays"))
+
+
+@dataclass
+class NestNode:
+    """A neuron node: its NEST model, the terms of its input split into neuron sources
+    (connections) and drive sources (replayed), and its lag behind the contract."""
+
+    name: str
+    size: int
+    neuron: NestNeuron
+    connections: Terms = field(default_factory=dict)
+    drive: Terms = field(default_factory=dict)
+    lag: int = 0
+
+    def driven_elements(self) -> np.ndarray:
+        """The elements that receive any drive (they get a spike generator each)."""
+        rows = np.zeros(self.size, dtype=bool)
+        for m in self.drive.values():
+            rows[np.flatnonzero(np.diff(m.indptr))] = True
+        return np.flatnonzero(rows)
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    nodes: dict[str, NestNode]
+    sources: list[str]
+    output_terms: dict[str, Terms]
+
+    @property
+    def max_lag(self) -> int:
+        return max((n.lag for n in self.nodes.values()), default=0)
+
+
+def supported_names() -> list[str]:
+    return sorted(t.__name__ for t in RULES)
+
+
+def check_graph(graph: Graph) -> list[str]:
+    return _plan(graph)[1]
+
+
+def build_plan(graph: Graph) -> Plan:
+    """The NEST network for a flat, validated ``graph``; raises
+    :class:`UnsupportedError` listing every problem at once."""
+    plan, problems = _plan(graph)
+    if problems:
+        raise UnsupportedError(f"backend 'nest' cannot lower graph {graph.name!r}:", problems)
+    return plan
+
+
+def _semantics_problems(graph: Graph) -> list[str]:
+    sem = graph.semantics
+    out = []
+    if sem.integrator != "exact":
+        out.append(f"semantics integrator={sem.integrator!r}: NEST integrates the "
+                   "sub-threshold ODEs exactly (the contract's 'exact'); use "
+                   "Semantics(integrator='exact'), e.g. graph.with_semantics(integrator="
+                   "'exact'), or another backend for forward Euler")
+    return out
+
+
+def _plan(graph: Graph) -> tuple[Plan | None, list[str]]:
+    problems = _semantics_problems(graph)
+    shapes = graph.shapes()
+    neurons: dict[str, NestNeuron] = {}
+    for name in sorted(graph.nodes):
+        node = graph.nodes[name]
+        rule = RULES.get(type(node))
+        if rule is None:
+            problems.append(f"{name!r} ({P.type_name(node)}): no lowering; supported: "
+                            + ", ".join(supported_names()))
+        elif rule.role == "neuron":
+            low, probs = NEURON_MAPPERS[type(node)](name, node, graph, shapes[name])
+            problems += probs
+            if low is not None:
+                neurons[name] = low
+    if problems:
+        return None, problems
+    roles = {n: RULES[type(v)].role for n, v in graph.nodes.items()}
+    try:
+        terms, output_terms = compose(graph, roles)
+    except StatelessCycle as exc:
+        return None, [f"{exc.node!r}: part of a cycle of stateless nodes (no neuron on it); "
+                      "NEST cannot realise it"]
+    nodes = {}
+    for name, low in neurons.items():
+        nn = NestNode(name, math.prod(shapes[name]), low)
+        for (s, d), m in terms[name].items():
+            if roles.get(s) == "neuron":
+                if not neurons[s].spiking:
+                    problems.append(
+                        f"{name!r} ({P.type_name(graph.nodes[name])}): its input comes from "
+                        f"non-spiking {s!r} ({P.type_name(graph.nodes[s])}), whose output is "
+                        "v; NEST neurons send only spikes, so only an Output may read it")
+                nn.connections[(s, d)] = m
+            else:
+                nn.drive[(s, d)] = m
+        nodes[name] = nn
+    if problems:
+        return None, sorted(set(problems))
+    lags, problems = assign_lags({n: nn.connections for n, nn in nodes.items()}, "NEST")
+    if problems:
+        return None, problems
+    for n, v in lags.items():
+        nodes[n].lag = v
+    sources = sorted(n for n, r in roles.items() if r == "source")
+    return Plan(graph, nodes, sources, output_terms), []
+
+
+def drive_block(node: NestNode, values: dict[str, np.ndarray], t0: int, t1: int,
+                history: int, batch: int) -> np.ndarray:
+    """The node's drive in contract steps ``t0 .. t1-1``, ``[batch, t1 - t0, size]``.
+
+    ``values[s]`` holds source ``s``'s outputs for steps ``t0 - history .. t1 - 1``
+    (``[batch, history + t1 - t0, n_s]``, zeros before step 0).
+    """
+    n_t = t1 - t0
+    out = np.zeros((batch, n_t, node.size))
+    for (s, d), m in node.drive.items():
+        if s == ONE:
+            first = max(t0, d)
+            if first < t1:
+                out[:, first - t0:] += m.toarray()[:, 0]
+            continue
+        x = values[s][:, history - d: history - d + n_t]          # steps t0-d .. t1-1-d
+        flat = x.reshape(-1, m.shape[1])
+        out += np.asarray((m @ flat.T).T).reshape(batch, n_t, node.size)
+    return out
+
+
+def coo_of(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and values of the nonzeros of ``m``."""
+    c = m.tocoo()
+    keep = c.data != 0
+    return c.row[keep].astype(np.int64), c.col[keep].astype(np.int64), c.data[keep]
