@@ -31,6 +31,7 @@ from .nir_io import from_nir, read, to_nir, write
 from .result import Result
 from .semantics import Semantics
 from .simulate import available_backends, simulate
+from .sweep import sweep
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -46,7 +47,7 @@ __all__ = [
     "available_backends", "bundled_file", "compare", "extensions", "from_nir", "plot",
     "primitives", "read",
     "register_dialect",
-    "simulate", "to_nir", "write",
+    "simulate", "sweep", "to_nir", "write",
 ]
 
 
