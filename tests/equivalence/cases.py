@@ -140,6 +140,15 @@ def zoo_cases() -> list[Case]:
     ]
 
 
+def exact_variant(case: Case) -> Case:
+    """The case under the exact integrator and reset to value: the semantics of NEST's
+    models, so the structural cases (nesting, delays, recurrence) reach that backend too."""
+    g = case.graph.with_semantics(integrator="exact", reset="to_value")
+    g.name = f"{case.graph.name}_exact"
+    return Case(case.seed, g, case.inputs, f"{case.description}, exact integrator")
+
+
 def all_cases() -> list[Case]:
     return [*neuron_cases(), stateless_chain(), conv_stack("sum"), conv_stack("avg"),
-            conv1d_case(), nested_case(), *zoo_cases()]
+            conv1d_case(), nested_case(), *zoo_cases(),
+            *(exact_variant(c) for c in (nested_case(), *zoo_cases()))]

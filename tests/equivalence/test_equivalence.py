@@ -16,11 +16,11 @@ from spikecore.backends import get_backend
 import spikecore as sc
 from spikecore.testing import assert_close_arrays, assert_same_spikes
 
-from .cases import all_cases
+from .cases import all_cases, exact_variant
 from .generators import Case, random_network
 
 REFERENCE = "brian2"
-OTHERS = ("torch", "lava")
+OTHERS = ("torch", "lava", "nest")
 RECORD = ("spikes", "v", "i")
 
 #: Tolerances are data, each with its reason. Keys: backend compared with the reference.
@@ -35,6 +35,9 @@ STATE_ATOL = {
     "lava": (1e-12, "Lava floating_pt runs in float64 numpy; weights are pre-scaled by the "
                     "lowering, which adds rounding of order 1e-16 per step: measured "
                     "<= 2.5e-14"),
+    "nest": (2e-13, "NEST computes its propagators itself, from times in ms (exp(-h/tau_m) "
+                    "with h and tau scaled by 1000), and keeps V relative to E_L: rounding "
+                    "only, measured <= 6.7e-15"),
 }
 CASES = all_cases()
 _reference_cache: dict[str, sc.Result] = {}
@@ -94,4 +97,20 @@ def test_generated_network(backend: str, seed: int, n_layers: int, recurrent: bo
     case = random_network(seed, n_layers=n_layers, recurrent=recurrent, skip=skip)
     note(f"reproduce with: random_network({seed}, n_layers={n_layers}, recurrent={recurrent}, "
          f"skip={skip}) -> {case!r}")
+    check_case(case, backend)
+
+
+@pytest.mark.parametrize("backend", ("torch", "nest"))
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), n_layers=st.integers(1, 4), recurrent=st.booleans(),
+       skip=st.booleans())
+def test_generated_network_exact(backend: str, seed: int, n_layers: int, recurrent: bool,
+                                 skip: bool) -> None:
+    """Generated networks under the exact integrator and reset to value (NEST's models):
+    most of them NEST can run, so its agreement is checked on random structure too."""
+    case = exact_variant(random_network(seed, n_layers=n_layers, recurrent=recurrent,
+                                        skip=skip))
+    note(f"reproduce with: exact_variant(random_network({seed}, n_layers={n_layers}, "
+         f"recurrent={recurrent}, skip={skip})) -> {case!r}")
     check_case(case, backend)
