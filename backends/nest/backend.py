@@ -268,9 +268,10 @@ class _NestRun:
                 t1 = min(self.steps, t0 + block)
                 values = self._source_values(t0, t1, history, past, states)
                 self._load(values, t0, t1, history)
-                # NEST step k is contract step k - 1 - lag: run to the end of contract
-                # step t1 - 1 of the most lagged node (all of it in the last block).
-                until = self.total_steps if t1 >= self.steps else t1 + 1
+                # The spike replaying contract step t is emitted in NEST step t + lag (and
+                # arrives one step later), so the next block's first spike leaves in NEST
+                # step t1 at the earliest: run up to there (all of it in the last block).
+                until = self.total_steps if t1 >= self.steps else t1
                 nest.Run((until - done_nest) * self.h)
                 done_nest = until
                 if bar is not None:
