@@ -15,11 +15,11 @@ import spikecore as sc
 
 
 def test_names_and_alias() -> None:
-    assert set(BACKENDS) == {"brian2", "torch", "lava"}
+    assert set(BACKENDS) == {"brian2", "torch", "lava", "nest"}
     assert ALIASES == {"norse": "torch"} and canonical_name("norse") == "torch"
     assert get_backend("norse") is get_backend("torch")
-    with pytest.raises(sc.SpikecoreError, match=r"unknown backend 'nest'.*aliases: norse \(= torch\)"):
-        get_backend("nest")
+    with pytest.raises(sc.SpikecoreError, match=r"unknown backend 'neuron'.*aliases: norse \(= torch\)"):
+        get_backend("neuron")
 
 
 def test_simulate_and_compare_accept_the_alias() -> None:

@@ -43,7 +43,7 @@ def test_info_json_has_reason_and_fix_for_unavailable_backends() -> None:
     proc = run_cli("info", "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert set(info["backends"]) == {"brian2", "torch", "lava"}
+    assert set(info["backends"]) == {"brian2", "torch", "lava", "nest"}
     for name, b in info["backends"].items():
         assert isinstance(b["available"], bool)
         if not b["available"]:
