@@ -415,9 +415,10 @@ def _dask_client(executor: Any, workers: int | None, n_runs: int):
     if isinstance(executor, str) and executor == "local":
         n = workers or max(1, min(n_runs, os.cpu_count() or 1))
         # Processes, one thread each: Brian2 allows one run per process at a time, and
-        # simulations are CPU-bound Python that threads would serialise on the GIL.
+        # simulations are CPU-bound Python that threads would serialise on the GIL. Its
+        # HTTP server on a free port: 8787 may belong to another cluster on this machine.
         with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
+                                      dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             yield client
         return
@@ -700,13 +701,12 @@ def _run_on_dask(client: Any, todo: list[_Run], finish: Callable[[_Run, dict], N
     try:
         for fut in as_completed(list(futures)):
             run = futures.pop(fut)
-            if fut.status == "finished":
+            try:  # a result lost with its worker is recomputed by Dask: result() waits
                 outcome = fut.result()
-            else:  # the task itself failed: a dead worker, an unpicklable argument...
-                exc = fut.exception() if fut.status == "error" else None
+            except Exception as exc:  # noqa: BLE001 - the task failed in Dask: its worker
+                # died (KilledWorker), its arguments did not load, it was cancelled
                 outcome = {"semantics": {}, "measures": {}, "steps": None, "wall_time": None,
-                           **_failure(exc if exc is not None else
-                                      RuntimeError(f"Dask task {fut.status}"))}
+                           **_failure(exc)}
             fut.release()
             finish(run, outcome)
             step()
@@ -733,6 +733,16 @@ def _table(pd: Any, runs: list[_Run], outcomes: Mapping[int, dict[str, Any]],
         rows.append(row)
     columns = [*names, *HEAD_COLUMNS, *measures, *semantic.values(), *TAIL_COLUMNS]
     table = pd.DataFrame.from_records(rows, columns=columns)
+    # One dtype per column whatever the rows hold (an all-None error column would
+    # otherwise be object, and a column of ints with gaps float).
+    text = pd.StringDtype(na_value=np.nan)  # pandas 3's "str"
+    for col in ("error_type", "error", *semantic.values()):
+        values = table[col].dropna()
+        if all(isinstance(v, str) for v in values):
+            table[col] = table[col].astype(text)
+        elif all(isinstance(v, float) for v in values):
+            table[col] = table[col].astype(float)
+    table["wall_time"] = table["wall_time"].astype(float)
     for col in ("seed", "steps"):
         values = table[col].dropna()
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
