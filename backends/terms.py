@@ -60,10 +60,18 @@ def identity(n: int) -> sp.csr_array:
     return sp.eye_array(n, format="csr")
 
 
+def is_identity(m: sp.csr_array) -> bool:
+    """``m`` is a square identity matrix (checked in O(n), without a product)."""
+    n = m.shape[0]
+    return (m.shape == (n, n) and m.nnz == n and np.array_equal(m.indptr, np.arange(n + 1))
+            and np.array_equal(m.indices, np.arange(n)) and bool(np.all(m.data == 1.0)))
+
+
 def _times(w: Any, terms: Terms) -> Terms:
-    """``w @ m`` for every term; ``w`` dense (made sparse once) or sparse."""
-    w = w if sp.issparse(w) else sp.csr_array(np.asarray(w, dtype=np.float64))
-    return {k: sp.csr_array(w @ m) for k, m in terms.items()}
+    """``w @ m`` for every term; ``w`` dense (made sparse once) or sparse. ``w @ I`` is
+    ``w`` itself, not a product: at 10^8 synapses the product would copy gigabytes."""
+    w = sp.csr_array(w) if sp.issparse(w) else sp.csr_array(np.asarray(w, dtype=np.float64))
+    return {k: w if is_identity(m) else sp.csr_array(w @ m) for k, m in terms.items()}
 
 
 def _lin_linear(node: P.Linear, terms: Terms, size: int) -> Terms:

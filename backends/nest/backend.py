@@ -315,7 +315,7 @@ class _NestRun:
             bounds = np.searchsorted(g_idx, np.arange(per_gen.shape[0] + 1))
             times = (t_idx + t0 + 1 + nn.lag) * self.h
             weights = per_gen[g_idx, t_idx]
-            gens.set([{"spike_times": times[a:b].tolist(), "spike_weights": weights[a:b].tolist()}
+            gens.set([{"spike_times": times[a:b], "spike_weights": weights[a:b]}
                       for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
 
     # ------------------------------------------------------------------ reading

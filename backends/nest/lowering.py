@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from ... import primitives as P
 from ...errors import UnsupportedError
 from ...extensions import SOURCE_TYPES
+from ...extensions.sparse import SparseLinear
 from ...graph import Graph
 from ..terms import ONE, StatelessCycle, Terms, assign_lags, compose
 from .registry import NEURON_MAPPERS, RULES, NestNeuron, NestRule, register_rule
@@ -49,6 +50,8 @@ register_rule(P.Linear, NestRule("linear", "folded into connection weights"))
 register_rule(P.Scale, NestRule("linear", "folded into connection weights"))
 register_rule(P.Flatten, NestRule("linear", "identity on the flat element order"))
 register_rule(P.Delay, NestRule("linear", "folded into connection delays"))
+register_rule(SparseLinear, NestRule("linear", "folded into connection weights (CSR, never "
+                                               "densified)"))
 
 
 @dataclass
@@ -175,9 +178,23 @@ def drive_block(node: NestNode, values: dict[str, np.ndarray], t0: int, t1: int,
                 out[:, first - t0:] += m.toarray()[:, 0]
             continue
         x = values[s][:, history - d: history - d + n_t]          # steps t0-d .. t1-1-d
+        diag = diagonal_of(m)
+        if diag is not None:  # a Scale (or identity): elementwise, no sparse product
+            out += x * diag
+            continue
         flat = x.reshape(-1, m.shape[1])
         out += np.asarray((m @ flat.T).T).reshape(batch, n_t, node.size)
     return out
+
+
+def diagonal_of(m: sp.csr_array) -> np.ndarray | None:
+    """The diagonal of ``m`` when ``m`` is square with one entry per row, on the diagonal
+    (else ``None``)."""
+    n = m.shape[0]
+    if m.shape != (n, n) or m.nnz != n or not np.array_equal(m.indptr, np.arange(n + 1)) \
+            or not np.array_equal(m.indices, np.arange(n)):
+        return None
+    return np.asarray(m.data, np.float64)
 
 
 def coo_of(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
