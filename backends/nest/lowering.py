@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from ... import primitives as P
 from ...errors import UnsupportedError
+from ... import extensions as X
 from ...extensions import SOURCE_TYPES
 from ...extensions.sparse import SparseLinear
 from ...graph import Graph
@@ -52,6 +53,30 @@ register_rule(P.Flatten, NestRule("linear", "identity on the flat element order"
 register_rule(P.Delay, NestRule("linear", "folded into connection delays"))
 register_rule(SparseLinear, NestRule("linear", "folded into connection weights (CSR, never "
                                                "densified)"))
+
+
+#: Types NEST refuses, with the reason (NEST has models of some of these neurons, but
+#: their numerics are NEST's, not the contract's discrete update).
+UNSUPPORTED_REASONS: dict[type, str] = {
+    X.ALIF: "NEST 3.10 has no model with the contract's ALIF threshold update (its "
+            "adaptive models, e.g. amat2_psc_exp or aeif_*, adapt differently)",
+    X.RateUnit: "NEST neurons send spikes; its rate models use their own integration",
+    X.CondLIF: "NEST's iaf_cond_exp integrates with an adaptive GSL solver, not the "
+               "contract's step update",
+    X.Izhikevich: "NEST's izhikevich model has its own Euler scheme (its "
+                  "consistent_integration flag picks one of two), not checked against the "
+                  "contract's update",
+    X.MorrisLecar: "NEST 3.10 has no Morris-Lecar model",
+    X.MorrisLecarGraded: "NEST 3.10 has no Morris-Lecar model, and its neurons send spikes, "
+                         "not a graded s_inf(V)",
+    X.LTCLIF: "NEST's models have fixed time constants; LTC gates recompute them every step",
+    P.Threshold: "a Threshold sends x > threshold every step; a NEST neuron integrates",
+    P.Conv1d: "not composed into connections by this backend yet (a dense or sparse matrix "
+              "would do it); flatten to Linear first",
+    P.Conv2d: "not composed into connections by this backend yet; flatten to Linear first",
+    P.SumPool2d: "not composed into connections by this backend yet",
+    P.AvgPool2d: "not composed into connections by this backend yet",
+}
 
 
 @dataclass
@@ -122,7 +147,9 @@ def _plan(graph: Graph) -> tuple[Plan | None, list[str]]:
         node = graph.nodes[name]
         rule = RULES.get(type(node))
         if rule is None:
-            problems.append(f"{name!r} ({P.type_name(node)}): no lowering; supported: "
+            why = UNSUPPORTED_REASONS.get(type(node))
+            problems.append(f"{name!r} ({P.type_name(node)}): no lowering"
+                            + (f" ({why})" if why else "") + "; supported: "
                             + ", ".join(supported_names()))
         elif rule.role == "neuron":
             low, probs = NEURON_MAPPERS[type(node)](name, node, graph, shapes[name])

@@ -80,7 +80,7 @@ def test_refusals_name_node_parameter_and_fix() -> None:
     g2 = Graph(thr, edges, Semantics(dt=1e-3), name="euler")
     text = "\n".join(get_backend("nest").check(g2))
     assert "integrator='euler': NEST integrates the sub-threshold ODEs exactly" in text
-    assert "'cuba' (Threshold): no lowering; supported:" in text
+    assert "'cuba' (Threshold): no lowering (a Threshold sends" in text
 
 
 def test_options_are_checked() -> None:
