@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ... import extensions as X
 from ... import primitives as P
 from ...errors import UnsupportedError
-from ... import extensions as X
 from ...extensions import SOURCE_TYPES
 from ...extensions.sparse import SparseLinear
 from ...graph import Graph
