@@ -1,0 +1,28 @@
+"""Online learning rules for recurrent networks, one interface (:mod:`.base`).
+
+Gradient-based online rules of Marschall, Cho & Savin (2020): exact RTRL, UORO,
+KF-RTRL, RFLO and e-prop (:mod:`.rules`), for the rate RNN of that paper and a
+recurrent LIF network under the contract with a surrogate gradient (:mod:`.networks`),
+checked against BPTT (:func:`bptt_gradients`) on the paper's tasks (:mod:`.tasks`).
+"""
+
+from __future__ import annotations
+
+from .base import (
+    GradientDifference,
+    OnlineRule,
+    assert_gradients_close,
+    bptt_gradients,
+    compare_gradients,
+    cosine,
+    rule_gradients,
+)
+from .networks import LIFRNN, OnlineRNN, RateRNN
+from .rules import KFRTRL, RFLO, RTRL, RULES, UORO, EProp
+from .tasks import add_task
+
+__all__ = [
+    "EProp", "GradientDifference", "KFRTRL", "LIFRNN", "OnlineRNN", "OnlineRule", "RFLO",
+    "RTRL", "RULES", "RateRNN", "UORO", "add_task", "assert_gradients_close",
+    "bptt_gradients", "compare_gradients", "cosine", "rule_gradients",
+]

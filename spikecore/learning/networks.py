@@ -1,0 +1,245 @@
+"""Recurrent networks the online learning rules train, in one form.
+
+Every network here is a layer of ``n`` neurons with ``C`` state components each
+(``s[t]``, shape ``[C, n]``), one of them (``R``) the neurons' output ``r[t]`` (a rate or
+a spike), driven through one weight matrix ``W = [W_rec | W_in | b]`` (``n x m``,
+``m = n + n_in + 1``)::
+
+    a[t] = [r[t-1]; x[t]; 1]                      presynaptic vector (length m)
+    u[t] = W a[t]                                 each neuron's total input
+    s[t] = g(s[t-1], u[t])                        elementwise: neuron i sees only s_i, u_i
+    y[t] = W_out r[t] + b_out                     static readout (Marschall et al. 2020, eq. 2)
+
+Because ``g`` is elementwise, the one-step derivatives the rules need are vectors per
+neuron, found by autograd through the same ``g`` the forward pass runs (the equation is
+written once; :meth:`OnlineRNN.local_derivatives`)::
+
+    L[c', c, i] = d s_c'i[t] / d s_ci[t-1]        local Jacobian (leak, reset)
+    D[c', i]    = d s_c'i[t] / d u_i[t]           immediate factor
+    d s_c'i[t] / d W_kj (immediate) = D[c', i] delta_ik a_j[t]
+    J = d s[t] / d s[t-1] = L (per neuron) + D W_rec (into component R)
+
+Networks:
+
+* :class:`RateRNN` (Marschall, Cho & Savin 2020, eq. 1): ``C = 1``,
+  ``h[t] = (1 - alpha) h[t-1] + alpha tanh(u[t])``, ``alpha = dt / tau``.
+* :class:`LIFRNN`: ``C = 2`` (``v`` after the reset, spike ``z``), the contract's LIF
+  update (:func:`spikecore.discrete.coefficients`, :func:`spikecore.discrete.neuron_step`)
+  with a surrogate gradient (:mod:`spikecore.backends.torch.surrogate`);
+  :meth:`LIFRNN.to_graph` is the same network as a spikecore graph.
+
+Networks run one sequence at a time (no batch axis): online rules carry per-sequence
+state (RTRL's influence matrix), so a batch is a loop over sequences.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+
+from .. import primitives as P
+from ..backends.torch.surrogate import spike_function
+from ..discrete import coefficients, neuron_step
+from ..errors import SpikecoreError
+from ..graph import Edge, Graph
+from ..semantics import Semantics
+
+#: Parameter names of every :class:`OnlineRNN`, in the order of ``W = [w_rec|w_in|b]``.
+HIDDEN_PARAMS = ("w_rec", "w_in", "b")
+READOUT_PARAMS = ("w_out", "b_out")
+
+
+class OnlineRNN(torch.nn.Module):
+    """Base of the networks above: parameters ``w_rec [n, n]``, ``w_in [n, n_in]``,
+    ``b [n]``, ``w_out [n_out, n]``, ``b_out [n_out]``; subclasses give ``g``
+    (:meth:`cell`), the number of components ``C`` and the output component ``R``."""
+
+    components: int = 1
+    output_component: int = 0
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, seed: int = 0,
+                 g_rec: float = 1.0, g_in: float = 1.0, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+
+        def normal(*shape: int, std: float) -> torch.nn.Parameter:
+            return torch.nn.Parameter(torch.randn(*shape, generator=gen, dtype=dtype) * std)
+
+        self.n_in, self.n, self.n_out = int(n_in), int(n_hidden), int(n_out)
+        self.w_rec = normal(n_hidden, n_hidden, std=g_rec / math.sqrt(n_hidden))
+        self.w_in = normal(n_hidden, n_in, std=g_in / math.sqrt(n_in))
+        self.b = normal(n_hidden, std=0.1)
+        self.w_out = normal(n_out, n_hidden, std=1.0 / math.sqrt(n_hidden))
+        self.b_out = torch.nn.Parameter(torch.zeros(n_out, dtype=dtype))
+
+    # ------------------------------------------------------------------ the model
+    @property
+    def m(self) -> int:
+        """Length of the presynaptic vector ``a = [r; x; 1]``."""
+        return self.n + self.n_in + 1
+
+    def weight(self) -> torch.Tensor:
+        """``W = [W_rec | W_in | b]`` (``n x m``)."""
+        return torch.cat([self.w_rec, self.w_in, self.b[:, None]], dim=1)
+
+    def initial_state(self) -> torch.Tensor:
+        """``s[-1]``, shape ``[C, n]``."""
+        return torch.zeros(self.components, self.n, dtype=self.w_rec.dtype)
+
+    def cell(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
+             ) -> torch.Tensor:
+        """``g(s[t-1], u[t]) -> s[t]``, elementwise over neurons."""
+        raise NotImplementedError
+
+    def presynaptic(self, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``a[t] = [r[t-1]; x[t]; 1]``."""
+        return torch.cat([s[self.output_component], x, x.new_ones(1)])
+
+    def readout(self, s: torch.Tensor) -> torch.Tensor:
+        """``y = W_out r + b_out``."""
+        return self.w_out @ s[self.output_component] + self.b_out
+
+    def step(self, s: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step ``(s[t-1], x[t]) -> (s[t], y[t])`` under autograd (BPTT's unrolled
+        network is a loop of these)."""
+        s_new = self.cell(s, self.weight() @ self.presynaptic(s, x))
+        return s_new, self.readout(s_new)
+
+    def forward(self, xs: torch.Tensor) -> torch.Tensor:
+        """Readouts ``y[0..T-1]`` ``[T, n_out]`` of the inputs ``xs`` ``[T, n_in]``."""
+        s, ys = self.initial_state(), []
+        for x in xs:
+            s, y = self.step(s, x)
+            ys.append(y)
+        return torch.stack(ys)
+
+    def local_derivatives(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(s[t], L, D)``: the new state and the derivatives of the module docstring
+        (``L [C, C, n]``, ``D [C, n]``), detached.
+
+        ``g`` is elementwise, so ``d sum_i s_c'i[t] / d s[t-1]`` is row ``c'`` of ``L``
+        and of ``D`` at once: ``C`` backward passes give the exact diagonal Jacobians.
+        """
+        s0 = s.detach().requires_grad_(True)
+        u0 = u.detach().requires_grad_(True)
+        with torch.enable_grad():
+            s1 = self.cell(s0, u0, detach_reset)
+            Ls, Ds = [], []
+            for c in range(self.components):
+                gs, gu = torch.autograd.grad(s1[c].sum(), (s0, u0), retain_graph=True,
+                                             allow_unused=True)
+                Ls.append(torch.zeros_like(s0) if gs is None else gs)
+                Ds.append(torch.zeros_like(u0) if gu is None else gu)
+        return s1.detach(), torch.stack(Ls), torch.stack(Ds)
+
+    def split(self, grad_w: torch.Tensor) -> dict[str, torch.Tensor]:
+        """A gradient of ``W`` ``[n, m]`` as the named parameters' gradients."""
+        n, n_in = self.n, self.n_in
+        return {"w_rec": grad_w[:, :n], "w_in": grad_w[:, n:n + n_in], "b": grad_w[:, -1]}
+
+
+class RateRNN(OnlineRNN):
+    """Marschall, Cho & Savin (2020) eq. 1-2: ``h[t] = (1 - alpha) h[t-1] + alpha
+    tanh(W_rec h[t-1] + W_in x[t] + b)``, ``y[t] = W_out h[t] + b_out``,
+    ``alpha = dt / tau``.
+
+    Not built from a spikecore graph: :class:`spikecore.extensions.RateUnit` integrates
+    the input *before* the nonlinearity (``x[t] = (1 - alpha) x + alpha (J phi(x) + I)``),
+    the paper's network applies ``tanh`` to the input; the two are different networks.
+    """
+
+    components = 1
+    output_component = 0
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, alpha: float = 1.0,
+                 seed: int = 0, g_rec: float = 1.0, g_in: float = 1.0,
+                 dtype: torch.dtype = torch.float64):
+        super().__init__(n_in, n_hidden, n_out, seed, g_rec, g_in, dtype)
+        if not 0.0 < alpha <= 1.0:
+            raise SpikecoreError(f"alpha={alpha!r}: expected 0 < alpha = dt/tau <= 1")
+        self.alpha = float(alpha)
+
+    def cell(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
+             ) -> torch.Tensor:
+        return ((1.0 - self.alpha) * s[0] + self.alpha * torch.tanh(u))[None]
+
+
+class LIFRNN(OnlineRNN):
+    """Recurrent LIF layer under the contract, spikes read out statically.
+
+    State ``[v, z]`` (``v`` after the reset). Per step, with the contract's LIF
+    coefficients ``a_mem, k_x, c`` (:func:`spikecore.discrete.coefficients`)::
+
+        v~[t] = a_mem v[t-1] + k_x u[t] + c,     u[t] = W_rec z[t-1] + W_in x[t] + b
+        z[t]  = v~[t] > v_th        (backward: the surrogate's psi(v~ - v_th))
+        v[t]  = reset(v~[t], z[t])  (to_value or subtract, as in ``semantics``)
+        y[t]  = W_out z[t] + b_out
+
+    ``detach_reset`` (used by e-prop) stops the reset's dependence on ``z``.
+    """
+
+    components = 2
+    output_component = 1
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, tau: float = 10e-3,
+                 semantics: Semantics | None = None, v_threshold: float = 1.0,
+                 v_reset: float = 0.0, surrogate: str = "superspike",
+                 surrogate_scale: float | None = None, seed: int = 0, g_rec: float = 1.0,
+                 g_in: float = 3.0, dtype: torch.dtype = torch.float64):
+        super().__init__(n_in, n_hidden, n_out, seed, g_rec, g_in, dtype)
+        self.semantics = semantics or Semantics(dt=1e-3)
+        full = lambda value: torch.full((n_hidden,), float(value), dtype=dtype)  # noqa: E731
+        self.lif_params = {"tau": full(tau), "r": full(1.0), "v_leak": full(0.0),
+                           "v_threshold": full(v_threshold), "v_reset": full(v_reset)}
+        self.co = coefficients(torch, P.LIF, self.lif_params, self.semantics)
+        self.spike = spike_function(surrogate, surrogate_scale)
+        self.surrogate = surrogate
+
+    def initial_state(self) -> torch.Tensor:
+        return torch.stack([self.co.v_initial, torch.zeros_like(self.co.v_initial)])
+
+    def cell(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
+             ) -> torch.Tensor:
+        z, (v,) = neuron_step(torch, self.co, (s[0],), u, self.spike, detach_reset)
+        return torch.stack([v, z])
+
+    def to_graph(self, name: str = "lif_rnn") -> Graph:
+        """This network as a spikecore graph (current parameter values)::
+
+            input -> w_in (Affine W_in, b) -> hidden (LIF) -> w_out (Affine) -> readout
+            hidden -> w_rec (Linear W_rec) -> hidden  (delay 1)
+
+        ``readout`` is an LI with ``tau = dt``, ``r = 1``, ``v_leak = 0``: under Euler its
+        update is ``y[t] = W_out z[t] + b_out`` exactly (``a_mem = 0``, ``k_x = 1``), the
+        static readout. Only Euler semantics have that readout; others raise.
+        """
+        sem = self.semantics
+        if sem.integrator != "euler":
+            raise SpikecoreError("LIFRNN.to_graph: the static readout is an LI with tau = dt, "
+                                 "exact only under integrator='euler'; got "
+                                 f"{sem.integrator!r}")
+
+        def arr(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy().astype(np.float64)
+
+        lif: dict[str, Any] = {k: arr(v) for k, v in self.lif_params.items()}
+        n_out = self.n_out
+        nodes = {
+            "input": nir.Input(input_type=np.array([self.n_in])),
+            "w_in": nir.Affine(weight=arr(self.w_in), bias=arr(self.b)),
+            "hidden": nir.LIF(**lif),
+            "w_rec": nir.Linear(weight=arr(self.w_rec)),
+            "w_out": nir.Affine(weight=arr(self.w_out), bias=arr(self.b_out)),
+            "readout": nir.LI(tau=np.full(n_out, sem.dt), r=np.ones(n_out),
+                              v_leak=np.zeros(n_out)),
+            "output": nir.Output(output_type=np.array([n_out])),
+        }
+        edges = [Edge("input", "w_in"), Edge("w_in", "hidden"), Edge("hidden", "w_rec"),
+                 Edge("w_rec", "hidden", 1), Edge("hidden", "w_out"),
+                 Edge("w_out", "readout"), Edge("readout", "output")]
+        return Graph(nodes, edges, sem, name=name).validate()

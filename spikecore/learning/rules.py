@@ -1,0 +1,206 @@
+"""Online gradient rules of Marschall, Cho & Savin (2020, JMLR 21:1-34), one interface
+(:class:`~spikecore.learning.base.OnlineRule`).
+
+Symbols (networks module docstring): state ``s [C, n]``, output component ``R``,
+``W = [W_rec | W_in | b]`` ``[n, m]``, presynaptic ``a [m]``, local Jacobian
+``L [C, C, n]``, immediate factor ``D [C, n]``, full Jacobian ``J`` (``L`` plus
+``D W_rec`` into ``R``), readout error ``e = y - y*``, credit ``c = W_out^T e``.
+
+=========  ==========================================  ==============  ===============
+rule       influence estimate carried                   floats          unbiased?
+=========  ==========================================  ==============  ===============
+RTRL       ``M [C, n, n, m]``, exact                   ``C n^2 m``     exact
+UORO       ``s~ [C, n]`` (x) ``theta~ [n, m]``         ``C n + n m``   yes (noisy)
+KF-RTRL    ``A [C, n, n]`` (x) ``u [m]``               ``C n^2 + m``   yes (less noisy)
+RFLO       ``E [C, n, m]`` (own row only, no W_rec)     ``C n m``       no (biased)
+e-prop     as RFLO, feedback ``W_out^T``               ``C n m``       no (biased)
+=========  ==========================================  ==============  ===============
+
+For ``C = 1`` (rate RNN) and ``m ~ n`` these are Marschall et al.'s Table 1 orders
+``n^3``, ``n^2``, ``n^2``, ``n^2``, ``n^2``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import OnlineRule, apply_jacobian
+from .networks import OnlineRNN
+
+#: Keeps the rank-one scalings finite when a factor is zero (the first step).
+EPS = 1e-12
+
+
+class RTRL(OnlineRule):
+    """Exact real-time recurrent learning (Williams & Zipser 1989; Marschall et al. eq. 6).
+
+    Carries the influence matrix ``M[t] = d s[t] / dW`` (``[C, n, n, m]``)::
+
+        M[t] = J[t] M[t-1] + M_imm[t],   M_imm[c', i, k, j] = D[c', i] delta_ik a_j[t]
+        dL_t/dW_kj = sum_i c_i[t] M[t][R, i, k, j]
+
+    With fixed parameters the sum over a sequence equals BPTT's gradient. Cost per step
+    ``O(n^2 * n m)`` time, ``C n^2 m`` floats.
+    """
+
+    def _reset_traces(self) -> None:
+        n, m = self.net.n, self.net.m
+        self.M = torch.zeros(self.net.components, n, n, m, dtype=self.net.w_rec.dtype)
+
+    def memory_floats(self) -> int:
+        return self.M.numel()
+
+    def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
+        M = apply_jacobian(self.net, L, D, self.M)
+        idx = torch.arange(self.net.n)
+        M[:, idx, idx, :] += D[:, :, None] * a  # the immediate term sits on i == k
+        self.M = M
+
+    def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
+        c = self.net.w_out.t() @ err
+        return torch.einsum("i,ikj->kj", c, self.M[self.net.output_component])
+
+
+class UORO(OnlineRule):
+    """Unbiased online recurrent optimisation (Tallec & Ollivier 2018, Alg. 1;
+    Marschall et al. eq. 16-17): a rank-one estimate ``M ~ s~ (x) theta~``.
+
+    Per step, with fresh random signs ``nu [C, n]``::
+
+        rho0 = sqrt(|theta~| / |J s~|),   rho1 = sqrt(|nu^T M_imm| / |nu|)
+        s~     <- rho0 J s~ + rho1 nu
+        theta~ <- theta~ / rho0 + (nu^T M_imm) / rho1,  (nu^T M_imm)_kj = (sum_c' nu_c'k D_c'k) a_j
+        dL_t/dW = (c . s~[R]) theta~
+
+    ``E[s~ (x) theta~] = M`` (the cross terms have zero mean); the ``rho`` minimise the
+    variance. ``C n + n m`` floats.
+    """
+
+    def _reset_traces(self) -> None:
+        net = self.net
+        self.s_tilde = torch.zeros(net.components, net.n, dtype=net.w_rec.dtype)
+        self.theta_tilde = torch.zeros(net.n, net.m, dtype=net.w_rec.dtype)
+
+    def memory_floats(self) -> int:
+        return self.s_tilde.numel() + self.theta_tilde.numel()
+
+    def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
+        nu = self._signs(*self.s_tilde.shape)
+        Js = apply_jacobian(self.net, L, D, self.s_tilde)
+        nuF = (nu * D).sum(0)[:, None] * a[None, :]
+        rho0 = torch.sqrt((self.theta_tilde.norm() + EPS) / (Js.norm() + EPS))
+        rho1 = torch.sqrt((nuF.norm() + EPS) / (nu.norm() + EPS))
+        self.s_tilde = rho0 * Js + rho1 * nu
+        self.theta_tilde = self.theta_tilde / rho0 + nuF / rho1
+
+    def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
+        c = self.net.w_out.t() @ err
+        return (c @ self.s_tilde[self.net.output_component]) * self.theta_tilde
+
+
+class KFRTRL(OnlineRule):
+    """Kronecker-factored RTRL (Mujika, Meier & Steger 2018, eq. 5-8; Marschall et al.
+    eq. 19-21): ``M[c', i, k, j] ~ A[c', i, k] u[j]``.
+
+    The immediate term is one Kronecker product (``A_imm[c', i, k] = D[c', i]
+    delta_ik``, ``u_imm = a``); the propagated one is ``(J A) (x) u``. Their sum is
+    reduced to one product with random signs ``g1, g2``::
+
+        p1 = sqrt(|J A| / |u|),   p2 = sqrt(|A_imm| / |a|)
+        u <- g1 p1 u + g2 p2 a,   A <- g1 (J A) / p1 + g2 A_imm / p2
+        dL_t/dW_kj = (sum_i c_i A[R, i, k]) u_j
+
+    Unbiased, and with lower variance than UORO (the noise enters through two signs
+    per step, not ``C n``). ``C n^2 + m`` floats.
+    """
+
+    def _reset_traces(self) -> None:
+        net = self.net
+        self.A = torch.zeros(net.components, net.n, net.n, dtype=net.w_rec.dtype)
+        self.u = torch.zeros(net.m, dtype=net.w_rec.dtype)
+
+    def memory_floats(self) -> int:
+        return self.A.numel() + self.u.numel()
+
+    def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
+        JA = apply_jacobian(self.net, L, D, self.A)
+        A_imm = torch.diag_embed(D)  # [C, n, n]: D[c', i] on i == k
+        g1, g2 = self._signs(2)
+        p1 = torch.sqrt((JA.norm() + EPS) / (self.u.norm() + EPS))
+        p2 = torch.sqrt((D.norm() + EPS) / (a.norm() + EPS))
+        self.u = g1 * p1 * self.u + g2 * p2 * a
+        self.A = g1 * JA / p1 + g2 * A_imm / p2
+
+    def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
+        c = self.net.w_out.t() @ err
+        return torch.outer(c @ self.A[self.net.output_component], self.u)
+
+
+class _LocalTrace(OnlineRule):
+    """The eligibility trace of RFLO and e-prop: the influence of ``W_ij`` on neuron
+    ``i``'s own state, propagated by the local Jacobian only (``J`` without ``D W_rec``)::
+
+        E[t][c', i, j] = sum_c L[c', c, i] E[t-1][c, i, j] + D[c', i] a_j[t]
+        dL_t/dW_ij = (B e)_i E[t][R, i, j]
+
+    ``B`` is the feedback matrix ``[n, n_out]``. ``C n m`` floats.
+    """
+
+    def _feedback(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _reset_traces(self) -> None:
+        net = self.net
+        self.E = torch.zeros(net.components, net.n, net.m, dtype=net.w_rec.dtype)
+
+    def memory_floats(self) -> int:
+        return self.E.numel()
+
+    def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
+        self.E = torch.einsum("dci,cij->dij", L, self.E) + D[:, :, None] * a
+
+    def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
+        return (self._feedback() @ err)[:, None] * self.E[self.net.output_component]
+
+
+class RFLO(_LocalTrace):
+    """Random-feedback local online learning (Murray 2019, eLife 8:e43299, eq. 9-11;
+    Marschall et al. eq. 26-27).
+
+    For the rate RNN the trace is Murray's ``p_ij[t] = (1 - alpha) p_ij[t-1] + alpha
+    tanh'(u_i[t]) a_j[t]`` and the update ``dW_ij = (B e)_i p_ij`` with a fixed random
+    feedback ``B ~ N(0, 1/n)`` (seeded), not ``W_out^T``. For the LIF network the same
+    truncation keeps the neuron's own leak, threshold and reset (``L``).
+    """
+
+    def __init__(self, net: OnlineRNN, seed: int = 0):
+        super().__init__(net, seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        self.B = torch.randn(net.n, net.n_out, generator=gen,
+                             dtype=net.w_rec.dtype) / net.n ** 0.5
+
+    def _feedback(self) -> torch.Tensor:
+        return self.B
+
+
+class EProp(_LocalTrace):
+    """e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, eq. 3-4 and Methods;
+    Marschall et al. section 4.4) with symmetric feedback ``B = W_out^T``.
+
+    The trace is the local one above; for the LIF network the reset's dependence on
+    the spike is stopped (``detach_reset``), as in the paper, so ``E[z]`` is its
+    ``psi_j e^v_ji``. For the rate RNN this equals RFLO with ``B = W_out^T`` (Marschall
+    et al. note the two coincide there). :class:`spikecore.backends.torch.eprop.EProp`
+    is the same rule on a graph lowered by ``to_torch`` (LI readout, batches, ALIF).
+    """
+
+    detach_reset = True
+
+    def _feedback(self) -> torch.Tensor:
+        return self.net.w_out.t()
+
+
+#: Name -> rule class, for tables and benchmarks.
+RULES: dict[str, type[OnlineRule]] = {
+    "RTRL": RTRL, "KF-RTRL": KFRTRL, "UORO": UORO, "RFLO": RFLO, "e-prop": EProp,
+}
