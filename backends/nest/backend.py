@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ... import primitives as P
-from ...errors import UnsupportedError
+from ...errors import UnavailableError, UnsupportedError
 from ...extensions import source_stream
 from ...graph import Graph
 from ...progress import problem as progress_problem
@@ -157,6 +157,7 @@ class NestBackend:
             t2 = time.perf_counter()
             data = run.collect(wants)
             info = {"threads": run.threads, "nest_version": str(nest.__version__),
+                    "mpi_processes": int(nest.NumProcesses()),
                     "lags": {n: nn.lag for n, nn in plan.nodes.items()},
                     "models": {n: nn.neuron.model for n, nn in plan.nodes.items()},
                     "connections": int(nest.num_connections),
@@ -324,7 +325,7 @@ class _NestRun:
         out: dict[str, dict[str, np.ndarray]] = {}
         for name, rec in self.recorders.items():
             nn = self.plan.nodes[name]
-            ev = rec.get("events")
+            ev = self._gathered(rec.get("events"), ("senders", "times"))
             t, el = self._index(name, nn, ev["senders"], ev["times"])
             z = np.zeros((self.batch * nn.size, self.steps), dtype=bool)
             ok = (t >= 0) & (t < self.steps)
@@ -332,7 +333,8 @@ class _NestRun:
             out.setdefault(name, {})["spikes"] = _batched(z, self.batch, nn.size)
         for name, meter in self.meters.items():
             nn = self.plan.nodes[name]
-            ev = meter.get("events")
+            ev = self._gathered(meter.get("events"), ("senders", "times", *(
+                r for st in sorted(wants[name] - {"spikes"}) for r in nn.neuron.states[st])))
             t, el = self._index(name, nn, ev["senders"], ev["times"])
             ok = (t >= 0) & (t < self.steps)
             for state in sorted(wants[name] - {"spikes"}):
@@ -341,6 +343,21 @@ class _NestRun:
                     np.add.at(a, (el[ok], t[ok]), np.asarray(ev[r], np.float64)[ok])
                 out.setdefault(name, {})[state] = _batched(a, self.batch, nn.size)
         return out
+
+    def _gathered(self, events: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        """Under MPI a recorder holds only the events of this rank's neurons: every rank
+        gets all of them (mpi4py's allgather), so each rank's Result is the whole run.
+        (Written for NEST builds with MPI; the PyPI wheel has none, so it is not run here.)"""
+        if int(self.nest.NumProcesses()) == 1:
+            return dict(events)
+        try:
+            from mpi4py import MPI
+        except ImportError as exc:
+            raise UnavailableError(
+                "NEST runs under MPI but mpi4py is missing, so the ranks' recordings cannot "
+                "be gathered; pip install mpi4py (built against the same MPI as NEST)") from exc
+        parts = MPI.COMM_WORLD.allgather({k: np.asarray(events[k]) for k in keys})
+        return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
     def _index(self, name: str, nn: NestNode, senders: Any, times: Any
                ) -> tuple[np.ndarray, np.ndarray]:
