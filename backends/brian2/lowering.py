@@ -129,6 +129,12 @@ class Lowering:
         self.events_from: set[str] = set()
         self.spike_monitors: dict[str, Any] = {}
         self.state_monitors: dict[str, Any] = {}
+        #: node -> state -> (Brian2 object, variable, shape per batch element): states
+        #: held outside the node's group (a plastic connection's weights on its Synapses),
+        #: element ``b * size + k`` being batch element ``b``, flat index ``k``.
+        self.held: dict[str, dict[str, tuple[Any, str, tuple[int, ...]]]] = {}
+        #: (node, state) -> monitor of a held state
+        self.held_monitors: dict[tuple[str, str], Any] = {}
         self._plan_edges()
         self.spike_inputs = self._plan_spike_inputs()
         #: fused linear map -> (neuron, index k of its input variable x_k)
@@ -313,7 +319,17 @@ class Lowering:
                 self.spike_monitors[name] = m
                 self.objects.append(m)
         for name in self.graph.nodes:
-            variables = [STATE_VARS[s] for s in self.record.get(name, ()) if s != "spikes"]
+            held = self.held.get(name, {})
+            for s in self.record.get(name, ()):
+                if s in held:
+                    obj, var, _ = held[s]
+                    m = b2.StateMonitor(obj, var, record=True, when="start", order=-1,
+                                        clock=self.record_clock,
+                                        name=self.bname[name] + f"__held_{s}")
+                    self.held_monitors[(name, s)] = m
+                    self.objects.append(m)
+            variables = [STATE_VARS[s] for s in self.record.get(name, ())
+                         if s != "spikes" and s not in held]
             if isinstance(self.graph.nodes[name], P.Output):
                 variables.append("y")
             if variables:
@@ -348,5 +364,10 @@ class Lowering:
                     outputs[name] = vals
                 else:
                     traces.setdefault(name, {})[STATE_NAMES[var]] = vals
+        for (name, state), m in self.held_monitors.items():
+            shape = self.held[name][state][2]
+            vals = np.asarray(getattr(m, m.record_variables[0]), np.float64)[:, 1:self.steps + 1]
+            vals = vals.reshape(self.B, math.prod(shape), self.steps).transpose(0, 2, 1)
+            traces.setdefault(name, {})[state] = vals.reshape(self.B, self.steps, *shape)
         return spikes, traces, outputs
 

@@ -1,0 +1,259 @@
+"""Synaptic plasticity as a graph primitive: ``STDPLinear``, ``y = W x`` whose ``W`` learns
+by spike-timing-dependent plasticity (pair STDP, and the triplet rule of Pfister &
+Gerstner 2006 when its triplet amplitudes are nonzero).
+
+**How the rule sees the post spikes.** spikecore edges carry no port names, so the node
+takes one stacked input (as :class:`~spikecore.extensions.cond_lif.CondLIF` does): of its
+``n_in + n_out`` elements the first ``n_in`` are the presynaptic spikes of this step
+``p[t]``, the last ``n_out`` the spikes of the postsynaptic neurons it feeds, which
+arrive over an edge with delay 1 (the node feeds the post neuron, so a delay-0 edge back
+would close a zero-delay cycle): ``q[t] = z_post[t - 1]``. The rule uses each post spike
+at its true step ``t - 1`` (it is paired with the pre trace as it was then), so with the
+delay-1 feedback edge the update is exactly the event-driven STDP of the spike trains;
+only the weight change of a post spike takes effect one step later, before this step's
+transmission. :func:`stdp_connection` builds the two port maps and the edges.
+
+**Exact discrete update** of step ``t`` (per batch element; ``a_* = exp(-dt/tau_*)`` with
+``integrator='exact'``, ``1 - dt/tau_*`` with ``'euler'``; ``outer(u, v)[i, j] = u_i
+v_j``; ``r1, r2`` are pre traces ``[n_in]``, ``o1, o2`` post traces ``[n_out]``)::
+
+    # 1. post spikes of step t-1 (LTP), paired with pre spikes up to t-1
+    o2h = a_y * o2                       (o2 at t-1 before the spike: triplet)
+    fp  = q * (a2_plus + a3_plus * o2h)
+    W   = bound_ltp(W, outer(fp, r1))
+    o1  = a_minus * o1 + q;   o2 = o2h + q
+    # 2. transmission with the weights as they stand
+    y   = W p
+    # 3. pre spikes of step t (LTD), paired with post spikes up to t-1
+    r2h = a_x * r2                       (r2 at t before the spike: triplet)
+    fm  = p * (a2_minus + a3_minus * r2h)
+    W   = bound_ltd(W, outer(a_minus * o1, fm))
+    r1  = a_plus * r1 + p;    r2 = r2h + p
+
+Bounds: ``bound='hard'``: ``bound_ltp(W, d) = clip(W + d, w_min, w_max)``,
+``bound_ltd(W, d) = clip(W - d, w_min, w_max)``; ``'soft'`` (multiplicative, finite
+bounds): ``clip(W + (w_max - W) * d)``, ``clip(W - (W - w_min) * d)`` (the clip only acts
+if an amplitude exceeds 1). Pair STDP is ``a3_plus = a3_minus = 0``: a pair of a pre
+spike at step ``s`` and a post spike at ``u`` changes ``W`` by ``a2_plus *
+a_plus^(u - s)`` if ``u >= s`` (simultaneous spikes count as pre-before-post) and by
+``-a2_minus * a_minus^(s - u)`` if ``u < s``, summed over all pairs (all-to-all).
+
+State ``(w, r1, r2, o1, o2)``: ``w`` is ``[n_out, n_in]`` per batch element (each batch
+element learns on its own), starting at ``weight``; traces start at 0. Recorded ``o1``,
+``o2`` at the end of step ``t`` hold the post spikes up to ``t - 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import nir
+import numpy as np
+
+from .. import primitives as P
+from ..semantics import Semantics
+from ..xp import decay
+from .base import Extension, as_array, register_extension
+
+#: Bound modes of the weights.
+BOUNDS = ("hard", "soft")
+#: Rate-like fields (amplitudes): must be >= 0.
+AMPLITUDES = ("a2_plus", "a2_minus", "a3_plus", "a3_minus")
+#: Time constants (seconds), in the order of the traces r1, o1, r2, o2.
+TRACE_TAUS = ("tau_plus", "tau_minus", "tau_x", "tau_y")
+
+
+@dataclass(eq=False)
+class STDPLinear(Extension):
+    """``y = W p`` with ``W`` (``weight`` initially, ``(n_out, n_in)``) learning by
+    all-to-all pair/triplet STDP; input ``[p (n_in), q (n_out)]``. See the module
+    docstring for the exact update and :func:`stdp_connection` to wire it.
+
+    Triplet amplitudes ``a3_*`` default to 0 (pair STDP); ``tau_x``, ``tau_y`` (the slow
+    traces, used only by the triplet terms) default to Pfister & Gerstner's (2006)
+    101 ms and 125 ms (visual cortex, all-to-all; their Table 4).
+    """
+
+    weight: np.ndarray
+    a2_plus: np.ndarray
+    a2_minus: np.ndarray
+    tau_plus: np.ndarray
+    tau_minus: np.ndarray
+    w_min: np.ndarray = -np.inf
+    w_max: np.ndarray = np.inf
+    a3_plus: np.ndarray = 0.0
+    a3_minus: np.ndarray = 0.0
+    tau_x: np.ndarray = 0.101
+    tau_y: np.ndarray = 0.125
+    bound: str = "hard"
+    array_fields = ("weight", "a2_plus", "a2_minus", "tau_plus", "tau_minus", "w_min",
+                    "w_max", "a3_plus", "a3_minus", "tau_x", "tau_y")
+
+    def __post_init__(self) -> None:
+        for f in self.array_fields:
+            setattr(self, f, as_array(getattr(self, f)))
+        n_out, n_in = self.dims()
+        self.input_type = {"input": np.array([n_in + n_out])}
+        self.output_type = {"output": np.array([n_out])}
+
+    def dims(self) -> tuple[int, int]:
+        """``(n_out, n_in)`` of ``weight`` (``(0, 0)`` if it is not 2-D)."""
+        w = np.shape(self.weight)
+        return (int(w[0]), int(w[1])) if len(w) == 2 else (0, 0)
+
+
+# ---------------------------------------------------------------------- validation
+def _check(name: str, node: Any, dt: float | None) -> list[str]:
+    head = f"node {name!r} (STDPLinear):"
+    out = []
+    if np.ndim(node.weight) != 2:
+        out.append(f"{head} 'weight' has shape {np.shape(node.weight)}; expected (n_out, n_in)")
+    for f in (*AMPLITUDES, "w_min", "w_max", *TRACE_TAUS):
+        if np.size(getattr(node, f)) != 1:
+            out.append(f"{head} {f!r} has shape {np.shape(getattr(node, f))}; expected one "
+                       "value (shared by all synapses)")
+    if out:
+        return out
+    for f in AMPLITUDES:
+        v = float(getattr(node, f))
+        if np.isfinite(v) and v < 0:
+            out.append(f"{head} {f}={v:g}; expected >= 0 (the sign is in the rule: "
+                       "a*_plus potentiate, a*_minus depress)")
+    lo, hi = float(node.w_min), float(node.w_max)
+    if np.isnan(lo) or np.isnan(hi) or lo > hi:
+        out.append(f"{head} w_min={lo:g} > w_max={hi:g}; expected w_min <= w_max")
+    if node.bound not in BOUNDS:
+        out.append(f"{head} bound={node.bound!r}; expected one of {BOUNDS}")
+    elif node.bound == "soft" and not (np.isfinite(lo) and np.isfinite(hi)):
+        out.append(f"{head} bound='soft' needs finite w_min and w_max (got {lo:g}, {hi:g}); "
+                   "set both or use bound='hard'")
+    w = as_array(node.weight)
+    if not out and np.all(np.isfinite(w)) and (np.any(w < lo) or np.any(w > hi)):
+        out.append(f"{head} 'weight' lies outside [w_min, w_max] = [{lo:g}, {hi:g}] (range "
+                   f"{w.min():g} .. {w.max():g}); start inside the bounds")
+    return out
+
+
+def _shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
+    w = np.shape(node.weight)
+    if len(w) != 2:
+        raise P.ShapeError(f"'weight' must be 2-D (n_out, n_in), got shape {w}")
+    n_out, n_in = int(w[0]), int(w[1])
+    if in_shape is not None and tuple(in_shape) != (n_in + n_out,):
+        raise P.ShapeError(
+            f"input shape {tuple(in_shape)} != ({n_in + n_out},): the input stacks the "
+            f"{n_in} presynaptic spikes and the {n_out} postsynaptic spikes of the last "
+            "step (use spikecore.extensions.stdp_connection to wire it)")
+    return (n_out,)
+
+
+register_extension(STDPLinear, P.PrimitiveSpec(
+    "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"),
+    time_constants=TRACE_TAUS, array_params=STDPLinear.array_fields,
+    notes="y = W p; W learns by all-to-all pair/triplet STDP from [pre, post(t-1)] input",
+    extra={"check": _check, "matrices": ("weight",),
+           # elements of each state per batch element (w is a matrix, the traces vectors)
+           "state_shapes": lambda node: {"w": node.dims(), "r1": (node.dims()[1],),
+                                         "r2": (node.dims()[1],), "o1": (node.dims()[0],),
+                                         "o2": (node.dims()[0],)}}))
+
+
+# ---------------------------------------------------------------------- the update
+@dataclass(frozen=True)
+class STDPCoefficients:
+    """Decays per step (``a_plus`` of ``r1``, ``a_x`` of ``r2``, ``a_minus`` of ``o1``,
+    ``a_y`` of ``o2``), amplitudes and bounds, as Python floats."""
+
+    a_plus: float
+    a_minus: float
+    a_x: float
+    a_y: float
+    a2_plus: float
+    a2_minus: float
+    a3_plus: float
+    a3_minus: float
+    w_min: float
+    w_max: float
+    soft: bool
+
+
+class STDPState(NamedTuple):
+    w: Any    # [batch, n_out, n_in]
+    r1: Any   # [batch, n_in]
+    r2: Any   # [batch, n_in]
+    o1: Any   # [batch, n_out]
+    o2: Any   # [batch, n_out]
+
+
+def stdp_coefficients(node: STDPLinear, semantics: Semantics) -> STDPCoefficients:
+    dt, exact = float(semantics.dt), semantics.integrator == "exact"
+    a = {f: float(decay(np, dt, float(getattr(node, f)), exact)) for f in TRACE_TAUS}
+    s = {f: float(getattr(node, f)) for f in (*AMPLITUDES, "w_min", "w_max")}
+    return STDPCoefficients(a["tau_plus"], a["tau_minus"], a["tau_x"], a["tau_y"], **s,
+                            soft=node.bound == "soft")
+
+
+def stdp_initial_state(xp: Any, node: STDPLinear, batch: int, like: Any = None) -> STDPState:
+    """``W = weight`` (per batch element), traces 0; numpy float64, or ``like``'s torch
+    dtype and device."""
+    n_out, n_in = node.dims()
+    w = np.broadcast_to(as_array(node.weight), (batch, n_out, n_in)).copy()
+    arrays = (w, np.zeros((batch, n_in)), np.zeros((batch, n_in)), np.zeros((batch, n_out)),
+              np.zeros((batch, n_out)))
+    if xp is not np:
+        arrays = tuple(xp.as_tensor(a, dtype=like.dtype, device=like.device) for a in arrays)
+    return STDPState(*arrays)
+
+
+def split_stdp_input(x: Any, n_in: int) -> tuple[Any, Any]:
+    """``(p, q)``: presynaptic spikes ``[..., n_in]`` and last step's post spikes."""
+    return x[..., :n_in], x[..., n_in:]
+
+
+def stdp_step(xp: Any, co: STDPCoefficients, state: tuple, x: Any) -> tuple[Any, STDPState]:
+    """One step (module docstring): ``(state, [p, q]) -> (y, state)``; ``x`` is
+    ``[batch, n_in + n_out]``. Each product is formed in the order written there, which the
+    Brian2 lowering repeats statement by statement (float64: equal states)."""
+    w, r1, r2, o1, o2 = state
+    p, q = split_stdp_input(x, w.shape[-1])
+    o2h = co.a_y * o2
+    fp = q * (co.a2_plus + co.a3_plus * o2h)
+    d = fp[..., :, None] * r1[..., None, :]
+    if co.soft:
+        d = d * (co.w_max - w)
+    w = xp.clip(w + d, co.w_min, co.w_max)
+    o1 = co.a_minus * o1 + q
+    o2 = o2h + q
+    y = (w @ p[..., :, None])[..., 0]
+    r2h = co.a_x * r2
+    fm = p * (co.a2_minus + co.a3_minus * r2h)
+    d = (co.a_minus * o1)[..., :, None] * fm[..., None, :]
+    if co.soft:
+        d = d * (w - co.w_min)
+    w = xp.clip(w - d, co.w_min, co.w_max)
+    r1 = co.a_plus * r1 + p
+    r2 = r2h + p
+    return y, STDPState(w, r1, r2, o1, o2)
+
+
+# ---------------------------------------------------------------------- wiring
+def stdp_connection(name: str, node: STDPLinear, pre: str, post: str
+                    ) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+    """Nodes and edges that connect ``pre`` (``n_in`` spikes) to ``post`` (``n_out``
+    neurons) through the plastic ``node``: two port maps (``nir.Linear`` embeddings into
+    the stacked input: ``<name>_pre_port`` and ``<name>_post_port``), the edges ``pre ->
+    pre_port -> name -> post`` (delay 0) and ``post -> post_port -> name`` with delay 1 on
+    the last edge. Add them to your graph's nodes and edges."""
+    n_out, n_in = node.dims()
+    eye = np.eye(n_in + n_out)
+    pre_port, post_port = f"{name}_pre_port", f"{name}_post_port"
+    nodes = {name: node, pre_port: nir.Linear(weight=eye[:, :n_in].copy()),
+             post_port: nir.Linear(weight=eye[:, n_in:].copy())}
+    edges = [(pre, pre_port, 0), (pre_port, name, 0), (name, post, 0), (post, post_port, 0),
+             (post_port, name, 1)]
+    return nodes, edges
+
+
+__all__ = ["BOUNDS", "STDPCoefficients", "STDPLinear", "STDPState", "split_stdp_input",
+           "stdp_coefficients", "stdp_connection", "stdp_initial_state", "stdp_step"]
