@@ -12,6 +12,7 @@ imported when a sweep runs: ``pip install 'spikecore[scale]'``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -206,6 +207,19 @@ def _canonical(value: Any, where: str) -> Any:
     return {"object": f"{type(value).__module__}.{type(value).__qualname__}", "repr": text}
 
 
+def _callable_identity(fn: Any) -> Any:
+    """A function by its qualified name, a ``functools.partial`` with its arguments (its
+    keywords are often the fixed settings of a sweep); the code itself is not keyed."""
+    if isinstance(fn, functools.partial):
+        try:
+            return {"partial": _callable_identity(fn.func), "args": _canonical(fn.args, ""),
+                    "keywords": _canonical(fn.keywords, "")}
+        except InputError:
+            return {"partial": _callable_identity(fn.func)}
+    return (f"{getattr(fn, '__module__', None) or type(fn).__module__}."
+            f"{getattr(fn, '__qualname__', None) or type(fn).__qualname__}")
+
+
 def run_key(identity: Mapping[str, Any]) -> str:
     """The name of a run in the store: the first :data:`KEY_HEX` hex digits of the
     SHA-256 of its identity (canonical JSON, keys sorted)."""
@@ -213,13 +227,17 @@ def run_key(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_HEX]
 
 
-def _plan(points: list[dict[str, Any]], backend: str, steps: int | None,
-          record: Any, inputs: Any, options: Mapping[str, Any]) -> list[_Run]:
+def _plan(points: list[dict[str, Any]], build_fn: Callable[..., Any], measure: Any,
+          backend: str, steps: int | None, record: Any, inputs: Any,
+          options: Mapping[str, Any]) -> list[_Run]:
     shared = {
         "format": STORE_FORMAT, "backend": backend, "steps": steps,
         "record": _canonical(record, "record"),
-        # A callable's code cannot be keyed: the docstring says to use a new store.
-        "inputs": "callable" if callable(inputs) else _canonical(inputs, "inputs"),
+        # Code cannot be keyed, names can: the docstring says to use a new store after
+        # changing what a function does.
+        "build_fn": _callable_identity(build_fn),
+        "measure": _callable_identity(measure),
+        "inputs": _callable_identity(inputs) if callable(inputs) else _canonical(inputs, "inputs"),
         "options": _canonical(dict(options), "simulate option"),
     }
     runs: list[_Run] = []
@@ -555,9 +573,10 @@ def sweep(build_fn: Callable[..., Any],
             completes, atomically, as ``<key>.json`` (its identity, outcome and, for a
             failure, the traceback); a later call with the same store reuses each
             successful run and runs the missing and failed ones. The key covers the
-            parameters, seed, backend, steps, record, ``simulate_options`` and array
-            inputs, not the code of ``build_fn``, ``measure`` or an ``inputs`` callable:
-            after changing those, use a new store (or empty it).
+            parameters, seed, backend, steps, record, ``simulate_options``, array
+            inputs, and the qualified names of ``build_fn``, ``measure`` and an
+            ``inputs`` callable (a ``functools.partial`` with its arguments), not their
+            code: after changing what a function does, use a new store (or empty it).
         progress: ``True``: a tqdm bar of runs on stderr (it appears after a few
             seconds); a callable ``progress(done, total)`` called after every run; False.
         simulate_options: further keywords for :func:`spikecore.simulate`
@@ -629,7 +648,8 @@ def sweep(build_fn: Callable[..., Any],
                          f"({', '.join(HEAD_COLUMNS + TAIL_COLUMNS)}); rename them")
     if isinstance(record, str):
         record = (record,)  # one spelling, one key
-    runs = _plan(points, backend, steps, record, inputs, simulate_options)
+    fn = measure if measure is not None else spike_rates
+    runs = _plan(points, build_fn, fn, backend, steps, record, inputs, simulate_options)
 
     outcomes: dict[int, dict[str, Any]] = {}
     from_store: set[int] = set()
@@ -647,7 +667,6 @@ def sweep(build_fn: Callable[..., Any],
             _save(folder, run, outcome)
         outcomes[run.index] = outcome
 
-    fn = measure if measure is not None else spike_rates
     described = ("in-process" if executor is None else executor if isinstance(executor, str)
                  else type(executor).__name__)
     step, close = _progress(progress, len(todo))

@@ -207,7 +207,7 @@ def test_resume_reruns_only_missing_and_failed_runs(tmp_path, threads):
     assert list(third.digest[::2]) == list(second.digest)
 
 
-def test_the_store_key_covers_backend_steps_and_inputs(tmp_path):
+def test_the_store_key_covers_backend_steps_inputs_and_functions(tmp_path):
     x = np.zeros((20, 2))
     base = sc.sweep(tiny, {"a": [1]}, inputs=x, store=tmp_path)
     assert sc.sweep(tiny, {"a": [1]}, inputs=x.copy(), store=tmp_path).from_store[0]
@@ -216,6 +216,12 @@ def test_the_store_key_covers_backend_steps_and_inputs(tmp_path):
                   {"inputs": x, "backend": "torch"}, {"inputs": x, "record": ("spikes", "v")}):
         df = sc.sweep(tiny, {"a": [1]}, store=tmp_path, **other)
         assert not df.from_store[0] and df.key[0] != base.key[0], other
+    # Functions by name, a partial with its arguments (the code itself is not keyed).
+    fixed = [sc.sweep(functools.partial(tiny, b=b), {"a": [1]}, inputs=x, store=tmp_path)
+             for b in ("y", "z", "y")]
+    assert [f.from_store[0] for f in fixed] == [False, False, True]
+    assert not sc.sweep(tiny, {"a": [1]}, inputs=x, store=tmp_path,
+                        measure=lambda r, p: {}).from_store[0]
 
 
 def test_an_unreadable_store_file_is_run_again(tmp_path):
