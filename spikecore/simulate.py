@@ -22,7 +22,9 @@ from .result import Result
 #: Default cap on the memory a run may need for inputs and recordings (bytes); change with
 #: the environment variable SPIKECORE_MAX_BYTES.
 DEFAULT_MAX_BYTES = 8 * 2**30
-RECORDABLE = ("spikes", "v", "i")
+#: ``"w"``: the weights of plastic connections (``[batch, steps, n_out, n_in]``) and the
+#: recovery variable of Morris-Lecar neurons.
+RECORDABLE = ("spikes", "v", "i", "w")
 
 
 def _to_numpy(x: Any, where: str) -> np.ndarray:
@@ -207,13 +209,17 @@ def estimate_bytes(graph: Graph, batch: int, steps: int, plan: RecordPlan) -> in
     per_step = held = 0
     for n, node in graph.nodes.items():
         size = math.prod(shapes[n])
-        per_step += 8 * size * len(plan.get(n, ()))
+        spec = P.spec_of(node)
+        # states whose shape is not the node's (a plastic connection's weight matrix)
+        own = spec.extra.get("state_shapes") if spec is not None else None
+        sizes = own(node) if own is not None else {}
+        per_step += 8 * sum(math.prod(sizes.get(w, shapes[n])) for w in plan.get(n, ()))
         if isinstance(node, P.Output):
             per_step += 8 * size
-        spec = P.spec_of(node)
         if spec is not None and spec.kind == "source" and not isinstance(node, P.Input):
             held += min(8 * batch * steps * size, SOURCE_STREAM_HELD_BYTES)
-        held += 8 * batch * size * STATE_VALUES_PER_ELEMENT
+        held += 8 * batch * (size * STATE_VALUES_PER_ELEMENT
+                             + sum(math.prod(v) for v in sizes.values()))
         if isinstance(node, P.Delay):
             held += 8 * batch * size * (_max_delay_steps(node, graph) + 1)
     for e in graph.edges:

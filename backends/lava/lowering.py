@@ -245,6 +245,9 @@ UNSUPPORTED_REASONS: dict[type, str] = {
                          "not a graded s_inf(V)",
     X.LTCLIF: "Lava 0.10's LIF has fixed decays; LTC gates recompute them every step from "
               "sigmoids of the input and the state",
+    X.STDPLinear: "Lava 0.10's learning engine (LearningDense with a Loihi learning rule) "
+                  "applies weight changes once per learning epoch with its own trace "
+                  "arithmetic, not the contract's per-step pair/triplet STDP update",
 }
 
 

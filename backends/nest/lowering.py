@@ -70,6 +70,9 @@ UNSUPPORTED_REASONS: dict[type, str] = {
     X.MorrisLecarGraded: "NEST 3.10 has no Morris-Lecar model, and its neurons send spikes, "
                          "not a graded s_inf(V)",
     X.LTCLIF: "NEST's models have fixed time constants; LTC gates recompute them every step",
+    X.STDPLinear: "NEST's stdp_synapse/stdp_triplet_synapse update a weight when a spike "
+                  "arrives, with NEST's dendritic-delay timing and its own traces; not "
+                  "checked against the contract's per-step update",
     P.Threshold: "a Threshold sends x > threshold every step; a NEST neuron integrates",
     P.Conv1d: "not composed into connections by this backend yet (a dense or sparse matrix "
               "would do it); flatten to Linear first",

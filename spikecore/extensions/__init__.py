@@ -4,7 +4,8 @@ Each extension is a dataclass node (like NIR's own) registered in
 :data:`spikecore.primitives.SPECS`. One module per family holds the nodes, their checks and
 their exact discrete update, written once over an array namespace (``docs/semantics.md``
 §7): :mod:`.refractory`, :mod:`.alif`, :mod:`.rate`, :mod:`.cond_lif`, :mod:`.izhikevich`,
-:mod:`.morris_lecar`, :mod:`.sources`, :mod:`.ltc`, :mod:`.sparse`; :mod:`.base` holds the
+:mod:`.morris_lecar`, :mod:`.sources`, :mod:`.ltc`, :mod:`.sparse`,
+:mod:`.plasticity`; :mod:`.base` holds the
 node base class, the type registry and the file records. Every name is re-exported here.
 A new family module in this package is imported (and so registered) automatically.
 
@@ -30,6 +31,8 @@ Izhikevich          Izhikevich (2003) neuron (a, b, c, d; mV and ms as in the pa
 MorrisLecar         Morris-Lecar neuron (mV, ms, uA/cm^2); spikes at upward crossings
 MorrisLecarGraded   the same neuron sending the graded synaptic activation ``s_inf(V)``
 SparseLinear        ``y = W x`` with ``W`` in CSR form (:mod:`.sparse`)
+STDPLinear          ``y = W x`` whose ``W`` learns by all-to-all pair or triplet STDP;
+                    input ``[pre, post of the last step]`` (:mod:`.plasticity`)
 ==================  =====================================================================
 
 **Files.** In a spikecore NIR file an extension node is not a NIR node (``nir.read``
@@ -101,6 +104,14 @@ from .morris_lecar import (
     split_morris_lecar_input,
     upward_crossing,
 )
+from .plasticity import (
+    STDPCoefficients,
+    STDPLinear,
+    STDPState,
+    stdp_coefficients,
+    stdp_connection,
+    stdp_step,
+)
 from .rate import PHIS, RateCoefficients, RateState, RateUnit, phi, rate_coefficients, rate_step
 from .refractory import (
     REFRACTORY_TYPES,
@@ -142,7 +153,8 @@ __all__ = [
     "MorrisLecarGraded", "MorrisLecarState", "NEURON_EXTENSIONS", "OUSource", "PHIS",
     "PoissonSource", "REFRACTORY_TYPES", "RateCoefficients", "RateState", "RateUnit",
     "RefractoryCubaLIF", "RefractoryLIF", "RefractoryState", "RefractorySynapticState",
-    "SOURCE_EXTENSIONS", "SOURCE_TYPES", "SparseLinear", "WhiteNoiseSource",
+    "SOURCE_EXTENSIONS", "SOURCE_TYPES", "STDPCoefficients", "STDPLinear", "STDPState",
+    "SparseLinear", "WhiteNoiseSource",
     "alif_coefficients", "alif_step", "cond_lif_coefficients", "cond_lif_step",
     "extra_problems", "from_record", "graph_streams", "is_extension", "izhikevich_coefficients",
     "izhikevich_h", "izhikevich_step", "ltc_coefficients", "ltc_gates", "ltc_initial_state",
@@ -150,5 +162,6 @@ __all__ = [
     "morris_lecar_coefficients", "morris_lecar_h", "morris_lecar_step", "phi", "philox_key",
     "rate_coefficients", "rate_step", "refractory_step", "refractory_steps",
     "register_extension", "source_initial_state", "source_stream", "split_conductance_input",
-    "split_morris_lecar_input", "to_record", "upward_crossing",
+    "split_morris_lecar_input", "stdp_coefficients", "stdp_connection", "stdp_step",
+    "to_record", "upward_crossing",
 ]

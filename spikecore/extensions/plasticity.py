@@ -150,7 +150,9 @@ def _shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
 
 register_extension(STDPLinear, P.PrimitiveSpec(
     "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"),
-    time_constants=TRACE_TAUS, array_params=STDPLinear.array_fields,
+    time_constants=TRACE_TAUS,
+    # w_min/w_max may be infinite (no bound), so they skip the generic finiteness check
+    array_params=tuple(f for f in STDPLinear.array_fields if f not in ("w_min", "w_max")),
     notes="y = W p; W learns by all-to-all pair/triplet STDP from [pre, post(t-1)] input",
     extra={"check": _check, "matrices": ("weight",),
            # elements of each state per batch element (w is a matrix, the traces vectors)
@@ -237,6 +239,32 @@ def stdp_step(xp: Any, co: STDPCoefficients, state: tuple, x: Any) -> tuple[Any,
     return y, STDPState(w, r1, r2, o1, o2)
 
 
+def stdp_weight_change(node: STDPLinear, pre: Any, post: Any) -> float:
+    """The weight change of one synapse under the rule in continuous time, from explicit
+    sums over spike pairs (no traces, no steps): ``pre``, ``post`` are spike times in
+    seconds. With ``e_k(s) = exp(-s / tau_k)``::
+
+        dW = sum_post u  (a2_plus + a3_plus sum_{u' < u} e_y(u - u')) sum_{s <= u} e_plus(u - s)
+           - sum_pre s   (a2_minus + a3_minus sum_{s' < s} e_x(s - s')) sum_{u < s} e_minus(s - u)
+
+    Unbounded (check that ``w_min``/``w_max`` never act). A discrete run with spikes on the
+    step grid and ``integrator='exact'`` gives this value to rounding, counting the post
+    spikes up to the second-to-last step (the last one is paired in the step after)."""
+    pre = np.sort(np.asarray(pre, np.float64).ravel())
+    post = np.sort(np.asarray(post, np.float64).ravel())
+    f = {k: float(getattr(node, k)) for k in (*AMPLITUDES, *TRACE_TAUS)}
+    dw = 0.0
+    for u in post:
+        r1 = np.exp(-(u - pre[pre <= u]) / f["tau_plus"]).sum()
+        o2 = np.exp(-(u - post[post < u]) / f["tau_y"]).sum()
+        dw += r1 * (f["a2_plus"] + f["a3_plus"] * o2)
+    for s in pre:
+        o1 = np.exp(-(s - post[post < s]) / f["tau_minus"]).sum()
+        r2 = np.exp(-(s - pre[pre < s]) / f["tau_x"]).sum()
+        dw -= o1 * (f["a2_minus"] + f["a3_minus"] * r2)
+    return float(dw)
+
+
 # ---------------------------------------------------------------------- wiring
 def stdp_connection(name: str, node: STDPLinear, pre: str, post: str
                     ) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
@@ -256,4 +284,5 @@ def stdp_connection(name: str, node: STDPLinear, pre: str, post: str
 
 
 __all__ = ["BOUNDS", "STDPCoefficients", "STDPLinear", "STDPState", "split_stdp_input",
-           "stdp_coefficients", "stdp_connection", "stdp_initial_state", "stdp_step"]
+           "stdp_coefficients", "stdp_connection", "stdp_initial_state", "stdp_step",
+           "stdp_weight_change"]
