@@ -64,6 +64,16 @@ AMPLITUDES = ("a2_plus", "a2_minus", "a3_plus", "a3_minus")
 TRACE_TAUS = ("tau_plus", "tau_minus", "tau_x", "tau_y")
 
 
+#: Pfister & Gerstner (2006, J. Neurosci. 26:9673), Table 4: the triplet model fitted to
+#: the visual-cortex pairing data of Sjöström et al. (2001), all-to-all interaction, full
+#: model (seconds; amplitudes per pair/triplet). ``STDPLinear(weight=..., **PFISTER_GERSTNER
+#: _VISUAL_CORTEX)``. The taus and A2-/A3- agree with NEST's documentation of its
+#: ``stdp_triplet_synapse`` model; A2+ is ~0 (the minimal model drops it).
+PFISTER_GERSTNER_VISUAL_CORTEX = {
+    "tau_plus": 16.8e-3, "tau_minus": 33.7e-3, "tau_x": 101e-3, "tau_y": 125e-3,
+    "a2_plus": 5e-10, "a3_plus": 6.2e-3, "a2_minus": 7e-3, "a3_minus": 2.3e-4}
+
+
 @dataclass(eq=False)
 class STDPLinear(Extension):
     """``y = W p`` with ``W`` (``weight`` initially, ``(n_out, n_in)``) learning by
@@ -283,6 +293,7 @@ def stdp_connection(name: str, node: STDPLinear, pre: str, post: str
     return nodes, edges
 
 
-__all__ = ["BOUNDS", "STDPCoefficients", "STDPLinear", "STDPState", "split_stdp_input",
+__all__ = ["BOUNDS", "PFISTER_GERSTNER_VISUAL_CORTEX", "STDPCoefficients", "STDPLinear",
+           "STDPState", "split_stdp_input",
            "stdp_coefficients", "stdp_connection", "stdp_initial_state", "stdp_step",
            "stdp_weight_change"]
