@@ -85,7 +85,8 @@ def expand_params(params: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, An
 
     ``params`` is a grid ``{name: values}`` expanded as :func:`itertools.product` over the
     values in the mapping's order (the first name varies slowest, the last fastest), an
-    explicit list of dicts (taken in order), or ``None`` (one point without parameters).
+    explicit list of dicts (taken in order; a ``pandas.DataFrame`` gives one point per
+    row), or ``None`` (one point without parameters).
     ``seeds`` (a count ``n`` meaning ``0 .. n-1``, or a list) crosses every point with
     every seed, seeds innermost, adding ``seed`` to each point.
 
@@ -107,11 +108,14 @@ def expand_params(params: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, An
 def _points(params: Any) -> list[dict[str, Any]]:
     if params is None:
         return [{}]
+    if hasattr(params, "columns") and hasattr(params, "to_dict"):  # a DataFrame of points
+        params = params.to_dict("records")
     if isinstance(params, Mapping):
         axes = []
         for name, values in params.items():
             _check_name(name, "params")
-            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable) \
+                    or getattr(values, "ndim", 1) == 0:
                 raise InputError(
                     f"params[{name!r}] = {values!r}: a grid maps each name to the values it "
                     f"takes; write {name!r}: [{values!r}] for a single value, or pass a list "
@@ -545,7 +549,8 @@ def sweep(build_fn: Callable[..., Any],
             to the workers with cloudpickle (lambdas and closures work).
         params: a grid ``{name: [values, ...]}``, expanded like :func:`itertools.product`
             in the mapping's order (the first name varies slowest); an explicit list of
-            dicts, run in order (different dicts may have different names); or ``None``:
+            dicts, run in order (different dicts may have different names; a DataFrame
+            gives one point per row); or ``None``:
             one point without parameters (e.g. with ``seeds=``). Names must be valid
             keywords. See :func:`expand_params`.
         seeds: a count ``n`` (seeds ``0 .. n-1``) or a list of integers: every point runs
