@@ -188,7 +188,9 @@ def _canonical(value: Any, where: str) -> Any:
         return int(value)
     if isinstance(value, (float, np.floating)):
         f = float(value)
-        return int(f) if f.is_integer() else f  # nan/inf stay floats (JSON NaN/Infinity)
+        if not math.isfinite(f):  # as text: nan != nan would never match a stored run
+            return {"float": repr(f)}
+        return int(f) if f.is_integer() else f
     if isinstance(value, (complex, np.complexfloating)):
         return {"complex": [_canonical(value.real, where), _canonical(value.imag, where)]}
     if isinstance(value, Mapping):
@@ -409,7 +411,10 @@ def _stored(folder: Path, run: _Run) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("identity") != run.identity:
         return None  # another format, or a key collision: the run is done again
     outcome = record.get("outcome")
-    return outcome if isinstance(outcome, dict) and outcome.get("status") == "ok" else None
+    if not isinstance(outcome, dict) or outcome.get("status") != "ok" or not all(
+            isinstance(outcome.get(k), dict) for k in ("measures", "semantics")):
+        return None
+    return outcome
 
 
 def _save(folder: Path, run: _Run, outcome: dict[str, Any]) -> None:

@@ -228,6 +228,9 @@ def test_the_store_key_covers_backend_steps_inputs_and_functions(tmp_path):
     base = sc.sweep(tiny, {"a": [1]}, inputs=x, store=tmp_path)
     assert sc.sweep(tiny, {"a": [1]}, inputs=x.copy(), store=tmp_path).from_store[0]
     assert sc.sweep(tiny, {"a": [1.0]}, inputs=x, store=tmp_path).from_store[0]  # 1 == 1.0
+    for _ in range(2):
+        nan = sc.sweep(tiny, {"a": [np.nan]}, inputs=x, store=tmp_path)
+    assert nan.from_store[0]  # nan != nan, yet the same run
     for other in ({"inputs": x + 1}, {"inputs": x, "steps": 10},
                   {"inputs": x, "backend": "torch"}, {"inputs": x, "record": ("spikes", "v")}):
         df = sc.sweep(tiny, {"a": [1]}, store=tmp_path, **other)
@@ -329,6 +332,7 @@ def test_progress_is_reported_per_run(tmp_path):
     sc.sweep(tiny, {"a": [1, 2, 3, 4]}, inputs=X, progress=lambda d, t: seen.append((d, t)),
              store=tmp_path)
     assert seen == [(1, 1)]  # three runs came from the store
+    assert sc.sweep(tiny, {"a": [5]}, inputs=X, progress=True).status[0] == "ok"  # tqdm bar
 
 
 # ============================================================================ bad input
