@@ -8,6 +8,7 @@ checked against BPTT (:func:`bptt_gradients`) on the paper's tasks (:mod:`.tasks
 
 from __future__ import annotations
 
+from .alignment import alignment_after_training, alignment_at_init, train_online
 from .base import (
     GradientDifference,
     OnlineRule,
@@ -23,6 +24,7 @@ from .tasks import add_task
 
 __all__ = [
     "EProp", "GradientDifference", "KFRTRL", "LIFRNN", "OnlineRNN", "OnlineRule", "RFLO",
-    "RTRL", "RULES", "RateRNN", "UORO", "add_task", "assert_gradients_close",
-    "bptt_gradients", "compare_gradients", "cosine", "rule_gradients",
+    "RTRL", "RULES", "RateRNN", "UORO", "add_task", "alignment_after_training",
+    "alignment_at_init", "assert_gradients_close",
+    "bptt_gradients", "compare_gradients", "cosine", "rule_gradients", "train_online",
 ]
