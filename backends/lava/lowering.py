@@ -248,6 +248,9 @@ UNSUPPORTED_REASONS: dict[type, str] = {
     X.STDPLinear: "Lava 0.10's learning engine (LearningDense with a Loihi learning rule) "
                   "applies weight changes once per learning epoch with its own trace "
                   "arithmetic, not the contract's per-step pair/triplet STDP update",
+    X.VogelsLinear: "Lava 0.10's learning engine applies weight changes once per learning "
+                    "epoch with its own trace arithmetic, not the contract's per-step "
+                    "inhibitory STDP update",
 }
 
 

@@ -73,6 +73,9 @@ UNSUPPORTED_REASONS: dict[type, str] = {
     X.STDPLinear: "NEST's stdp_synapse/stdp_triplet_synapse update a weight when a spike "
                   "arrives, with NEST's dendritic-delay timing and its own traces; not "
                   "checked against the contract's per-step update",
+    X.VogelsLinear: "NEST's vogels_sprekeler_synapse updates a weight when a spike arrives, "
+                    "with NEST's dendritic-delay timing; not checked against the contract's "
+                    "per-step update",
     P.Threshold: "a Threshold sends x > threshold every step; a NEST neuron integrates",
     P.Conv1d: "not composed into connections by this backend yet (a dense or sparse matrix "
               "would do it); flatten to Linear first",

@@ -1,4 +1,5 @@
-"""Torch lowering of :class:`spikecore.extensions.plasticity.STDPLinear`.
+"""Torch lowering of the plastic connections of :mod:`spikecore.extensions.plasticity`
+(STDPLinear, VogelsLinear).
 
 Registered into :data:`.registry.BUILDERS` (the package imports this module).
 :class:`STDPOp` runs :func:`spikecore.extensions.plasticity.stdp_step` with ``xp=torch``,
@@ -13,9 +14,10 @@ from typing import Any
 import torch
 
 from ...extensions.plasticity import (
-    STDPLinear,
+    COEFFICIENT_RULES,
+    PlasticLinear,
     STDPState,
-    stdp_coefficients,
+    plastic_coefficients,
     stdp_initial_state,
     stdp_step,
 )
@@ -24,14 +26,14 @@ from .registry import Builder, register_builder
 
 
 class STDPOp(NodeOp):
-    """STDPLinear; state ``(w, r1, r2, o1, o2)``; sends ``y = W p``."""
+    """STDPLinear, VogelsLinear; state ``(w, r1, r2, o1, o2)``; sends ``y = W p``."""
 
     kind = "stateful"
     state_names = ("w", "r1", "r2", "o1", "o2")
 
-    def __init__(self, name: str, node: STDPLinear, in_shape, out_shape, opts: BuildOptions):
+    def __init__(self, name: str, node: PlasticLinear, in_shape, out_shape, opts: BuildOptions):
         super().__init__(name, node, in_shape, out_shape, opts)
-        self.co = stdp_coefficients(node, opts.semantics)
+        self.co = plastic_coefficients(node, opts.semantics)
         self.register_buffer("_ref", opts.tensor(0.0))  # dtype and device of the state
 
     def init_state(self, batch: int) -> STDPState:
@@ -41,8 +43,9 @@ class STDPOp(NodeOp):
         return stdp_step(torch, self.co, state, x)
 
 
-register_builder(STDPLinear, Builder(STDPOp, "the update of spikecore.extensions.plasticity "
-                                     "(weights as state [batch, n_out, n_in]; no gradient "
-                                     "through the rule)"))
+for _t in COEFFICIENT_RULES:
+    register_builder(_t, Builder(STDPOp, "the update of spikecore.extensions.plasticity "
+                                 "(weights as state [batch, n_out, n_in]; no gradient "
+                                 "through the rule)"))
 
 __all__ = ["STDPOp"]

@@ -33,6 +33,8 @@ MorrisLecarGraded   the same neuron sending the graded synaptic activation ``s_i
 SparseLinear        ``y = W x`` with ``W`` in CSR form (:mod:`.sparse`)
 STDPLinear          ``y = W x`` whose ``W`` learns by all-to-all pair or triplet STDP;
                     input ``[pre, post of the last step]`` (:mod:`.plasticity`)
+VogelsLinear        the same wiring, ``W`` learning by Vogels et al. (2011) inhibitory STDP
+                    toward a target post rate ``rho0``
 ==================  =====================================================================
 
 **Files.** In a spikecore NIR file an extension node is not a NIR node (``nir.read``
@@ -108,6 +110,7 @@ from .plasticity import (
     STDPCoefficients,
     STDPLinear,
     STDPState,
+    VogelsLinear,
     stdp_coefficients,
     stdp_connection,
     stdp_step,
@@ -154,7 +157,7 @@ __all__ = [
     "PoissonSource", "REFRACTORY_TYPES", "RateCoefficients", "RateState", "RateUnit",
     "RefractoryCubaLIF", "RefractoryLIF", "RefractoryState", "RefractorySynapticState",
     "SOURCE_EXTENSIONS", "SOURCE_TYPES", "STDPCoefficients", "STDPLinear", "STDPState",
-    "SparseLinear", "WhiteNoiseSource",
+    "SparseLinear", "VogelsLinear", "WhiteNoiseSource",
     "alif_coefficients", "alif_step", "cond_lif_coefficients", "cond_lif_step",
     "extra_problems", "from_record", "graph_streams", "is_extension", "izhikevich_coefficients",
     "izhikevich_h", "izhikevich_step", "ltc_coefficients", "ltc_gates", "ltc_initial_state",

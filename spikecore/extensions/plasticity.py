@@ -27,8 +27,11 @@ v_j``; ``r1, r2`` are pre traces ``[n_in]``, ``o1, o2`` post traces ``[n_out]``)
     # 3. pre spikes of step t (LTD), paired with post spikes up to t-1
     r2h = a_x * r2                       (r2 at t before the spike: triplet)
     fm  = p * (a2_minus + a3_minus * r2h)
-    W   = bound_ltd(W, outer(a_minus * o1, fm))
+    W   = bound_ltd(W, outer(a_minus * o1, fm) [+ a_pre p])
     r1  = a_plus * r1 + p;    r2 = r2h + p
+
+(``a_pre``, a constant depression per pre spike, is 0 for STDPLinear; :class:`VogelsLinear`
+runs the same step with its own coefficients.)
 
 Bounds: ``bound='hard'``: ``bound_ltp(W, d) = clip(W + d, w_min, w_max)``,
 ``bound_ltd(W, d) = clip(W - d, w_min, w_max)``; ``'soft'`` (multiplicative, finite
@@ -45,6 +48,7 @@ element learns on its own), starting at ``weight``; traces start at 0. Recorded 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -74,8 +78,26 @@ PFISTER_GERSTNER_VISUAL_CORTEX = {
     "a2_plus": 5e-10, "a3_plus": 6.2e-3, "a2_minus": 7e-3, "a3_minus": 2.3e-4}
 
 
+class PlasticLinear(Extension):
+    """Common ground of the plastic connections: ``weight`` ``(n_out, n_in)``, the stacked
+    input ``[pre (n_in), post of the last step (n_out)]``, output ``n_out``. Subclasses
+    are dataclasses whose first field is ``weight``."""
+
+    def __post_init__(self) -> None:
+        for f in self.array_fields:
+            setattr(self, f, as_array(getattr(self, f)))
+        n_out, n_in = self.dims()
+        self.input_type = {"input": np.array([n_in + n_out])}
+        self.output_type = {"output": np.array([n_out])}
+
+    def dims(self) -> tuple[int, int]:
+        """``(n_out, n_in)`` of ``weight`` (``(0, 0)`` if it is not 2-D)."""
+        w = np.shape(self.weight)
+        return (int(w[0]), int(w[1])) if len(w) == 2 else (0, 0)
+
+
 @dataclass(eq=False)
-class STDPLinear(Extension):
+class STDPLinear(PlasticLinear):
     """``y = W p`` with ``W`` (``weight`` initially, ``(n_out, n_in)``) learning by
     all-to-all pair/triplet STDP; input ``[p (n_in), q (n_out)]``. See the module
     docstring for the exact update and :func:`stdp_connection` to wire it.
@@ -100,17 +122,30 @@ class STDPLinear(Extension):
     array_fields = ("weight", "a2_plus", "a2_minus", "tau_plus", "tau_minus", "w_min",
                     "w_max", "a3_plus", "a3_minus", "tau_x", "tau_y")
 
-    def __post_init__(self) -> None:
-        for f in self.array_fields:
-            setattr(self, f, as_array(getattr(self, f)))
-        n_out, n_in = self.dims()
-        self.input_type = {"input": np.array([n_in + n_out])}
-        self.output_type = {"output": np.array([n_out])}
 
-    def dims(self) -> tuple[int, int]:
-        """``(n_out, n_in)`` of ``weight`` (``(0, 0)`` if it is not 2-D)."""
-        w = np.shape(self.weight)
-        return (int(w[0]), int(w[1])) if len(w) == 2 else (0, 0)
+@dataclass(eq=False)
+class VogelsLinear(PlasticLinear):
+    """Inhibitory STDP of Vogels et al. (2011, Science 334:1569): a symmetric rule that
+    drives the post neurons toward the target rate ``rho0`` (Hz). With traces ``x`` of
+    time constant ``tau_stdp`` (+1 per spike) and ``alpha = 2 rho0 tau_stdp``::
+
+        pre spike j:   W_ij += eta (x_post_i - alpha)
+        post spike i:  W_ij += eta x_pre_j
+
+    then ``clip(W, w_min, w_max)``. ``W >= 0`` is the strength of an inhibitory synapse:
+    send ``y`` to the post neurons through a negative map (e.g. ``Scale(-1)``). The exact
+    step is :func:`stdp_step` with ``a2_plus = eta``, ``a2_minus = -eta``, the constant
+    depression ``a_pre = eta alpha`` per pre spike and ``tau_plus = tau_minus =
+    tau_stdp`` (:func:`vogels_coefficients`), so the timing is STDPLinear's.
+    """
+
+    weight: np.ndarray
+    eta: np.ndarray
+    tau_stdp: np.ndarray
+    rho0: np.ndarray
+    w_min: np.ndarray = 0.0
+    w_max: np.ndarray = np.inf
+    array_fields = ("weight", "eta", "tau_stdp", "rho0", "w_min", "w_max")
 
 
 # ---------------------------------------------------------------------- validation
@@ -145,6 +180,37 @@ def _check(name: str, node: Any, dt: float | None) -> list[str]:
     return out
 
 
+def _vogels_check(name: str, node: Any, dt: float | None) -> list[str]:
+    head = f"node {name!r} (VogelsLinear):"
+    out = []
+    if np.ndim(node.weight) != 2:
+        out.append(f"{head} 'weight' has shape {np.shape(node.weight)}; expected (n_out, n_in)")
+    for f in ("eta", "tau_stdp", "rho0", "w_min", "w_max"):
+        if np.size(getattr(node, f)) != 1:
+            out.append(f"{head} {f!r} has shape {np.shape(getattr(node, f))}; expected one "
+                       "value (shared by all synapses)")
+    if out:
+        return out
+    for f, what in (("eta", "a learning rate"), ("rho0", "a target rate in Hz")):
+        v = float(getattr(node, f))
+        if np.isfinite(v) and v < 0:
+            out.append(f"{head} {f}={v:g}; expected >= 0 ({what})")
+    lo, hi = float(node.w_min), float(node.w_max)
+    if np.isnan(lo) or np.isnan(hi) or lo > hi:
+        out.append(f"{head} w_min={lo:g} > w_max={hi:g}; expected w_min <= w_max")
+    w = as_array(node.weight)
+    if not out and np.all(np.isfinite(w)) and (np.any(w < lo) or np.any(w > hi)):
+        out.append(f"{head} 'weight' lies outside [w_min, w_max] = [{lo:g}, {hi:g}]; start "
+                   "inside the bounds (inhibitory strengths are >= 0)")
+    return out
+
+
+def _state_shapes(node: Any) -> dict[str, tuple[int, ...]]:
+    """Elements of each state per batch element: ``w`` a matrix, the traces vectors."""
+    n_out, n_in = node.dims()
+    return {"w": (n_out, n_in), "r1": (n_in,), "r2": (n_in,), "o1": (n_out,), "o2": (n_out,)}
+
+
 def _shape(node: Any, in_shape: P.Shape | None) -> P.Shape:
     w = np.shape(node.weight)
     if len(w) != 2:
@@ -164,11 +230,12 @@ register_extension(STDPLinear, P.PrimitiveSpec(
     # w_min/w_max may be infinite (no bound), so they skip the generic finiteness check
     array_params=tuple(f for f in STDPLinear.array_fields if f not in ("w_min", "w_max")),
     notes="y = W p; W learns by all-to-all pair/triplet STDP from [pre, post(t-1)] input",
-    extra={"check": _check, "matrices": ("weight",),
-           # elements of each state per batch element (w is a matrix, the traces vectors)
-           "state_shapes": lambda node: {"w": node.dims(), "r1": (node.dims()[1],),
-                                         "r2": (node.dims()[1],), "o1": (node.dims()[0],),
-                                         "o2": (node.dims()[0],)}}))
+    extra={"check": _check, "matrices": ("weight",), "state_shapes": _state_shapes}))
+register_extension(VogelsLinear, P.PrimitiveSpec(
+    "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"), time_constants=("tau_stdp",),
+    array_params=("weight", "eta", "tau_stdp", "rho0"),
+    notes="y = W p; W learns by Vogels et al. (2011) inhibitory STDP toward rate rho0",
+    extra={"check": _vogels_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
 
 
 # ---------------------------------------------------------------------- the update
@@ -188,6 +255,8 @@ class STDPCoefficients:
     w_min: float
     w_max: float
     soft: bool
+    #: depression per pre spike, independent of the post trace (Vogels' ``eta alpha``)
+    a_pre: float = 0.0
 
 
 class STDPState(NamedTuple):
@@ -206,7 +275,24 @@ def stdp_coefficients(node: STDPLinear, semantics: Semantics) -> STDPCoefficient
                             soft=node.bound == "soft")
 
 
-def stdp_initial_state(xp: Any, node: STDPLinear, batch: int, like: Any = None) -> STDPState:
+def vogels_coefficients(node: VogelsLinear, semantics: Semantics) -> STDPCoefficients:
+    """Vogels' rule as :func:`stdp_step`'s coefficients (see :class:`VogelsLinear`)."""
+    tau, eta = float(node.tau_stdp), float(node.eta)
+    a = float(decay(np, float(semantics.dt), tau, semantics.integrator == "exact"))
+    return STDPCoefficients(a, a, a, a, eta, -eta, 0.0, 0.0, float(node.w_min),
+                            float(node.w_max), False, a_pre=eta * 2.0 * float(node.rho0) * tau)
+
+
+#: plastic node type -> its coefficients (the one step function runs them all).
+COEFFICIENT_RULES: dict[type, Callable[[Any, Semantics], STDPCoefficients]] = {
+    STDPLinear: stdp_coefficients, VogelsLinear: vogels_coefficients}
+
+
+def plastic_coefficients(node: PlasticLinear, semantics: Semantics) -> STDPCoefficients:
+    return COEFFICIENT_RULES[type(node)](node, semantics)
+
+
+def stdp_initial_state(xp: Any, node: PlasticLinear, batch: int, like: Any = None) -> STDPState:
     """``W = weight`` (per batch element), traces 0; numpy float64, or ``like``'s torch
     dtype and device."""
     n_out, n_in = node.dims()
@@ -241,6 +327,8 @@ def stdp_step(xp: Any, co: STDPCoefficients, state: tuple, x: Any) -> tuple[Any,
     r2h = co.a_x * r2
     fm = p * (co.a2_minus + co.a3_minus * r2h)
     d = (co.a_minus * o1)[..., :, None] * fm[..., None, :]
+    if co.a_pre:
+        d = d + (co.a_pre * p)[..., None, :]
     if co.soft:
         d = d * (w - co.w_min)
     w = xp.clip(w - d, co.w_min, co.w_max)
@@ -293,7 +381,8 @@ def stdp_connection(name: str, node: STDPLinear, pre: str, post: str
     return nodes, edges
 
 
-__all__ = ["BOUNDS", "PFISTER_GERSTNER_VISUAL_CORTEX", "STDPCoefficients", "STDPLinear",
-           "STDPState", "split_stdp_input",
+__all__ = ["BOUNDS", "COEFFICIENT_RULES", "PFISTER_GERSTNER_VISUAL_CORTEX", "PlasticLinear",
+           "STDPCoefficients", "STDPLinear", "STDPState", "VogelsLinear", "plastic_coefficients",
+           "split_stdp_input", "vogels_coefficients",
            "stdp_coefficients", "stdp_connection", "stdp_initial_state", "stdp_step",
            "stdp_weight_change"]

@@ -15,6 +15,7 @@ from spikecore.errors import GraphError, UnsupportedError
 from spikecore.extensions import PoissonSource
 from spikecore.extensions.plasticity import (
     STDPLinear,
+    VogelsLinear,
     stdp_connection,
     stdp_weight_change,
 )
@@ -161,3 +162,22 @@ def test_an_unstacked_input_is_refused_with_the_fix() -> None:
                  sc.Semantics(dt=DT))
     with pytest.raises(GraphError, match="stdp_connection"):
         g.validate()
+
+
+def test_vogels_files_refusals_and_checks(tmp_path) -> None:
+    node = VogelsLinear(weight=np.full((N_OUT, N_IN), 0.1), eta=1e-3, tau_stdp=0.02, rho0=5.0)
+    g = _graph(node)
+    back = sc.read(sc.write(g, tmp_path / "vogels.nir"))
+    for f, v in node.fields().items():
+        np.testing.assert_array_equal(getattr(back.nodes["syn"], f), v, err_msg=f)
+    with pytest.raises(UnsupportedError, match="VogelsLinear"):
+        sc.to_nir(g, plain=True)
+    flat = g.flatten()
+    assert any("'syn' (VogelsLinear): no lowering (Lava 0.10's learning engine" in p
+               for p in get_backend("lava").check(flat))
+    assert "'syn' (VogelsLinear): no lowering (NEST's vogels_sprekeler_synapse" in \
+        "\n".join(get_backend("nest").check(flat))
+    bad = VogelsLinear(weight=np.full((N_OUT, N_IN), -0.1), eta=-1.0, tau_stdp=0.02, rho0=5.0)
+    with pytest.raises(GraphError) as err:
+        _graph(bad).validate()
+    assert "'syn' (VogelsLinear): eta=-1; expected >= 0 (a learning rate)" in str(err.value)
