@@ -169,6 +169,16 @@ class RateRNN(OnlineRNN):
              ) -> torch.Tensor:
         return ((1.0 - self.alpha) * s[0] + self.alpha * torch.tanh(u))[None]
 
+    def local_derivatives(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Closed form of the base class's autograd result (equal to rounding; tested):
+        ``L = 1 - alpha``, ``D = alpha (1 - tanh(u)^2)``. Saves the autograd graph in
+        every step (about half of RFLO's time per step at n = 16)."""
+        y = torch.tanh(u)
+        s1 = ((1.0 - self.alpha) * s[0] + self.alpha * y)[None]
+        L = torch.full((1, 1, self.n), 1.0 - self.alpha, dtype=s.dtype)
+        return s1, L, (self.alpha * (1.0 - y * y))[None]
+
 
 class LIFRNN(OnlineRNN):
     """Recurrent LIF layer under the contract, spikes read out statically.
