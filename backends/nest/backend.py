@@ -45,6 +45,10 @@ NEST_LOCK = threading.RLock()
 BLOCK_VALUES = 2**24
 #: Connections handed to ``nest.Connect`` per call (bounds the index arrays' memory).
 CONNECT_CHUNK = 2**23
+#: Connections per copy of static_synapse: NEST 3.10 holds at most 2**27 - 2 connections
+#: per virtual process and synapse model ("Too many connections" at Brunel x 10 on one
+#: thread), so larger networks spread theirs over copies of the model (same synapse).
+CONNECTIONS_PER_MODEL = 2**26
 #: NEST's time grid: tics per ms tried in turn until dt is a whole number of tics.
 TICS_PER_MS = (1000, 1000000)
 
@@ -161,7 +165,8 @@ class NestBackend:
                     "lags": {n: nn.lag for n, nn in plan.nodes.items()},
                     "models": {n: nn.neuron.model for n, nn in plan.nodes.items()},
                     "connections": int(nest.num_connections),
-                    "generators": run.generator_count, "nest_steps": run.total_steps}
+                    "generators": run.generator_count, "nest_steps": run.total_steps,
+                    "synapse_models": run.models + 1}
             nest.ResetKernel()
         return _result(plan, inputs, run.streams, data, steps, batch, record, info,
                        wall=t2 - t1, build=(t1 - t0) + (time.perf_counter() - t2))
@@ -197,6 +202,7 @@ class _NestRun:
         self.meters: dict[str, Any] = {}
         self.streams: dict[str, np.ndarray] = {}
         self.generator_count = 0
+        self.models, self.in_model = 0, 0   # static_synapse copies in use, fill of the last
 
     # ------------------------------------------------------------------ building
     def build(self, wants: Mapping[str, set[str]]) -> None:
@@ -239,8 +245,17 @@ class _NestRun:
                     sl = slice(a, a + CONNECT_CHUNK)
                     self.nest.Connect(self.pops[s][b * n_s + cols[sl]],
                                       self.pops[nn.name][b * nn.size + rows[sl]], "one_to_one",
-                                      {"synapse_model": "static_synapse", "weight": w[sl],
-                                       "delay": np.full(w[sl].size, delay)})
+                                      {"synapse_model": self._synapse_model(w[sl].size),
+                                       "weight": w[sl], "delay": np.full(w[sl].size, delay)})
+
+    def _synapse_model(self, n: int) -> str:
+        """The static_synapse copy that takes the next ``n`` connections."""
+        if self.in_model + n > CONNECTIONS_PER_MODEL:
+            self.models += 1
+            self.in_model = 0
+            self.nest.CopyModel("static_synapse", f"spikecore_static_{self.models}")
+        self.in_model += n
+        return "static_synapse" if self.models == 0 else f"spikecore_static_{self.models}"
 
     def _generators(self, name: str, nn: NestNode) -> None:
         driven = nn.driven_elements()
