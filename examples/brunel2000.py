@@ -1,9 +1,9 @@
-"""Brunel (2000) model A on Brian2 and torch: the states reached by (g, eta).
+"""Brunel (2000) model A on Brian2, torch and NEST: the states reached by (g, eta).
 
 Builds spikecore.models.brunel2000 (sparse E/I RefractoryLIF network, fixed in-degree,
 delay D, refractory period, seeded Poisson drive) scaled down to N_E = 1200, epsilon = 0.25,
 J = 0.3 mV (C_E J = 90 mV, near the paper's 100 mV), runs it on Brian2 (0.6 s; the AI
-network also on torch: the same spikes, asserted), and for four (g, eta) pairs plots
+network also on torch and on NEST: the same spikes, asserted), and for four (g, eta) pairs plots
 a raster and the population rate. The AI rate is compared with Brunel's mean-field
 (Siegert) self-consistency, solved with scipy.
 
@@ -59,9 +59,12 @@ def main() -> None:
         if label.startswith("AI"):
             rt = sc.simulate(graph, None, backend="torch", steps=steps, record="neurons:spikes",
                              dtype=torch.float64)
+            rn = sc.simulate(graph, None, backend="nest", steps=steps, record="neurons:spikes")
             assert_same_spikes(rb, rt)
-            print(f"{label}: torch and Brian2 identical over {steps} steps "
-                  f"({int(rt.spikes['neurons'].sum())} spikes)")
+            assert_same_spikes(rb, rn)
+            print(f"{label}: torch, NEST and Brian2 identical over {steps} steps "
+                  f"({int(rt.spikes['neurons'].sum())} spikes; NEST run {rn.wall_time:.2f} s, "
+                  f"Brian2 {rb.wall_time:.2f} s, torch {rt.wall_time:.2f} s)")
         z = rb.spikes["neurons"][:, first:]
         rate = float(A.firing_rates(z, dt=DT).mean())
         cv = float(np.nanmean(A.isi_cv(z, dt=DT)))
