@@ -19,11 +19,11 @@ from .base import (
     rule_gradients,
 )
 from .networks import LIFRNN, OnlineRNN, RateRNN
-from .rules import KFRTRL, RFLO, RTRL, RULES, UORO, EProp
+from .rules import KFRTRL, RFLO, RTRL, RULES, UORO, EProp, ModProp
 from .tasks import add_task
 
 __all__ = [
-    "EProp", "GradientDifference", "KFRTRL", "LIFRNN", "OnlineRNN", "OnlineRule", "RFLO",
+    "EProp", "GradientDifference", "KFRTRL", "LIFRNN", "ModProp", "OnlineRNN", "OnlineRule", "RFLO",
     "RTRL", "RULES", "RateRNN", "UORO", "add_task", "alignment_after_training",
     "alignment_at_init", "assert_gradients_close",
     "bptt_gradients", "compare_gradients", "cosine", "rule_gradients", "train_online",

@@ -14,6 +14,8 @@ UORO       ``s~ [C, n]`` (x) ``theta~ [n, m]``         ``C n + n m``   yes (nois
 KF-RTRL    ``A [C, n, n]`` (x) ``u [m]``               ``C n^2 + m``   yes (less noisy)
 RFLO       ``E [C, n, m]`` (own row only, no W_rec)     ``C n m``       no (biased)
 e-prop     as RFLO, feedback ``W_out^T``               ``C n m``       no (biased)
+ModProp    e-prop's ``E`` + ``N^ [K, n, m]`` (K types)  ``(K+1) n m``   no (less biased
+                                                                        with cell types)
 =========  ==========================================  ==============  ===============
 
 For ``C = 1`` (rate RNN) and ``m ~ n`` these are Marschall et al.'s Table 1 orders
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import SpikecoreError
 from .base import OnlineRule, apply_jacobian
 from .networks import OnlineRNN
 
@@ -204,3 +207,83 @@ class EProp(_LocalTrace):
 RULES: dict[str, type[OnlineRule]] = {
     "RTRL": RTRL, "KF-RTRL": KFRTRL, "UORO": UORO, "RFLO": RFLO, "e-prop": EProp,
 }
+
+
+class ModProp(_LocalTrace):
+    """ModProp (Liu, Smith, Mihalas, Shea-Brown & Sümbül 2022, NeurIPS): e-prop's local
+    term plus the credit carried through the recurrent weights, approximated with
+    cell-type-averaged weights and activation derivatives so that it reaches each
+    synapse as type-specific modulatory signals filtered over time. Rate RNN only
+    (``C = 1``); derivation here, in this module's symbols (our reading of the paper's
+    approximation, not its code).
+
+    Exactly, ``M = E + N`` with ``E`` the local trace (:class:`_LocalTrace`) and the
+    non-local part ``N[t] = J[t] N[t-1] + diag(D[t]) W_rec E[t-1]``. ModProp replaces,
+    in ``N`` only, ``D[t]_j W_rec[j, p]`` by ``d_a(j) w[a(j), b(p)]`` (``a``: a neuron's
+    type, ``w[a, b]`` the mean of ``W_rec`` over the block of types ``(a, b)``, ``d_a``
+    the derivative: the constant ``mu`` times ``alpha``, or if ``mu`` is None the mean
+    of ``D[t]`` over type ``a``). Then ``N[t]`` is the same for all neurons of a type
+    and ``K`` rows suffice::
+
+        N^[t][a, p, q] = l_a N^[t-1][a, p, q] + d_a sum_b w[a, b] n_b N^[t-1][b, p, q]
+                         + d_a w[a, b(p)] E[t-1][p, q]
+        dL_t/dW_pq = c_p E[t][p, q] + sum_a (sum_{j in a} c_j) N^[t][a, p, q]
+
+    (``l_a``: mean leak ``L`` of type ``a``; ``n_b``: neurons of type ``b``;
+    ``c = W_out^T e``). Unrolled, ``N^`` is the eligibility trace convolved with the
+    taps ``(J^^(s-1) d w)[a, b(p)]``, ``J^ = diag(l) + diag(d) w diag(n)``: one filter
+    per (modulator type, synapse type). With one type per neuron and ``mu=None`` the
+    approximation is exact (``N^ = N``: RTRL, tested). Floats: ``(K + 1) n m``.
+
+    Args:
+        types: the type of each neuron (``n`` integers ``0..K-1``); default one type.
+        mu: the activation derivative's constant (``tanh'``); ``None``: its type mean
+            at each step.
+    """
+
+    def __init__(self, net: OnlineRNN, seed: int = 0, types: torch.Tensor | None = None,
+                 mu: float | None = None):
+        if net.components != 1:
+            raise SpikecoreError("ModProp here is derived for one state component per "
+                                 f"neuron (RateRNN); {type(net).__name__} has "
+                                 f"{net.components}")
+        t = torch.zeros(net.n, dtype=torch.long) if types is None else \
+            torch.as_tensor(types, dtype=torch.long)
+        if t.shape != (net.n,) or int(t.min()) < 0:
+            raise SpikecoreError(f"types: expected {net.n} non-negative integers, one per "
+                                 f"neuron; got shape {tuple(t.shape)}")
+        k = int(t.max()) + 1
+        self.onehot = torch.nn.functional.one_hot(t, k).to(net.w_rec.dtype).t()  # [K, n]
+        if bool((self.onehot.sum(1) == 0).any()):
+            raise SpikecoreError("types: every type 0..K-1 needs at least one neuron")
+        self.types, self.mu = t, mu
+        super().__init__(net, seed)
+
+    def _reset_traces(self) -> None:
+        super()._reset_traces()
+        net = self.net
+        self.N = torch.zeros(self.onehot.shape[0], net.n, net.m, dtype=net.w_rec.dtype)
+
+    def memory_floats(self) -> int:
+        return self.E.numel() + self.N.numel()
+
+    def _feedback(self) -> torch.Tensor:
+        return self.net.w_out.t()
+
+    def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
+        P = self.onehot
+        size = P.sum(1)
+        w = (P @ self.net.w_rec @ P.t()) / (size[:, None] * size[None, :])  # block means
+        leak = (P @ L[0, 0]) / size
+        if self.mu is None:
+            d = (P @ D[0]) / size
+        else:
+            d = torch.full_like(size, float(self.mu) * self.net.alpha)
+        J_hat = torch.diag(leak) + d[:, None] * w * size[None, :]
+        src = (d[:, None] * w)[:, self.types]  # [K, n]: d_a w[a, b(p)]
+        self.N = torch.einsum("ab,bpq->apq", J_hat, self.N) + src[:, :, None] * self.E[0]
+        super()._propagate(L, D, a)
+
+    def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
+        c = self._feedback() @ err
+        return c[:, None] * self.E[0] + torch.einsum("a,apq->pq", self.onehot @ c, self.N)
