@@ -82,10 +82,23 @@ def run_by_hand(graph: sc.Graph, steps: int, threads: int, counts: np.ndarray | 
             "E_L": 0.0, "V_m": 0.0, "V_reset": meta["V_r"] * 1e3, "V_th": meta["theta"] * 1e3,
             "t_ref": meta["tau_rp"] * 1e3, "tau_m": meta["tau"] * 1e3, "C_m": 1.0})
         ids = np.asarray(pop.tolist(), np.int64)
-        pre = ids[np.asarray(rec.indices, np.int64)]
-        post = ids[np.repeat(np.arange(n), np.diff(np.asarray(rec.indptr)))]
-        nest.Connect(pre, post, "one_to_one", {"weight": np.asarray(rec.weights) * 1e3,
-                                               "delay": np.full(pre.size, meta["D"] * 1e3)})
+        indptr, indices = np.asarray(rec.indptr), np.asarray(rec.indices)
+        weights = np.asarray(rec.weights) * 1e3
+        # in row blocks of ~2**23 synapses, each block's synapses in their own copy of
+        # static_synapse once 2**26 are used (NEST's limit is 2**27 - 2 per thread and model)
+        per_row = max(1, 2**23 // max(1, int(np.diff(indptr).max())))
+        model, used = "static_synapse", 0
+        for r0 in range(0, n, per_row):
+            r1 = min(n, r0 + per_row)
+            a, b = int(indptr[r0]), int(indptr[r1])
+            if used + (b - a) > 2**26:
+                model, used = f"hand_static_{r0}", 0
+                nest.CopyModel("static_synapse", model)
+            used += b - a
+            post = ids[np.repeat(np.arange(r0, r1), np.diff(indptr[r0:r1 + 1]))]
+            nest.Connect(ids[indices[a:b]], post, "one_to_one", {
+                "synapse_model": model, "weight": weights[a:b],
+                "delay": np.full(b - a, meta["D"] * 1e3)})
         J = meta["J"] * 1e3
         if counts is None:
             drive = nest.Create("poisson_generator", params={
