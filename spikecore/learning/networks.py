@@ -44,7 +44,7 @@ import torch
 
 from .. import primitives as P
 from ..backends.torch.surrogate import spike_function
-from ..discrete import coefficients, neuron_step
+from ..discrete import coefficients, neuron_coefficients, neuron_step
 from ..errors import SpikecoreError
 from ..graph import Edge, Graph, GraphWarning
 from ..semantics import Semantics
@@ -219,6 +219,51 @@ class LIFRNN(OnlineRNN):
         z, (v,) = neuron_step(torch, self.co, (s[0],), u, self.spike, detach_reset)
         return torch.stack([v, z])
 
+    @classmethod
+    def from_graph(cls, graph: Graph, surrogate: str = "superspike",
+                   surrogate_scale: float | None = None, dtype: torch.dtype = torch.float64
+                   ) -> LIFRNN:
+        """The network of a spikecore graph of the form :meth:`to_graph` writes: one
+        LIF population (any per-neuron parameters), fed by an ``Input -> Affine/Linear``
+        (delay 0) and by itself through a ``Linear`` or ``Affine`` of total delay 1 (its
+        bias joins ``b``), read out by ``Affine/Linear -> LI`` whose update is static
+        (``a_mem = 0``, ``k_x = 1``, ``c = 0``: ``tau = dt``, ``r = 1``, ``v_leak = 0``
+        under Euler). The graph's semantics are kept. Raises
+        :class:`~spikecore.errors.SpikecoreError` listing everything that does not fit.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            g = graph.flatten().validate()
+        parts, problems = _lif_rnn_parts(g)
+        for w in caught:  # tau = dt is expected of the static readout only
+            if not (problems == [] and f"node {parts[4]!r} (LI)" in str(w.message)):
+                warnings.warn(w.message, w.category, stacklevel=2)
+        if problems:
+            raise SpikecoreError(f"graph {g.name!r} is not a recurrent LIF network with a "
+                                 "static readout:\n" + "\n".join(f"  - {p}" for p in problems))
+        hid, w_in_node, w_rec_node, w_out_node, _ = parts
+        node = g.nodes[hid]
+        n = int(np.size(node.tau))
+        w_in = np.asarray(w_in_node.weight, dtype=np.float64)
+        w_out = np.asarray(w_out_node.weight, dtype=np.float64)
+        net = cls(w_in.shape[1], n, w_out.shape[0], semantics=g.semantics,
+                  surrogate=surrogate, surrogate_scale=surrogate_scale, dtype=dtype)
+        net.lif_params = {k: torch.as_tensor(np.broadcast_to(getattr(node, k), (n,)).copy(),
+                                             dtype=dtype) for k in net.lif_params}
+        net.co = coefficients(torch, P.LIF, net.lif_params, net.semantics)
+        bias = np.zeros(n)
+        for op in (w_in_node, w_rec_node):
+            if op is not None and isinstance(op, nir.Affine):
+                bias = bias + np.asarray(op.bias, dtype=np.float64)
+        values = {"w_in": w_in, "b": bias, "w_out": w_out,
+                  "w_rec": np.zeros((n, n)) if w_rec_node is None else w_rec_node.weight,
+                  "b_out": w_out_node.bias if isinstance(w_out_node, nir.Affine)
+                  else np.zeros(w_out.shape[0])}
+        with torch.no_grad():
+            for k, v in values.items():
+                getattr(net, k).copy_(torch.as_tensor(np.asarray(v, dtype=np.float64)))
+        return net
+
     def to_graph(self, name: str = "lif_rnn") -> Graph:
         """This network as a spikecore graph (current parameter values)::
 
@@ -257,3 +302,53 @@ class LIFRNN(OnlineRNN):
             # tau = dt is the point here (a static readout), not a too coarse step
             warnings.filterwarnings("ignore", "graph .*not smaller than tau", GraphWarning)
             return Graph(nodes, edges, sem, name=name).validate()
+
+
+def _projection(g: Graph, name: str) -> bool:
+    return type(g.nodes[name]) in (nir.Linear, nir.Affine)
+
+
+def _lif_rnn_parts(g: Graph) -> tuple[tuple, list[str]]:
+    """``(hidden, w_in, w_rec or None, w_out, readout name)`` of :meth:`LIFRNN.from_graph`'s
+    form, and the problems found (all of them)."""
+    hidden = [k for k, v in g.nodes.items() if type(v) is P.LIF]
+    if len(hidden) != 1:
+        return (), [f"expected exactly one LIF population, found {len(hidden)}: {hidden}"]
+    hid = hidden[0]
+    problems: list[str] = []
+    w_in = w_rec = w_out = readout_name = None
+    for e in g.incoming(hid):
+        src = e.source
+        before = g.incoming(src)
+        if not _projection(g, src) or len(before) != 1:
+            problems.append(f"{src!r} -> {hid!r}: expected a Linear/Affine with one input")
+            continue
+        pre = before[0]
+        if pre.source == hid and pre.delay_steps + e.delay_steps == 1:
+            w_rec = g.nodes[src]
+        elif isinstance(g.nodes[pre.source], nir.Input) and pre.delay_steps + e.delay_steps == 0:
+            w_in = g.nodes[src]
+        else:
+            problems.append(f"{src!r} -> {hid!r}: neither the input projection (from an Input, "
+                            "delay 0) nor the recurrence (from the LIF, delay 1)")
+    for e in g.outgoing(hid):
+        if e.delay_steps or not _projection(g, e.target):
+            continue
+        after = g.outgoing(e.target)
+        if len(after) == 1 and type(g.nodes[after[0].target]) is nir.LI \
+                and after[0].delay_steps == 0:
+            readout_name = after[0].target
+            readout = g.nodes[readout_name]
+            co = neuron_coefficients(readout, g.semantics)
+            if np.any(co.a_mem != 0) or np.any(co.k_x != 1) or np.any(co.c != 0):
+                problems.append(
+                    f"readout {after[0].target!r} (LI) is not static (a_mem, k_x, c = "
+                    f"{co.a_mem.ravel()[0]:.4g}, {co.k_x.ravel()[0]:.4g}, {co.c.ravel()[0]:.4g}); "
+                    "the online rules read y = W_out z + b_out: use tau = dt, r = 1, "
+                    "v_leak = 0 under integrator='euler'")
+            w_out = g.nodes[e.target]
+    if w_in is None:
+        problems.append(f"no Input -> Linear/Affine -> {hid!r} input projection")
+    if w_out is None:
+        problems.append(f"no {hid!r} -> Linear/Affine -> LI readout")
+    return (hid, w_in, w_rec, w_out, readout_name), problems
