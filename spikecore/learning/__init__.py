@@ -1,9 +1,11 @@
 """Online learning rules for recurrent networks, one interface (:mod:`.base`).
 
 Gradient-based online rules of Marschall, Cho & Savin (2020): exact RTRL, UORO,
-KF-RTRL, RFLO and e-prop (:mod:`.rules`), for the rate RNN of that paper and a
-recurrent LIF network under the contract with a surrogate gradient (:mod:`.networks`),
-checked against BPTT (:func:`bptt_gradients`) on the paper's tasks (:mod:`.tasks`).
+KF-RTRL, RFLO and e-prop, and ModProp (Liu et al. 2022) (:mod:`.rules`), for the rate
+RNN of that paper and a recurrent LIF network under the contract with a surrogate
+gradient, built from or exported to a spikecore graph (:mod:`.networks`), checked
+against BPTT (:func:`bptt_gradients`) on the paper's add task (:mod:`.tasks`,
+:mod:`.alignment`).
 """
 
 from __future__ import annotations

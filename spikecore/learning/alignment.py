@@ -1,4 +1,4 @@
-"""Gradient alignment of online rules with BPTT (Marschall, Cho & Savin 2020, sec. 5).
+"""Gradient alignment of online rules with BPTT (Marschall, Cho & Savin 2020).
 
 Two measurements, both the cosine similarity (:func:`~spikecore.learning.base.cosine`)
 of a rule's summed gradient of ``W = [W_rec | W_in | b]`` over one sequence with BPTT's

@@ -18,7 +18,7 @@ exact rule. The readout's gradient ``dL_t/dW_out = (y - y*) r[t]^T`` is exact fo
 every rule; the rules differ in ``dL_t/dW`` of ``W = [W_rec | W_in | b]`` only, which
 each writes as ``sum_i c_i[t] (d r_i[t] / dW)`` with ``c = W_out^T (y - y*)`` (or a
 feedback matrix's) and its own estimate of the influence ``d s[t] / dW`` (Marschall,
-Cho & Savin 2020, eq. 4-6).
+Cho & Savin 2020: ``dL_t/dtheta = c[t] M[t]``).
 
 ``rule.memory_floats()`` counts the numbers the rule carries from step to step for
 learning (its traces; not the network's own state, not fixed matrices).

@@ -26,7 +26,10 @@ Networks:
 * :class:`LIFRNN`: ``C = 2`` (``v`` after the reset, spike ``z``), the contract's LIF
   update (:func:`spikecore.discrete.coefficients`, :func:`spikecore.discrete.neuron_step`)
   with a surrogate gradient (:mod:`spikecore.backends.torch.surrogate`);
-  :meth:`LIFRNN.to_graph` is the same network as a spikecore graph.
+  :meth:`LIFRNN.to_graph` is the same network as a spikecore graph (same readout on the
+  torch backend, same spikes on Brian2; tested) and :meth:`LIFRNN.from_graph` reads any
+  graph of that form (one LIF population, input and delay-1 recurrent projections, a
+  static LI readout).
 
 Networks run one sequence at a time (no batch axis): online rules carry per-sequence
 state (RTRL's influence matrix), so a batch is a loop over sequences.

@@ -35,7 +35,7 @@ EPS = 1e-12
 
 
 class RTRL(OnlineRule):
-    """Exact real-time recurrent learning (Williams & Zipser 1989; Marschall et al. eq. 6).
+    """Exact real-time recurrent learning (Williams & Zipser 1989).
 
     Carries the influence matrix ``M[t] = d s[t] / dW`` (``[C, n, n, m]``)::
 
@@ -65,8 +65,8 @@ class RTRL(OnlineRule):
 
 
 class UORO(OnlineRule):
-    """Unbiased online recurrent optimisation (Tallec & Ollivier 2018, Alg. 1;
-    Marschall et al. eq. 16-17): a rank-one estimate ``M ~ s~ (x) theta~``.
+    """Unbiased online recurrent optimisation (Tallec & Ollivier 2018): a
+    rank-one estimate ``M ~ s~ (x) theta~``.
 
     Per step, with fresh random signs ``nu [C, n]``::
 
@@ -102,8 +102,8 @@ class UORO(OnlineRule):
 
 
 class KFRTRL(OnlineRule):
-    """Kronecker-factored RTRL (Mujika, Meier & Steger 2018, eq. 5-8; Marschall et al.
-    eq. 19-21): ``M[c', i, k, j] ~ A[c', i, k] u[j]``.
+    """Kronecker-factored RTRL (Mujika, Meier & Steger 2018):
+    ``M[c', i, k, j] ~ A[c', i, k] u[j]``.
 
     The immediate term is one Kronecker product (``A_imm[c', i, k] = D[c', i]
     delta_ik``, ``u_imm = a``); the propagated one is ``(J A) (x) u``. Their sum is
@@ -167,8 +167,7 @@ class _LocalTrace(OnlineRule):
 
 
 class RFLO(_LocalTrace):
-    """Random-feedback local online learning (Murray 2019, eLife 8:e43299, eq. 9-11;
-    Marschall et al. eq. 26-27).
+    """Random-feedback local online learning (Murray 2019, eLife 8:e43299).
 
     For the rate RNN the trace is Murray's ``p_ij[t] = (1 - alpha) p_ij[t-1] + alpha
     tanh'(u_i[t]) a_j[t]`` and the update ``dW_ij = (B e)_i p_ij`` with a fixed random
@@ -187,8 +186,7 @@ class RFLO(_LocalTrace):
 
 
 class EProp(_LocalTrace):
-    """e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, eq. 3-4 and Methods;
-    Marschall et al. section 4.4) with symmetric feedback ``B = W_out^T``.
+    """e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, Methods) with symmetric feedback ``B = W_out^T``.
 
     The trace is the local one above; for the LIF network the reset's dependence on
     the spike is stopped (``detach_reset``), as in the paper, so ``E[z]`` is its

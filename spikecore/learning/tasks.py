@@ -9,7 +9,7 @@ from ..errors import SpikecoreError
 
 def add_task(steps: int, t1: int = 5, t2: int = 9, seed: int = 0,
              dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
-    """The "add" task (Marschall et al. 2020, section 5.1, after Pitis 2016): a stream of
+    """The "add" task of Marschall et al. (2020): a stream of
     fair coin flips ``x[t] in {0, 1}`` and the target
 
         y*[t] = 0.5 + 0.5 x[t - t1] - 0.25 x[t - t2]      (x[t] = 0 for t < 0)
