@@ -9,6 +9,7 @@ it with spikecore.learning for exact RTRL, KF-RTRL, UORO, RFLO and e-prop on the
   (surrogate gradient, n = 16), at initialisation, over seeds;
 * rate RNN after online training with each rule itself (SGD after every step), where
   random-feedback RFLO aligns (feedback alignment);
+* ModProp (Liu et al. 2022) vs e-prop on a rate RNN with E/I cell-type structure;
 
 prints the tables (mean, min, max cosine; the rule's memory in floats) and plots the
 cosines per seed and the learning curves.
@@ -25,10 +26,15 @@ from _common import parse_out, pyplot
 from spikecore.learning import (
     LIFRNN,
     RULES,
+    EProp,
+    ModProp,
     RateRNN,
     add_task,
     alignment_after_training,
     alignment_at_init,
+    bptt_gradients,
+    cosine,
+    rule_gradients,
     train_online,
 )
 
@@ -42,6 +48,36 @@ def rate(seed: int) -> RateRNN:
 
 def lif(seed: int) -> LIFRNN:
     return LIFRNN(1, N, 1, seed=seed, g_in=4.0)
+
+
+def ei_network(seed: int, types: torch.Tensor) -> RateRNN:
+    """12 E, 4 I units, alpha 0.3: weak random weights plus Dale-like type means."""
+    net = RateRNN(1, N, 1, alpha=0.3, seed=seed, g_rec=0.5)
+    with torch.no_grad():
+        col = torch.where(types == 0, 1.0 / 12, -3.0 / 4)
+        row = torch.where(types == 0, 1.0, 1.5)
+        net.w_rec += row[:, None] * col[None, :]
+    return net
+
+
+def modprop_table() -> None:
+    types = (torch.arange(N) >= 12).long()
+    rules = {"e-prop": lambda net: EProp(net),
+             "ModProp, 1 type": lambda net: ModProp(net),
+             "ModProp, E/I": lambda net: ModProp(net, types=types),
+             "ModProp, E/I, mu=0.5": lambda net: ModProp(net, types=types, mu=0.5)}
+    cos: dict[str, list[float]] = {k: [] for k in rules}
+    for seed in SEEDS:
+        net = ei_network(seed, types)
+        xs, ys = add_task(50, seed=seed, **TASK)
+        ref = bptt_gradients(net, xs, ys)
+        for k, make in rules.items():
+            cos[k].append(cosine(rule_gradients(make(net), xs, ys), ref))
+    print(f"\nE/I rate RNN (12 E, 4 I, alpha=0.3), at initialisation, {len(SEEDS)} seeds")
+    print(f"  {'rule':22s} {'mean cos':>9s} {'min':>7s} {'max':>7s} {'memory floats':>14s}")
+    for k, v in cos.items():
+        mem = rules[k](ei_network(0, types)).memory_floats()
+        print(f"  {k:22s} {np.mean(v):9.3f} {np.min(v):7.3f} {np.max(v):7.3f} {mem:14d}")
 
 
 def table(title: str, cosines: dict[str, list[float]], make) -> None:
@@ -68,6 +104,7 @@ def main() -> None:
     print("  final loss per step (last 100):  " + "  ".join(
         f"{k} {np.mean(v[1]):.4f}" for k, v in trained.items())
         + "   (predicting the mean: 0.039)")
+    modprop_table()
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
