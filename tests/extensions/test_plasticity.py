@@ -181,3 +181,12 @@ def test_vogels_files_refusals_and_checks(tmp_path) -> None:
     with pytest.raises(GraphError) as err:
         _graph(bad).validate()
     assert "'syn' (VogelsLinear): eta=-1; expected >= 0 (a learning rate)" in str(err.value)
+
+
+def test_the_memory_estimate_counts_the_weight_matrix() -> None:
+    from spikecore.simulate import estimate_bytes, record_plan
+
+    g = _graph(_node()).flatten()
+    base = estimate_bytes(g, 2, 100, record_plan(g, ("spikes",)))
+    with_w = estimate_bytes(g, 2, 100, record_plan(g, ("spikes", "w")))
+    assert with_w - base == 8 * 2 * 100 * N_OUT * N_IN   # [batch, steps, n_out, n_in]
