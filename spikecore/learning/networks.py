@@ -49,8 +49,10 @@ from .. import primitives as P
 from ..backends.torch.surrogate import spike_function
 from ..discrete import coefficients, neuron_coefficients, neuron_step
 from ..errors import SpikecoreError
+from ..extensions.alif import ALIF, ALIFCoefficients, alif_step
 from ..graph import Edge, Graph, GraphWarning
 from ..semantics import Semantics
+from ..xp import decay
 
 #: Parameter names of every :class:`OnlineRNN`, in the order of ``W = [w_rec|w_in|b]``.
 HIDDEN_PARAMS = ("w_rec", "w_in", "b")
@@ -184,16 +186,20 @@ class RateRNN(OnlineRNN):
 
 
 class LIFRNN(OnlineRNN):
-    """Recurrent LIF layer under the contract, spikes read out statically.
+    """Recurrent LIF (or ALIF: an LSNN) layer under the contract, spikes read out
+    statically.
 
-    State ``[v, z]`` (``v`` after the reset). Per step, with the contract's LIF
-    coefficients ``a_mem, k_x, c`` (:func:`spikecore.discrete.coefficients`)::
+    State ``[v, z]`` (``v`` after the reset), ``[v, z, A]`` with adaptation. Per step,
+    with the contract's coefficients ``a_mem, k_x, c`` (:func:`spikecore.discrete.
+    coefficients`; with adaptation :func:`spikecore.extensions.alif_step`)::
 
         v~[t] = a_mem v[t-1] + k_x u[t] + c,     u[t] = W_rec z[t-1] + W_in x[t] + b
-        z[t]  = v~[t] > v_th        (backward: the surrogate's psi(v~ - v_th))
-        v[t]  = reset(v~[t], z[t])  (to_value or subtract, as in ``semantics``)
+        z[t]  = v~[t] > v_th + beta A[t-1]   (backward: the surrogate's psi(v~ - thr))
+        v[t]  = reset(v~[t], z[t])           (to_value or subtract, as in ``semantics``)
+        A[t]  = rho A[t-1] + z[t]            (ALIF only; rho from tau_adapt)
         y[t]  = W_out z[t] + b_out
 
+    ``tau_adapt=None`` (default): LIF; else ALIF with ``tau_adapt`` and ``beta``.
     ``detach_reset`` (used by e-prop) stops the reset's dependence on ``z``.
     """
 
@@ -204,21 +210,41 @@ class LIFRNN(OnlineRNN):
                  semantics: Semantics | None = None, v_threshold: float = 1.0,
                  v_reset: float = 0.0, surrogate: str = "superspike",
                  surrogate_scale: float | None = None, seed: int = 0, g_rec: float = 1.0,
-                 g_in: float = 3.0, dtype: torch.dtype = torch.float64):
+                 g_in: float = 3.0, tau_adapt: float | None = None, beta: float = 0.5,
+                 dtype: torch.dtype = torch.float64):
         super().__init__(n_in, n_hidden, n_out, seed, g_rec, g_in, dtype)
         self.semantics = semantics or Semantics(dt=1e-3)
         full = lambda value: torch.full((n_hidden,), float(value), dtype=dtype)  # noqa: E731
         self.lif_params = {"tau": full(tau), "r": full(1.0), "v_leak": full(0.0),
                            "v_threshold": full(v_threshold), "v_reset": full(v_reset)}
-        self.co = coefficients(torch, P.LIF, self.lif_params, self.semantics)
+        self.adaptive = tau_adapt is not None
+        if self.adaptive:
+            self.components = 3
+            self.lif_params.update(tau_adapt=full(tau_adapt), beta=full(beta))
+        self._coefficients()
         self.spike = spike_function(surrogate, surrogate_scale)
         self.surrogate = surrogate
 
+    def _coefficients(self) -> None:
+        """The contract's coefficients of the current ``lif_params`` (torch)."""
+        p, sem = self.lif_params, self.semantics
+        if not self.adaptive:
+            self.co = coefficients(torch, P.LIF, p, sem)
+            return
+        membrane = coefficients(torch, P.LI, {k: p[k] for k in ("tau", "r", "v_leak")}, sem)
+        rho = decay(torch, float(sem.dt), p["tau_adapt"], sem.integrator == "exact")
+        self.co = ALIFCoefficients(membrane, rho, p["beta"], p["v_threshold"], p["v_reset"],
+                                   sem.reset)
+
     def initial_state(self) -> torch.Tensor:
-        return torch.stack([self.co.v_initial, torch.zeros_like(self.co.v_initial)])
+        v0 = self.co.membrane.v_initial if self.adaptive else self.co.v_initial
+        return torch.stack([v0] + [torch.zeros_like(v0)] * (self.components - 1))
 
     def cell(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
              ) -> torch.Tensor:
+        if self.adaptive:
+            z, (v, a) = alif_step(torch, self.co, (s[0], s[2]), u, self.spike, detach_reset)
+            return torch.stack([v, z, a])
         z, (v,) = neuron_step(torch, self.co, (s[0],), u, self.spike, detach_reset)
         return torch.stack([v, z])
 
@@ -227,7 +253,7 @@ class LIFRNN(OnlineRNN):
                    surrogate_scale: float | None = None, dtype: torch.dtype = torch.float64
                    ) -> LIFRNN:
         """The network of a spikecore graph of the form :meth:`to_graph` writes: one
-        LIF population (any per-neuron parameters), fed by an ``Input -> Affine/Linear``
+        LIF or ALIF population (any per-neuron parameters), fed by an ``Input -> Affine/Linear``
         (delay 0) and by itself through a ``Linear`` or ``Affine`` of total delay 1 (its
         bias joins ``b``), read out by ``Affine/Linear -> LI`` whose update is static
         (``a_mem = 0``, ``k_x = 1``, ``c = 0``: ``tau = dt``, ``r = 1``, ``v_leak = 0``
@@ -250,10 +276,11 @@ class LIFRNN(OnlineRNN):
         w_in = np.asarray(w_in_node.weight, dtype=np.float64)
         w_out = np.asarray(w_out_node.weight, dtype=np.float64)
         net = cls(w_in.shape[1], n, w_out.shape[0], semantics=g.semantics,
-                  surrogate=surrogate, surrogate_scale=surrogate_scale, dtype=dtype)
+                  surrogate=surrogate, surrogate_scale=surrogate_scale, dtype=dtype,
+                  tau_adapt=1.0 if isinstance(node, ALIF) else None)
         net.lif_params = {k: torch.as_tensor(np.broadcast_to(getattr(node, k), (n,)).copy(),
                                              dtype=dtype) for k in net.lif_params}
-        net.co = coefficients(torch, P.LIF, net.lif_params, net.semantics)
+        net._coefficients()
         bias = np.zeros(n)
         for op in (w_in_node, w_rec_node):
             if op is not None and isinstance(op, nir.Affine):
@@ -270,7 +297,7 @@ class LIFRNN(OnlineRNN):
     def to_graph(self, name: str = "lif_rnn") -> Graph:
         """This network as a spikecore graph (current parameter values)::
 
-            input -> w_in (Affine W_in, b) -> hidden (LIF) -> w_out (Affine) -> readout
+            input -> w_in (Affine W_in, b) -> hidden (LIF/ALIF) -> w_out (Affine) -> readout
             hidden -> w_rec (Linear W_rec) -> hidden  (delay 1)
 
         ``readout`` is an LI with ``tau = dt``, ``r = 1``, ``v_leak = 0``: under Euler its
@@ -291,7 +318,7 @@ class LIFRNN(OnlineRNN):
         nodes = {
             "input": nir.Input(input_type=np.array([self.n_in])),
             "w_in": nir.Affine(weight=arr(self.w_in), bias=arr(self.b)),
-            "hidden": nir.LIF(**lif),
+            "hidden": ALIF(**lif) if self.adaptive else nir.LIF(**lif),
             "w_rec": nir.Linear(weight=arr(self.w_rec)),
             "w_out": nir.Affine(weight=arr(self.w_out), bias=arr(self.b_out)),
             "readout": nir.LI(tau=np.full(n_out, sem.dt), r=np.ones(n_out),
@@ -314,9 +341,10 @@ def _projection(g: Graph, name: str) -> bool:
 def _lif_rnn_parts(g: Graph) -> tuple[tuple, list[str]]:
     """``(hidden, w_in, w_rec or None, w_out, readout name)`` of :meth:`LIFRNN.from_graph`'s
     form, and the problems found (all of them)."""
-    hidden = [k for k, v in g.nodes.items() if type(v) is P.LIF]
+    hidden = [k for k, v in g.nodes.items() if type(v) in (P.LIF, ALIF)]
     if len(hidden) != 1:
-        return (), [f"expected exactly one LIF population, found {len(hidden)}: {hidden}"]
+        return (), [f"expected exactly one LIF or ALIF population, found {len(hidden)}: "
+                    f"{hidden}"]
     hid = hidden[0]
     problems: list[str] = []
     w_in = w_rec = w_out = readout_name = None

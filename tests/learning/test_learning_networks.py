@@ -30,15 +30,23 @@ def _spikes(net: LIFRNN, xs: torch.Tensor) -> torch.Tensor:
     return torch.stack(zs)
 
 
+@pytest.mark.parametrize("tau_adapt", [None, 50e-3])
 @pytest.mark.parametrize("reset", ["to_value", "subtract"])
-def test_lif_rnn_graph_on_torch_backend(reset):
-    """``to_graph`` lowered by ``to_torch`` (float64) gives the same readout, exactly."""
-    net = LIFRNN(3, 8, 2, seed=1, semantics=sc.Semantics(dt=1e-3, reset=reset))
-    xs = _inputs()
+def test_lif_rnn_graph_on_torch_backend(reset, tau_adapt):
+    """``to_graph`` lowered by ``to_torch`` (float64) gives the same readout, exactly
+    (LIF, and ALIF with adaptation); ``from_graph`` reads it back unchanged."""
+    net = LIFRNN(3, 8, 2, seed=1, semantics=sc.Semantics(dt=1e-3, reset=reset),
+                 tau_adapt=tau_adapt, beta=1.0)
+    xs = _inputs() * (2.0 if tau_adapt else 1.0)  # adaptation needs more drive to spike
     assert float(_spikes(net, xs).sum()) > 10
-    out, _ = sc.to_torch(net.to_graph(), dtype=torch.float64)(xs[None])
+    graph = net.to_graph()
+    assert type(graph.nodes["hidden"]).__name__ == ("ALIF" if tau_adapt else "LIF")
+    out, _ = sc.to_torch(graph, dtype=torch.float64)(xs[None])
+    back = LIFRNN.from_graph(graph)
     with torch.no_grad():
         assert torch.equal(out[0], net(xs))
+        assert torch.equal(back(xs), net(xs))
+    assert back.components == net.components
 
 
 def test_lif_rnn_graph_spikes_on_brian2():
@@ -159,5 +167,5 @@ def test_from_graph_round_trip_and_refusals():
     assert float(no_rec.w_rec.detach().abs().max()) == 0.0
     with pytest.raises(SpikecoreError, match="'ro' \\(LI\\) is not static"):
         LIFRNN.from_graph(_graph(readout_tau=2e-2))
-    with pytest.raises(SpikecoreError, match="exactly one LIF population, found 0"):
+    with pytest.raises(SpikecoreError, match="exactly one LIF or ALIF population, found 0"):
         LIFRNN.from_graph(rate_network(np.eye(3), with_input=True))

@@ -179,3 +179,41 @@ def test_memory_floats():
     expected2 = {"RTRL": 2 * n * n * m, "KF-RTRL": 2 * n * n + m, "UORO": 2 * n + n * m,
                  "RFLO": 2 * n * m, "e-prop": 2 * n * m}
     assert {k: r(lif).memory_floats() for k, r in RULES.items()} == expected2
+
+
+@pytest.mark.parametrize("reset", ["to_value", "subtract"])
+def test_rtrl_equals_bptt_alif(reset):
+    """An LSNN layer (ALIF, tau_adapt 50 ms, beta 1): three state components, the
+    adaptation loop z -> A -> threshold inside the local Jacobian."""
+    net = LIFRNN(4, 10, 2, tau=8e-3, semantics=sc.Semantics(dt=1e-3, reset=reset), seed=2,
+                 g_rec=2.0, g_in=4.0, tau_adapt=50e-3, beta=1.0)
+    xs, ys = spike_data(4, 40, 2, seed=3)
+    s, adapt = net.initial_state(), 0.0
+    with torch.no_grad():
+        for x in xs:
+            s, _ = net.step(s, x)
+            adapt = max(adapt, float(s[2].max()))
+    assert adapt > 1.0  # the threshold moved by more than beta
+    ref = bptt_gradients(net, xs, ys)
+    assert_gradients_close(rule_gradients(RTRL(net), xs, ys), ref, EXACT_RTOL)
+
+
+@pytest.mark.parametrize("reset", ["to_value", "subtract"])
+def test_eprop_equals_graph_eprop_alif(reset):
+    """ALIF: the local trace carries the adaptation eligibility (Bellec et al.'s
+    epsilon^a), as the graph e-prop does with ``adaptation_trace=True``."""
+    net = LIFRNN(3, 8, 2, seed=1, semantics=sc.Semantics(dt=1e-3, reset=reset),
+                 tau_adapt=50e-3, beta=1.0)
+    xs, ys = spike_data(3, 30, 2, seed=0)
+    mine = rule_gradients(EProp(net), xs, ys)
+    module = sc.to_torch(net.to_graph(), dtype=torch.float64, surrogate="superspike")
+    GraphEProp(module).backward(xs[None], ys[None], loss="mse")
+    names = {"w_in": "ops.node_w_in.weight", "b": "ops.node_w_in.bias",
+             "w_rec": "ops.node_w_rec.weight", "w_out": "ops.node_w_out.weight",
+             "b_out": "ops.node_w_out.bias"}
+    params = dict(module.named_parameters())
+    assert_gradients_close(mine, {k: params[v].grad for k, v in names.items()}, EXACT_RTOL)
+    # and it is not the gradient without the adaptation trace
+    GraphEProp(module, adaptation_trace=False).backward(xs[None], ys[None], loss="mse")
+    with pytest.raises(AssertionError, match="w_in"):
+        assert_gradients_close(mine, {k: params[v].grad for k, v in names.items()}, 1e-6)
