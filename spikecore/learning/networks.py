@@ -8,7 +8,7 @@ a spike), driven through one weight matrix ``W = [W_rec | W_in | b]`` (``n x m``
     a[t] = [r[t-1]; x[t]; 1]                      presynaptic vector (length m)
     u[t] = W a[t]                                 each neuron's total input
     s[t] = g(s[t-1], u[t])                        elementwise: neuron i sees only s_i, u_i
-    y[t] = W_out r[t] + b_out                     static readout (Marschall et al. 2020, eq. 2)
+    y[t] = W_out r[t] + b_out                     static readout (Marschall et al. 2020)
 
 Because ``g`` is elementwise, the one-step derivatives the rules need are vectors per
 neuron, found by autograd through the same ``g`` the forward pass runs (the equation is
@@ -21,14 +21,16 @@ written once; :meth:`OnlineRNN.local_derivatives`)::
 
 Networks:
 
-* :class:`RateRNN` (Marschall, Cho & Savin 2020, eq. 1): ``C = 1``,
+* :class:`RateRNN` (Marschall, Cho & Savin 2020): ``C = 1``,
   ``h[t] = (1 - alpha) h[t-1] + alpha tanh(u[t])``, ``alpha = dt / tau``.
 * :class:`LIFRNN`: ``C = 2`` (``v`` after the reset, spike ``z``), the contract's LIF
   update (:func:`spikecore.discrete.coefficients`, :func:`spikecore.discrete.neuron_step`)
-  with a surrogate gradient (:mod:`spikecore.backends.torch.surrogate`);
+  with a surrogate gradient (:mod:`spikecore.backends.torch.surrogate`); with
+  ``tau_adapt`` an ALIF layer (LSNN), ``C = 3`` (adaptation ``A``,
+  :func:`spikecore.extensions.alif_step`);
   :meth:`LIFRNN.to_graph` is the same network as a spikecore graph (same readout on the
   torch backend, same spikes on Brian2; tested) and :meth:`LIFRNN.from_graph` reads any
-  graph of that form (one LIF population, input and delay-1 recurrent projections, a
+  graph of that form (one LIF or ALIF population, input and delay-1 recurrent projections, a
   static LI readout).
 
 Networks run one sequence at a time (no batch axis): online rules carry per-sequence
@@ -56,7 +58,6 @@ from ..xp import decay
 
 #: Parameter names of every :class:`OnlineRNN`, in the order of ``W = [w_rec|w_in|b]``.
 HIDDEN_PARAMS = ("w_rec", "w_in", "b")
-READOUT_PARAMS = ("w_out", "b_out")
 
 
 class OnlineRNN(torch.nn.Module):
@@ -150,7 +151,7 @@ class OnlineRNN(torch.nn.Module):
 
 
 class RateRNN(OnlineRNN):
-    """Marschall, Cho & Savin (2020) eq. 1-2: ``h[t] = (1 - alpha) h[t-1] + alpha
+    """The network of Marschall, Cho & Savin (2020): ``h[t] = (1 - alpha) h[t-1] + alpha
     tanh(W_rec h[t-1] + W_in x[t] + b)``, ``y[t] = W_out h[t] + b_out``,
     ``alpha = dt / tau``.
 
