@@ -228,9 +228,16 @@ class _NestRun:
                 nest.Connect(self.meters[name], ids)
 
     def _create(self, name: str, nn: NestNode) -> None:
-        pop = self.nest.Create(nn.neuron.model, nn.size * self.batch)
-        pop.set({k: np.tile(np.asarray(v, np.float64).ravel(), self.batch).tolist()
-                 for k, v in nn.neuron.params.items()})
+        uniform, varying = {}, {}
+        for k, v in nn.neuron.params.items():
+            flat = np.asarray(v, np.float64).ravel()
+            if np.all(flat == flat[0]):  # one value: set once, not per neuron
+                uniform[k] = float(flat[0])
+            else:
+                varying[k] = np.tile(flat, self.batch).tolist()
+        pop = self.nest.Create(nn.neuron.model, nn.size * self.batch, params=uniform)
+        if varying:
+            pop.set(varying)
         self.pops[name] = np.asarray(pop.tolist(), dtype=np.int64)
 
     def _connect(self, nn: NestNode) -> None:
