@@ -71,10 +71,11 @@ TRACE_TAUS = ("tau_plus", "tau_minus", "tau_x", "tau_y")
 #: Pfister & Gerstner (2006, J. Neurosci. 26:9673), Table 4: the triplet model fitted to
 #: the visual-cortex pairing data of Sjöström et al. (2001), all-to-all interaction, full
 #: model (seconds; amplitudes per pair/triplet). ``STDPLinear(weight=..., **PFISTER_GERSTNER
-#: _VISUAL_CORTEX)``. Provenance: the four taus and A2-, A3- agree with NESTML's triplet
-#: synapse defaults (which cite the paper); A2+ and A3+ are the Table 4 values as quoted in
-#: spikecore's issue 14 (NESTML uses 7.5e-10 and 9.3e-3): check them against the paper
-#: before relying on the exact percentages. A2+ is ~0 (the minimal model drops it).
+#: _VISUAL_CORTEX)``. Provenance (the paper's PDF was not at hand): all eight values
+#: agree with an independent transcription of Table 4's all-to-all full set (the Julia
+#: package SNNUtils, ``pfister_visualcortex``); NESTML's triplet synapse defaults share the
+#: four taus and A2-, A3- but use A2+ = 7.5e-10, A3+ = 9.3e-3. A2+ is ~0 (the minimal
+#: model drops it).
 PFISTER_GERSTNER_VISUAL_CORTEX = {
     "tau_plus": 16.8e-3, "tau_minus": 33.7e-3, "tau_x": 101e-3, "tau_y": 125e-3,
     "a2_plus": 5e-10, "a3_plus": 6.2e-3, "a2_minus": 7e-3, "a3_minus": 2.3e-4}
