@@ -603,15 +603,15 @@ def sweep(build_fn: Callable[..., Any],
         * ``status``: ``"ok"`` or ``"failed"``;
         * one per key ``measure`` returned (first-seen order; NaN where a run failed);
         * the graph's semantics, ``graph.semantics.to_dict()``: ``dt``, ``integrator``,
-          ``reset``, ``input_meaning``, ``update_order``, ``spike_condition`` (None where
-          ``build_fn`` failed); a field that is also a parameter name (e.g. ``dt``)
-          becomes ``semantics.<field>``, the parameter keeping its name;
+            ``reset``, ``input_meaning``, ``update_order``, ``spike_condition`` (None where
+            ``build_fn`` failed); a field that is also a parameter name (e.g. ``dt``)
+            becomes ``semantics.<field>``, the parameter keeping its name;
         * ``steps``: steps simulated (``Int64``);
         * ``wall_time``: seconds of the run (build, simulation and measure; for a stored
-          run, the time it took when it ran);
+            run, the time it took when it ran);
         * ``from_store``: True when the row was read from ``store`` instead of run;
         * ``error_type``, ``error``: the exception's class name and message of a failed
-          run (``KilledWorker`` when a Dask worker died), else None;
+            run (``KilledWorker`` when a Dask worker died), else None;
         * ``key``: the run's key (its store file is ``<store>/<key>.json``).
 
         ``df.attrs["sweep"]`` holds ``runs``, ``ran``, ``from_store``, ``failed``,
