@@ -5,7 +5,8 @@ KF-RTRL, RFLO and e-prop, and ModProp (Liu et al. 2022) (:mod:`.rules`), for the
 RNN of that paper and a recurrent LIF network under the contract with a surrogate
 gradient, built from or exported to a spikecore graph (:mod:`.networks`), checked
 against BPTT (:func:`bptt_gradients`) on the paper's add task (:mod:`.tasks`,
-:mod:`.alignment`).
+:mod:`.alignment`). FPTT (Kag & Saligrama 2021) for any stateful spikecore torch module,
+with autograd memory measured (:mod:`.fptt`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from .base import (
     cosine,
     rule_gradients,
 )
+from .fptt import FPTT, SavedBytes, bptt_saved_bytes, fptt_saved_bytes, saved_bytes
 from .networks import LIFRNN, OnlineRNN, RateRNN
 from .rules import KFRTRL, RFLO, RTRL, RULES, UORO, EProp, ModProp
 from .tasks import add_task
 
 __all__ = [
-    "EProp", "GradientDifference", "KFRTRL", "LIFRNN", "ModProp", "OnlineRNN", "OnlineRule", "RFLO",
-    "RTRL", "RULES", "RateRNN", "UORO", "add_task", "alignment_after_training",
+    "EProp", "FPTT", "GradientDifference", "KFRTRL", "LIFRNN", "ModProp", "OnlineRNN", "OnlineRule", "RFLO",
+    "RTRL", "RULES", "RateRNN", "SavedBytes", "UORO", "add_task", "alignment_after_training",
     "alignment_at_init", "assert_gradients_close",
-    "bptt_gradients", "compare_gradients", "cosine", "rule_gradients", "train_online",
+    "bptt_gradients", "bptt_saved_bytes", "compare_gradients", "cosine", "fptt_saved_bytes",
+    "rule_gradients", "saved_bytes", "train_online",
 ]
