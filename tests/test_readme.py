@@ -67,3 +67,17 @@ def test_shell_command_runs_as_written(command: str, tmp_path: Path) -> None:
     if command.startswith("spikecore run") or command.startswith("spikecore compare"):
         assert "input: generated: seeded Poisson spikes" in proc.stdout
         assert "no neuron spiked" not in proc.stdout, proc.stdout
+
+
+def test_scale_out_block_runs(tmp_path: Path, monkeypatch) -> None:
+    """The "Scale out" section's Python block: NEST agrees with Brian2 (asserted inside the
+    block), and the sweep's table has one row per point and seed, all run."""
+    (block,) = re.findall(r"```python\n(.*?)```", _section("## Scale out"), flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(block, str(README), "exec"), scope)  # noqa: S102
+    table = scope["table"]
+    assert len(table) == 2 * 2 * 2 and set(table["status"]) == {"ok"}, table
+    assert int(scope["a"].spikes["neurons"].sum()) > 100
