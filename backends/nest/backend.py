@@ -35,7 +35,7 @@ from ...progress import progress_for
 from ...result import Result
 from ..base import Availability, RecordPlan
 from ..terms import output_values
-from .lowering import NestNode, Plan, build_plan, check_graph, coo_of, drive_block
+from .lowering import NestNode, Plan, build_plan, check_graph, csr_blocks, drive_block
 from .models import MS_PER_S
 from .registry import RULES
 
@@ -243,17 +243,15 @@ class _NestRun:
     def _connect(self, nn: NestNode) -> None:
         factor = np.asarray(nn.neuron.in_factor, np.float64).ravel()
         for (s, d), m in sorted(nn.connections.items()):
-            rows, cols, vals = coo_of(m)
-            w = vals * factor[rows]
             delay = (d + nn.lag - self.plan.nodes[s].lag) * self.h
             n_s = self.plan.nodes[s].size
-            for b in range(self.batch):
-                for a in range(0, rows.size, CONNECT_CHUNK):
-                    sl = slice(a, a + CONNECT_CHUNK)
-                    self.nest.Connect(self.pops[s][b * n_s + cols[sl]],
-                                      self.pops[nn.name][b * nn.size + rows[sl]], "one_to_one",
-                                      {"synapse_model": self._synapse_model(w[sl].size),
-                                       "weight": w[sl], "delay": np.full(w[sl].size, delay)})
+            for rows, cols, vals in csr_blocks(m, CONNECT_CHUNK):
+                w = vals * factor[rows]
+                for b in range(self.batch):
+                    self.nest.Connect(self.pops[s][b * n_s + cols],
+                                      self.pops[nn.name][b * nn.size + rows], "one_to_one",
+                                      {"synapse_model": self._synapse_model(w.size),
+                                       "weight": w, "delay": np.full(w.size, delay)})
 
     def _synapse_model(self, n: int) -> str:
         """The static_synapse copy that takes the next ``n`` connections."""

@@ -25,6 +25,7 @@ j``), with their own connections and generators.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -230,8 +231,23 @@ def diagonal_of(m: sp.csr_array) -> np.ndarray | None:
     return np.asarray(m.data, np.float64)
 
 
-def coo_of(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, columns and values of the nonzeros of ``m``."""
-    c = m.tocoo()
-    keep = c.data != 0
-    return c.row[keep].astype(np.int64), c.col[keep].astype(np.int64), c.data[keep]
+def csr_blocks(m: sp.csr_array, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rows, columns and values of the nonzeros of ``m``, row block by row block of about
+    ``chunk`` entries each: straight from the CSR arrays, so a matrix of 10^8 synapses
+    never has a whole-matrix COO copy (or int64 index copies) next to it."""
+    indptr = np.asarray(m.indptr, np.int64)
+    n = m.shape[0]
+    r0 = 0
+    while r0 < n:
+        # the last row whose block still fits (at least one row per block)
+        r1 = max(r0 + 1, int(np.searchsorted(indptr, indptr[r0] + chunk, side="right")) - 1)
+        r1 = min(r1, n)
+        a, b = int(indptr[r0]), int(indptr[r1])
+        rows = np.repeat(np.arange(r0, r1), np.diff(indptr[r0:r1 + 1]))
+        cols, vals = np.asarray(m.indices[a:b], np.int64), np.asarray(m.data[a:b])
+        keep = vals != 0
+        if not keep.all():
+            rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        if vals.size:
+            yield rows, cols, vals
+        r0 = r1

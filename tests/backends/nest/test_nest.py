@@ -242,7 +242,7 @@ def test_brunel_equals_brian2_on_one_and_two_threads() -> None:
 
 def test_connections_spread_over_synapse_model_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     """NEST holds at most 2**27 - 2 connections per thread and synapse model; spikecore
-    spreads larger networks over copies of static_synapse. Shrunk here to 40 per copy."""
+    spreads larger networks over copies of static_synapse. Shrunk here to 130 per copy."""
     rng = np.random.default_rng(5)
     n = 30
     nodes = {"in": nir.Input(input_type=np.array([n])),
@@ -251,12 +251,13 @@ def test_connections_spread_over_synapse_model_copies(monkeypatch: pytest.Monkey
     edges = [Edge("in", "lif"), Edge("lif", "rec"), Edge("rec", "lif", 1), Edge("lif", "out")]
     g = Graph(nodes, edges, EXACT, name="many")
     x = (rng.random((1, 200, n)) < 0.1) * 20.0
-    monkeypatch.setattr(nest_backend, "CONNECTIONS_PER_MODEL", 40)
-    monkeypatch.setattr(nest_backend, "CONNECT_CHUNK", 16)
+    monkeypatch.setattr(nest_backend, "CONNECTIONS_PER_MODEL", 130)
+    monkeypatch.setattr(nest_backend, "CONNECT_CHUNK", 64)
     ref, got = _both(g, x)
-    # 900 synapses (+ n from the generators, 2n to the recorders) in chunks of 16; a copy
-    # takes chunks while it holds <= 40: 16 + 16, so 28 copies, the last chunk (4) fits
+    # 900 synapses (+ n from the generators, 2n to the recorders), connected in row blocks
+    # of <= 64 (two rows of 30); a copy takes blocks while it holds <= 130: two blocks per
+    # copy, 15 blocks, so 8 copies
     assert got.info["connections"] == 900 + 3 * n, got.info
-    assert got.info["synapse_models"] == 28
+    assert got.info["synapse_models"] == 8
     assert int(ref.spikes["lif"].sum()) > 50
     _assert_agree(ref, got)
