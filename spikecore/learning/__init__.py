@@ -6,7 +6,8 @@ RNN of that paper and a recurrent LIF network under the contract with a surrogat
 gradient, built from or exported to a spikecore graph (:mod:`.networks`), checked
 against BPTT (:func:`bptt_gradients`) on the paper's add task (:mod:`.tasks`,
 :mod:`.alignment`). FPTT (Kag & Saligrama 2021) for any stateful spikecore torch module,
-with autograd memory measured (:mod:`.fptt`).
+with autograd memory measured (:mod:`.fptt`). Evolution strategies (OpenAI-ES, CMA-ES)
+train a graph's parameters forward-only on any backend (:mod:`.evolution`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,21 @@ from .base import (
     cosine,
     rule_gradients,
 )
+from .evolution import (
+    CMAES,
+    EvolutionResult,
+    OpenAIES,
+    ParameterSpace,
+    evaluate_population,
+    evolve,
+)
 from .fptt import FPTT, SavedBytes, bptt_saved_bytes, fptt_saved_bytes, saved_bytes
 from .networks import LIFRNN, OnlineRNN, RateRNN
 from .rules import KFRTRL, RFLO, RTRL, RULES, UORO, EProp, ModProp
 from .tasks import add_task
 
 __all__ = [
+    "CMAES", "EvolutionResult", "OpenAIES", "ParameterSpace", "evaluate_population", "evolve",
     "EProp", "FPTT", "GradientDifference", "KFRTRL", "LIFRNN", "ModProp", "OnlineRNN", "OnlineRule", "RFLO",
     "RTRL", "RULES", "RateRNN", "SavedBytes", "UORO", "add_task", "alignment_after_training",
     "alignment_at_init", "assert_gradients_close",
