@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import datetime
 import gc
+import operator
 import os
 import pickle
 import socket
@@ -393,6 +394,14 @@ class Shard:
     global_size: int
     split: str = "contiguous"
 
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise InputError(f"split={self.split!r}: expected one of {list(SPLITS)}")
+        if not 0 <= self.rank < self.world_size <= self.global_size:
+            raise InputError(f"Shard(rank={self.rank}, world_size={self.world_size}, "
+                             f"global_size={self.global_size}): need 0 <= rank < world_size "
+                             "<= global_size (every rank at least one sample)")
+
     @property
     def index(self) -> slice:
         """The samples of this rank, as a slice of the batch axis."""
@@ -459,8 +468,13 @@ def shard(global_size: int, info: DistributedInfo | None = None, *,
     info = info or current()
     if split not in SPLITS:
         raise InputError(f"split={split!r}: expected one of {list(SPLITS)}")
-    if isinstance(global_size, bool) or not isinstance(global_size, int):
-        raise InputError(f"global_size={global_size!r}: need an integer number of samples")
+    try:  # numpy and torch integers too, but not 8.0 or True
+        if isinstance(global_size, bool):
+            raise TypeError
+        global_size = operator.index(global_size)
+    except TypeError:
+        raise InputError(f"global_size={global_size!r}: need an integer number of "
+                         "samples") from None
     world = info.world_size
     if global_size < world:
         raise InputError(f"global batch of {global_size} sample(s) on {world} ranks: every "

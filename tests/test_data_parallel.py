@@ -135,6 +135,15 @@ def assert_same_tensors(got: Mapping[str, Any], want: Mapping[str, Any], rtol: f
     assert not bad, f"{what} (rtol {rtol:g}):\n  " + "\n  ".join(bad)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: intra-op threads only wait for each other on busy cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def ranks() -> list[dict[str, Any]]:
     return dp.spawn(train_on_rank, nprocs=2, args=(SCENARIOS,), threads=1)
@@ -179,7 +188,7 @@ def test_a_branch_the_loss_ignores_is_named_and_trains_with_find_unused(ranks) -
 @pytest.mark.parametrize("n,world", [(8, 2), (7, 2), (10, 3), (3, 3), (11, 4)])
 def test_shards_cover_the_batch_once_and_weight_to_the_global_mean(split, n, world) -> None:
     info = [dp.DistributedInfo(r, world, r, "gloo", torch.device("cpu")) for r in range(world)]
-    shards = [dp.shard(n, i, split=split) for i in info]
+    shards = [dp.shard(np.int64(n), i, split=split) for i in info]
     taken = np.concatenate([s.take(np.arange(n)) for s in shards])
     assert sorted(taken) == list(range(n))
     if split == "contiguous":
@@ -207,6 +216,8 @@ def test_take_handles_dicts_and_the_time_major_axis() -> None:
     (lambda i: dp.shard(1, i), "every rank needs at least one"),
     (lambda i: dp.shard(8, i, split="random"), "split='random'"),
     (lambda i: dp.shard(8.0, i), "integer number of samples"),
+    (lambda i: dp.shard(True, i), "integer number of samples"),
+    (lambda i: dp.Shard(2, 2, 8), "need 0 <= rank < world_size"),
     (lambda i: dp.shard(8, i).take(torch.zeros(6, 3)), "made for a global batch of 8"),
     (lambda i: dp.shard(8, i).take([1, 2]), "has no batch axis"),
     (lambda i: dp.shard(8, i).take(torch.zeros(8), dim=2), "dim=2"),
