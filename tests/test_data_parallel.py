@@ -1,10 +1,10 @@
 """Data-parallel training (spikecore.data_parallel): two Gloo ranks started with
-``spikecore.data_parallel.spawn`` train a small LIF network with DDP, and their gradients and
-parameters equal single-process training on the same global batch (float64, 1e-12
-relative), for an even contiguous split, an uneven strided one (loss weighting), truncated
-BPTT over state passed between calls, and a branch the loss ignores
-(``find_unused_parameters=True``). The ranks end bit-identical. The sharding, the
-set-up's errors and the one-process path are checked without spawning."""
+``spikecore.data_parallel.spawn`` train a small LIF network with DDP, and their gradients
+and parameters equal single-process training on the same global batch (float64, 1e-12
+relative), for an even contiguous split, an uneven strided one (loss weighting), a branch
+the loss ignores (``find_unused_parameters=True``), and state passed between calls
+(truncated BPTT, or several calls feeding one backward). The ranks end bit-identical. The
+sharding, the set-up's errors and the one-process path are checked without spawning."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "uneven_strided": {"batch": 7, "split": "strided", "steps": 3,
                        "trainable": ("weight", "v_threshold")},
     "truncated_bptt": {"batch": 6, "split": "contiguous", "steps": 2, "chunks": 2},
+    "full_bptt_over_calls": {"batch": 6, "split": "strided", "steps": 2, "chunks": 2,
+                             "full_bptt": True},
     "ignored_branch": {"batch": 8, "split": "contiguous", "steps": 2, "branch": True},
 }
 
@@ -69,25 +71,35 @@ def global_batch(size: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train(model: torch.nn.Module, part: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     """SGD on the global batch of ``spec`` (``part``: this process's shard of it); the
-    gradients of every step and the final parameters, by parameter name."""
+    gradients of every update and the final parameters, by parameter name. With
+    ``chunks``, the steps are cut into calls that pass the state on: one update per chunk
+    (truncated BPTT, state detached) or, with ``full_bptt``, one over all chunks."""
     module = dp.unwrap(model)
     x, y = part.take(*global_batch(spec["batch"]))
     opt = torch.optim.SGD(model.parameters(), lr=spec.get("lr", 0.1))
-    chunks = spec.get("chunks", 1)
     grads = []
+
+    def update(loss: torch.Tensor) -> None:
+        opt.zero_grad()
+        loss.backward()
+        grads.append({n: p.grad.clone() if p.grad is not None else None
+                      for n, p in module.named_parameters()})
+        opt.step()
+
     for _ in range(spec["steps"]):
-        state = None
-        for xc in x.chunk(chunks, dim=1):
+        state, total = None, 0.0
+        for xc in x.chunk(spec.get("chunks", 1), dim=1):
             out, state = model(xc, state)
             if isinstance(out, dict):
                 out = out["out"]
             loss = torch.nn.functional.cross_entropy(out.mean(1), y) * part.loss_weight
-            opt.zero_grad()
-            loss.backward()
-            grads.append({n: p.grad.clone() if p.grad is not None else None
-                          for n, p in module.named_parameters()})
-            opt.step()
-            state = dp.detach_state(state)
+            if spec.get("full_bptt"):
+                total = total + loss
+            else:
+                update(loss)
+                state = dp.detach_state(state)
+        if spec.get("full_bptt"):
+            update(total)
     return {"grads": grads, "unused": dp.unused_parameters(model),
             "params": {n: p.detach().clone() for n, p in module.named_parameters()}}
 
