@@ -30,7 +30,15 @@ from .evolution import (
     evaluate_population,
     evolve,
 )
-from .fptt import FPTT, SavedBytes, bptt_saved_bytes, fptt_saved_bytes, saved_bytes
+from .fptt import (
+    FPTT,
+    SavedBytes,
+    bptt_saved_bytes,
+    evidence_loss,
+    evidence_task,
+    fptt_saved_bytes,
+    saved_bytes,
+)
 from .networks import LIFRNN, OnlineRNN, RateRNN
 from .rules import KFRTRL, RFLO, RTRL, RULES, UORO, EProp, ModProp
 from .tasks import add_task
@@ -40,6 +48,7 @@ __all__ = [
     "EProp", "FPTT", "GradientDifference", "KFRTRL", "LIFRNN", "ModProp", "OnlineRNN", "OnlineRule", "RFLO",
     "RTRL", "RULES", "RateRNN", "SavedBytes", "UORO", "add_task", "alignment_after_training",
     "alignment_at_init", "assert_gradients_close",
-    "bptt_gradients", "bptt_saved_bytes", "compare_gradients", "cosine", "fptt_saved_bytes",
+    "bptt_gradients", "bptt_saved_bytes", "compare_gradients", "cosine", "evidence_loss",
+    "evidence_task", "fptt_saved_bytes",
     "rule_gradients", "saved_bytes", "train_online",
 ]
