@@ -41,7 +41,8 @@ from ..graph import Graph
 from ..result import Result
 from ..simulate import simulate
 
-__all__ = ["CMAES", "EvolutionResult", "Generation", "OpenAIES", "ParameterSpace",
+__all__ = ["CMAES", "PULSE_TASK", "EvolutionResult", "Generation", "OpenAIES", "ParameterSpace",
+           "PulseCountFitness", "morris_lecar_classifier", "pulse_count_task",
            "evaluate_population", "evolve"]
 
 Fitness = Callable[[Result], float]
@@ -511,3 +512,92 @@ def _loop(es: Any, space: ParameterSpace, fitness: Fitness, inputs: Any, generat
             callback(gen)
     return EvolutionResult(space.apply(best_x), best_x, best_f, np.asarray(es.mean).copy(),
                            space, history, evaluations, time.perf_counter() - t0)
+
+
+# ============================================================================ a task
+#: The pulse-count task of :func:`pulse_count_task` (issue 14's check): step, slot and
+#: pulse lengths (s), slots per trial, pulse amplitude (uA/cm^2), pulse probabilities.
+PULSE_TASK = {"dt": 0.25e-3, "slot": 5e-3, "pulse": 2e-3, "slots": 8, "tail": 5e-3,
+              "amplitude": 30.0, "p_more": 0.6, "p_fewer": 0.3}
+
+
+def pulse_count_task(trials: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stimulus integration: which of two channels sent more pulses?
+
+    Each trial has :data:`PULSE_TASK` ``slots`` slots of ``slot`` s; in each slot each
+    channel sends a current pulse (``pulse`` s of ``amplitude``) with probability
+    ``p_more`` for the trial's stronger channel and ``p_fewer`` for the other (drawn
+    fairly), then ``tail`` s of silence; trials with equal counts are drawn again.
+    Returns ``inputs`` ``[trials, steps, 2]`` and ``labels`` (+1: channel 0 sent more,
+    -1: channel 1), from ``numpy.random.default_rng(seed)``.
+    """
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise InputError(f"trials={trials!r}: expected a positive integer")
+    t = PULSE_TASK
+    slot, pulse = round(t["slot"] / t["dt"]), round(t["pulse"] / t["dt"])
+    steps = t["slots"] * slot + round(t["tail"] / t["dt"])
+    rng = np.random.default_rng(seed)
+    x = np.zeros((trials, steps, 2))
+    labels = np.zeros(trials)
+    for k in range(trials):
+        while True:
+            p = np.full(2, t["p_fewer"])
+            p[rng.integers(2)] = t["p_more"]
+            sent = rng.random((t["slots"], 2)) < p
+            counts = sent.sum(axis=0)
+            if counts[0] != counts[1]:
+                break
+        labels[k] = 1.0 if counts[0] > counts[1] else -1.0
+        for s, c in zip(*np.nonzero(sent), strict=True):
+            x[k, s * slot:s * slot + pulse, c] = t["amplitude"]
+    return x, labels
+
+
+def morris_lecar_classifier(n: int = 8, seed: int = 0, gain: float = 10.0) -> Graph:
+    """A recurrent Morris-Lecar network for :func:`pulse_count_task`.
+
+    ``in`` (2 channels) -> ``inp`` (``Affine``, weights ``N(0, 1)``, bias 35 uA/cm^2: just
+    below the type I firing onset near 40) -> ``ml`` (:class:`MorrisLecarGraded`, type I,
+    ``v_syn = -30`` mV, ``k_syn = 8`` mV so the graded output also follows
+    sub-threshold depolarisation) -> ``rec`` (``Linear``, zero, delay 1 step) -> ``ml``;
+    ``ml`` -> ``readout`` (``Affine``, zero) -> ``gain`` (``Scale``, fixed ``gain``) ->
+    ``out``. Exact integrator for ``w``, ``dt`` from :data:`PULSE_TASK`. The decision is
+    the sign of ``out`` averaged over the trial (:class:`PulseCountFitness`).
+    """
+    from .. import extensions as X
+    from .. import primitives as P
+    from ..semantics import Semantics
+
+    rng = np.random.default_rng(seed)
+    ml = X.MorrisLecarGraded.of_type("I", n, v0=-60.0, w0=0.0, v_syn=-30.0, k_syn=8.0)
+    nodes = {"in": P.Input(np.array([2])),
+             "inp": P.Affine(rng.normal(0.0, 1.0, (n, 2)), np.full(n, 35.0)), "ml": ml,
+             "rec": P.Linear(np.zeros((n, n))),
+             "readout": P.Affine(np.zeros((1, n)), np.zeros(1)),
+             "gain": P.Scale(np.full(1, float(gain))), "out": P.Output(np.array([1]))}
+    edges = [("in", "inp"), ("inp", "ml"), ("ml", "rec"), ("rec", "ml", 1),
+             ("ml", "readout"), ("readout", "gain"), ("gain", "out")]
+    return Graph(nodes, edges, Semantics(dt=PULSE_TASK["dt"], integrator="exact"),
+                 name="morris_lecar_classifier").validate()
+
+
+class PulseCountFitness:
+    """``fitness(result)`` for :func:`pulse_count_task`: the mean over trials of
+    ``tanh(label * y)``, ``y`` the ``output`` averaged over the trial: a soft accuracy in
+    [-1, 1] (bounded, so one confident trial cannot outweigh many wrong ones).
+    Picklable, for Dask process workers."""
+
+    def __init__(self, labels: Any, output: str = "out"):
+        self.labels = np.asarray(labels, dtype=np.float64)
+        self.output = output
+
+    def decision(self, result: Result) -> np.ndarray:
+        """``y`` per trial: the readout averaged over the trial."""
+        return np.asarray(result.outputs[self.output], dtype=np.float64)[:, :, 0].mean(axis=1)
+
+    def __call__(self, result: Result) -> float:
+        return float(np.mean(np.tanh(self.labels * self.decision(result))))
+
+    def accuracy(self, result: Result) -> float:
+        """Fraction of trials whose decision has the label's sign."""
+        return float(np.mean(np.sign(self.decision(result)) == self.labels))
