@@ -18,7 +18,18 @@ own; ``W_bar`` starts at ``W``, ``g_prev`` at 0, both carried across sequences):
     W_bar  <- (W_bar + W_{t+1}) / 2 - g / (2 alpha)
     g_prev <- g
 
-One departure from the paper, to keep one forward/backward per chunk: its
+``variant="multiplier"`` is the form found in public FPTT code for spiking networks
+(a Lagrange-multiplier estimate ``lam`` in place of ``g_prev``; ``lam`` starts at 0)::
+
+    W.grad  = g + alpha (W - W_bar) - lam                     # R = (alpha/2)||W - W_bar||^2 - <lam, W>
+    optimizer.step()
+    lam    <- lam - alpha (W_{t+1} - W_bar)
+    W_bar  <- (W_bar + W_{t+1}) / 2 - lam / (2 alpha)
+
+(if the step minimised ``l_t + R`` exactly, ``lam`` would equal ``grad l_t(W_{t+1})``).
+
+One departure from the paper in the default ``variant="gradient"``, to keep one
+forward/backward per chunk: its
 ``W_bar`` update uses ``grad l_t`` at the *new* parameters ``W_{t+1}``; here it is the
 gradient just computed at ``W_t`` (the same ``g``), as in the regulariser's ``g_prev``
 (evaluated at ``W_{t-1}``, not ``W_t``). The optimizer is the user's (SGD or Adam as in
@@ -86,11 +97,16 @@ class FPTT:
         K: steps per chunk (>= 1): one update, one backward through K steps.
         params: the parameters to regularise (default: every ``requires_grad``
             parameter of ``module``); must be those the optimizer updates.
+        variant: ``"gradient"`` (the paper's regulariser, default) or ``"multiplier"``
+            (module docstring).
     """
+
+    VARIANTS = ("gradient", "multiplier")
 
     def __init__(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  alpha: float = 0.5, K: int = 1,
-                 params: Iterable[torch.nn.Parameter] | None = None):
+                 params: Iterable[torch.nn.Parameter] | None = None,
+                 variant: str = "gradient"):
         if not isinstance(module, torch.nn.Module):
             raise InputError(f"FPTT trains a torch.nn.Module (e.g. spikecore.to_torch(graph)); "
                              f"got {type(module).__name__}")
@@ -102,7 +118,9 @@ class FPTT:
             raise InputError(f"alpha={alpha!r}: expected a positive finite number")
         if isinstance(K, bool) or not isinstance(K, int) or K < 1:
             raise InputError(f"K={K!r}: expected an integer >= 1 (steps per update)")
-        self.module, self.optimizer = module, optimizer
+        if variant not in self.VARIANTS:
+            raise InputError(f"variant={variant!r}: expected one of {self.VARIANTS}")
+        self.module, self.optimizer, self.variant = module, optimizer, variant
         self.alpha, self.K = float(alpha), int(K)
         chosen = module.parameters() if params is None else params
         self.params = [p for p in chosen if p.requires_grad]
@@ -114,6 +132,7 @@ class FPTT:
             raise InputError(f"FPTT: {missing} of the {len(self.params)} trained parameters "
                              "are not in the optimizer; give it the same parameters")
         self.w_bar = [p.detach().clone() for p in self.params]
+        #: ``g_prev`` (variant "gradient") or ``lam`` (variant "multiplier")
         self.g_prev = [torch.zeros_like(p) for p in self.params]
 
     def chunks(self, T: int) -> Iterator[tuple[int, int]]:
@@ -131,17 +150,22 @@ class FPTT:
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise InputError("loss_fn must return a scalar tensor (the chunk's loss)")
         grads = torch.autograd.grad(loss, self.params, allow_unused=True)
-        a = self.alpha
+        a, multiplier = self.alpha, self.variant == "multiplier"
         with torch.no_grad():
             for p, g, wb, gp in zip(self.params, grads, self.w_bar, self.g_prev, strict=True):
                 g = torch.zeros_like(p) if g is None else g
                 # the regulariser's gradient, analytic: no second backward
-                p.grad = g + a * (p - wb) - 0.5 * gp
-                gp.copy_(g)
+                if multiplier:
+                    p.grad = g + a * (p - wb) - gp
+                else:
+                    p.grad = g + a * (p - wb) - 0.5 * gp
+                    gp.copy_(g)
         self.optimizer.step()
         with torch.no_grad():
-            for p, wb, g in zip(self.params, self.w_bar, self.g_prev, strict=True):
-                wb.add_(p).mul_(0.5).sub_(g, alpha=0.5 / a)
+            for p, wb, gp in zip(self.params, self.w_bar, self.g_prev, strict=True):
+                if multiplier:
+                    gp.sub_(p - wb, alpha=a)
+                wb.add_(p).mul_(0.5).sub_(gp, alpha=0.5 / a)
         return float(loss.detach()), detach_state(new_state)
 
     def sequence(self, x: Any, loss_fn: ChunkLoss, state: Any = None
@@ -157,15 +181,21 @@ class FPTT:
         return losses, state
 
     def regularizer(self) -> float:
-        """``sum (alpha/2) ||W - W_bar - g_prev/(2 alpha)||^2`` now (a diagnostic)."""
+        """The regulariser ``R(W)`` now (a diagnostic): ``sum (alpha/2) ||W - W_bar -
+        g_prev/(2 alpha)||^2``, or ``sum (alpha/2) ||W - W_bar||^2 - <lam, W>``."""
+        a = self.alpha
         with torch.no_grad():
-            return float(sum(0.5 * self.alpha * ((p - wb - gp / (2 * self.alpha)) ** 2).sum()
-                             for p, wb, gp in zip(self.params, self.w_bar, self.g_prev,
-                                                  strict=True)))
+            total = 0.0
+            for p, wb, gp in zip(self.params, self.w_bar, self.g_prev, strict=True):
+                if self.variant == "multiplier":
+                    total += float(0.5 * a * ((p - wb) ** 2).sum() - (gp * p).sum())
+                else:
+                    total += float(0.5 * a * ((p - wb - gp / (2 * a)) ** 2).sum())
+            return total
 
     def memory_floats(self) -> int:
-        """Numbers FPTT carries between updates: ``W_bar`` and ``g_prev`` (2 x the
-        parameters), independent of T."""
+        """Numbers FPTT carries between updates: ``W_bar`` and ``g_prev`` (or ``lam``):
+        2 x the parameters, independent of T."""
         return 2 * sum(p.numel() for p in self.params)
 
 

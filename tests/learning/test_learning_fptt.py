@@ -34,17 +34,21 @@ def _last_step_loss(y: torch.Tensor):
     return lambda out, start, stop: F.cross_entropy(out[:, -1], y)
 
 
+@pytest.mark.parametrize("variant", FPTT.VARIANTS)
 @pytest.mark.parametrize("name", ["ltc_snn", "recurrent_lif"])
-def test_update_is_the_documented_rule(name):
-    """Two chunks with plain SGD: ``W <- W - lr (g + alpha (W - W_bar) - g_prev/2)``,
-    ``W_bar <- (W_bar + W)/2 - g/(2 alpha)``, g the gradient of the chunk's loss from the
-    detached state, recomputed here by hand."""
+def test_update_is_the_documented_rule(name, variant):
+    """Two chunks with plain SGD, recomputed here by hand, g the gradient of the chunk's
+    loss from the detached state. "gradient": ``W <- W - lr (g + alpha (W - W_bar) -
+    g_prev/2)``, ``W_bar <- (W_bar + W)/2 - g/(2 alpha)``; "multiplier": ``W <- W - lr (g
+    + alpha (W - W_bar) - lam)``, ``lam <- lam - alpha (W - W_bar)``, ``W_bar <- (W_bar +
+    W)/2 - lam/(2 alpha)``."""
     torch.manual_seed(0)
     module = sc.to_torch(_graphs()[name], dtype=torch.float64)
     ref = sc.to_torch(_graphs()[name], dtype=torch.float64)
     ref.load_state_dict(module.state_dict())
     lr, alpha, K = 0.05, 0.3, 3
-    rule = FPTT(module, torch.optim.SGD(module.parameters(), lr=lr), alpha=alpha, K=K)
+    rule = FPTT(module, torch.optim.SGD(module.parameters(), lr=lr), alpha=alpha, K=K,
+                variant=variant)
     x = torch.rand(4, 2 * K, 2, dtype=torch.float64) * 2
     y = torch.tensor([0, 1, 1, 0])
     losses, _ = rule.sequence(x, _last_step_loss(y))
@@ -61,9 +65,14 @@ def test_update_is_the_documented_rule(name):
         with torch.no_grad():
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
                 g = torch.zeros_like(p) if g is None else g
-                p -= lr * (g + alpha * (p - w_bar[i]) - g_prev[i] / 2)
-                w_bar[i] = (w_bar[i] + p) / 2 - g / (2 * alpha)
-                g_prev[i] = g
+                if variant == "gradient":
+                    p -= lr * (g + alpha * (p - w_bar[i]) - g_prev[i] / 2)
+                    w_bar[i] = (w_bar[i] + p) / 2 - g / (2 * alpha)
+                    g_prev[i] = g
+                else:  # g_prev holds lam
+                    p -= lr * (g + alpha * (p - w_bar[i]) - g_prev[i])
+                    g_prev[i] = g_prev[i] - alpha * (p - w_bar[i])
+                    w_bar[i] = (w_bar[i] + p) / 2 - g_prev[i] / (2 * alpha)
     assert losses == pytest.approx(want, rel=1e-12)
     for p, q in zip(module.parameters(), params, strict=True):
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-14)
@@ -77,7 +86,8 @@ def test_bad_arguments_are_refused():
     opt = torch.optim.SGD(module.parameters(), lr=0.1)
     for kw, match in (({"alpha": 0.0}, "alpha"), ({"alpha": -1.0}, "alpha"),
                       ({"alpha": float("nan")}, "alpha"), ({"alpha": True}, "alpha"),
-                      ({"K": 0}, "K="), ({"K": 2.0}, "K="), ({"K": True}, "K=")):
+                      ({"K": 0}, "K="), ({"K": 2.0}, "K="), ({"K": True}, "K="),
+                      ({"variant": "lagrange"}, "variant")):
         with pytest.raises(InputError, match=match):
             FPTT(module, opt, **kw)
     with pytest.raises(InputError, match="torch.nn.Module"):
