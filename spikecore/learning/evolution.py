@@ -30,16 +30,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, NumericalError
+from ..errors import InputError, NumericalError, SpikecoreError, UnavailableError
 from ..graph import Graph
 from ..result import Result
 from ..simulate import simulate
+from ..sweep import CONNECT_TIMEOUT_S
 
 __all__ = ["CMAES", "PULSE_TASK", "EvolutionResult", "Generation", "OpenAIES", "ParameterSpace",
            "PulseCountFitness", "morris_lecar_classifier", "pulse_count_task",
@@ -150,18 +153,38 @@ def _run_candidate(vector: np.ndarray, space: ParameterSpace, fitness: Fitness, 
                    ) -> float:
     """The fitness of one candidate; a run that produces NaN/inf scores ``-inf`` (the
     worst) instead of stopping the search, and so does a non-finite fitness."""
-    if backend == "brian2":
-        from ..sweep import _import_brian2
-
-        _import_brian2()  # a first Brian2 import in a Dask worker thread needs care
-    graph = space.apply(vector)
     try:
-        result = simulate(graph, inputs, backend=backend, steps=steps, record=record,
-                          **options)
+        result = simulate(space.apply(vector), inputs, backend=backend, steps=steps,
+                          record=record, **options)
     except NumericalError:
         return -math.inf
-    value = float(fitness(result))
+    return _finite_or_worst(fitness(result))
+
+
+def _finite_or_worst(value: Any) -> float:
+    value = float(value)
     return value if math.isfinite(value) else -math.inf
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """``build_fn`` of the sweep: candidate ``i`` written into a copy of the graph."""
+
+    space: ParameterSpace
+    rows: tuple[np.ndarray, ...]
+
+    def __call__(self, candidate: int) -> Graph:
+        return self.space.apply(self.rows[candidate])
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """``measure`` of the sweep: the user's fitness as the column ``fitness``."""
+
+    fitness: Fitness
+
+    def __call__(self, result: Result, point: dict[str, Any]) -> dict[str, float]:
+        return {"fitness": float(self.fitness(result))}
 
 
 def evaluate_population(space: ParameterSpace, candidates: Any, fitness: Fitness,
@@ -173,40 +196,41 @@ def evaluate_population(space: ParameterSpace, candidates: Any, fitness: Fitness
     Each candidate is ``simulate(space.apply(candidate), inputs, backend=backend,
     steps=steps, record=record, **simulate_options)`` scored by ``fitness(result)``;
     a run that raises :class:`~spikecore.errors.NumericalError` (NaN/inf) or a non-finite
-    fitness scores ``-inf``. ``executor``: ``None`` runs in this process in order; a
-    ``distributed.Client``, ``"local"`` or a scheduler address maps the candidates over
-    Dask (``client.map``, the graph and inputs scattered once) and gathers them in order:
-    the same values as in-process, since each run is deterministic. With processes
-    (``"local"``, remote workers) ``fitness`` must pickle (cloudpickle: lambdas are fine).
+    fitness scores ``-inf``; any other error is raised. ``executor``: ``None`` runs in
+    this process in order; a ``distributed.Client``, ``"local"``, a scheduler address or
+    a Dask cluster runs the candidates as one :func:`spikecore.sweep.sweep` (Dask
+    schedules; results come back in candidate order): the same values as in-process,
+    since each run is deterministic. With process workers ``fitness`` must pickle
+    (cloudpickle: lambdas and closures are fine).
     """
     X = np.asarray(candidates, dtype=np.float64)
     if X.ndim != 2:
         raise InputError(f"candidates: shape {X.shape}; expected [population, {space.size}]")
-    rows = [space.check(x, f"candidates[{i}]") for i, x in enumerate(X)]
+    rows = tuple(space.check(x, f"candidates[{i}]") for i, x in enumerate(X))
     if not callable(fitness):
         raise InputError(f"fitness={fitness!r}: expected a callable fitness(result) -> float")
     options = dict(simulate_options)
     if executor is None:
         return np.array([_run_candidate(x, space, fitness, inputs, backend, steps, record,
                                         options) for x in rows])
-    from ..sweep import _check_executor, _check_picklable, _dask_client
+    from ..sweep import SweepWarning, sweep
 
-    _check_executor(executor, None)
-    _check_picklable({"fitness": fitness})
-    with _dask_client(executor, None, len(rows)) as client:
-        return _map_on_dask(client, rows, space, fitness, inputs, backend, steps, record,
-                            options)
-
-
-def _map_on_dask(client: Any, rows: list[np.ndarray], space: ParameterSpace,
-                 fitness: Fitness, inputs: Any, backend: str, steps: int | None,
-                 record: Any, options: dict[str, Any]) -> np.ndarray:
-    # Scatter what every candidate shares once, instead of pickling it into each task.
-    shared = client.scatter([space, inputs], broadcast=True, hash=False)
-    futures = client.map(_run_candidate, rows, space=shared[0], fitness=fitness,
-                         inputs=shared[1], backend=backend, steps=steps, record=record,
-                         options=options, pure=False)
-    return np.array(client.gather(futures), dtype=np.float64)
+    with warnings.catch_warnings():
+        # Failed runs are looked at below, row by row; the sweep's summary would repeat it.
+        warnings.simplefilter("ignore", SweepWarning)
+        table = sweep(_Candidates(space, rows), [{"candidate": i} for i in range(len(rows))],
+                      backend=backend, steps=steps, inputs=inputs, record=record,
+                      measure=_Measure(fitness), executor=executor, **options)
+    out = np.empty(len(rows))
+    for i, row in enumerate(table.itertuples(index=False)):
+        if row.status == "ok":
+            out[i] = _finite_or_worst(row.fitness)
+        elif row.error_type == NumericalError.__name__:
+            out[i] = -math.inf
+        else:  # what would have been raised in-process
+            raise SpikecoreError(f"candidate {i} failed on a Dask worker: {row.error_type}: "
+                                 f"{row.error}")
+    return out
 
 
 # ============================================================================ strategies
@@ -461,15 +485,32 @@ def evolve(graph: Graph, params: Mapping[str, str | Sequence[str]] | ParameterSp
             or generations < 1:
         raise InputError(f"generations={generations!r}: expected an integer >= 1")
     es = _strategy(strategy, start, sigma, lr, population, seed)
-    if executor is None or hasattr(executor, "submit"):
-        return _loop(es, space, fitness, inputs, generations, backend, steps, record,
-                     executor, evaluate_center, callback, simulate_options)
-    from ..sweep import _check_executor, _dask_client
+    with _open_executor(executor) as ex:
+        return _loop(es, space, fitness, inputs, generations, backend, steps, record, ex,
+                     evaluate_center, callback, simulate_options)
 
-    _check_executor(executor, None)
-    with _dask_client(executor, None, population + 1) as client:
-        return _loop(es, space, fitness, inputs, generations, backend, steps, record,
-                     client, evaluate_center, callback, simulate_options)
+
+@contextmanager
+def _open_executor(executor: Any) -> Iterator[Any]:
+    """``"local"`` or a scheduler address opened once for a whole search (a cluster per
+    generation would cost seconds each); anything else is passed on as given."""
+    if not isinstance(executor, str):
+        yield executor
+        return
+    try:
+        import distributed
+    except ImportError as exc:
+        raise UnavailableError(f"executor={executor!r} needs dask distributed ({exc}); fix: "
+                               "pip install 'spikecore[scale]', or executor=None") from exc
+    if executor == "local":
+        # Processes with one thread each: Brian2 runs one simulation per process at a time.
+        with distributed.LocalCluster(threads_per_worker=1, processes=True,
+                                      dashboard_address=":0") as cluster, \
+                distributed.Client(cluster) as client:
+            yield client
+        return
+    with distributed.Client(executor, timeout=CONNECT_TIMEOUT_S) as client:
+        yield client
 
 
 def _strategy(strategy: Any, x0: np.ndarray, sigma: float, lr: float, population: int,

@@ -191,3 +191,27 @@ def test_dask_gives_the_sequential_result():
     np.testing.assert_array_equal(np.vstack([h.fitness for h in seq.history]),
                                   np.vstack([h.fitness for h in par.history]))
     np.testing.assert_array_equal(seq.center, par.center)
+
+
+def test_failed_runs_score_worst_and_other_errors_are_raised_on_dask_too():
+    distributed = pytest.importorskip("distributed")
+    space = ParameterSpace(ml_graph(), {"readout": "weight"})
+    X = np.vstack([np.zeros(N), np.ones(N)])
+    nan_fitness = lambda r: float("nan") if r.outputs["out"].max() > 0 else 1.0  # noqa: E731
+    seq = evaluate_population(space, X, nan_fitness, INPUTS, backend="torch", **F64)
+    np.testing.assert_array_equal(seq, [1.0, -np.inf])
+
+    def broken(result: sc.Result) -> float:
+        raise ValueError("no such output")
+
+    with pytest.raises(ValueError, match="no such output"):
+        evaluate_population(space, X, broken, INPUTS, backend="torch", **F64)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        par = evaluate_population(space, X, nan_fitness, INPUTS, backend="torch",
+                                  executor=client, **F64)
+        np.testing.assert_array_equal(par, seq)
+        with pytest.raises(sc.errors.SpikecoreError, match="candidate 0 failed.*ValueError"):
+            evaluate_population(space, X, broken, INPUTS, backend="torch", executor=client,
+                                **F64)
