@@ -29,11 +29,11 @@ own; ``W_bar`` starts at ``W``, ``g_prev`` at 0, both carried across sequences):
 (if the step minimised ``l_t + R`` exactly, ``lam`` would equal ``grad l_t(W_{t+1})``).
 
 One departure from the paper in the default ``variant="gradient"``, to keep one
-forward/backward per chunk: its
-``W_bar`` update uses ``grad l_t`` at the *new* parameters ``W_{t+1}``; here it is the
-gradient just computed at ``W_t`` (the same ``g``), as in the regulariser's ``g_prev``
-(evaluated at ``W_{t-1}``, not ``W_t``). The optimizer is the user's (SGD or Adam as in
-the papers' code); FPTT only sets ``.grad``.
+forward/backward per chunk: its ``W_bar`` update uses ``grad l_t`` at the *new*
+parameters ``W_{t+1}``; here it is the gradient just computed at ``W_t`` (the same
+``g``), as in the regulariser's ``g_prev`` (evaluated at ``W_{t-1}``, not ``W_t``).
+The optimizer is the user's (e.g. SGD or Adam); FPTT only sets ``.grad`` and calls
+``optimizer.step()``.
 
 Memory: autograd keeps the tensors of one chunk (K steps) only, whatever T; the rule
 keeps two extra copies of the parameters (``W_bar``, ``g_prev``). :func:`saved_bytes`
