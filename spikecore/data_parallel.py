@@ -9,10 +9,10 @@ so every rank takes the same optimiser step. A few lines::
     import spikecore as sc
     from spikecore import data_parallel as dp
 
-    with dp.distributed() as ctx:                      # torchrun's variables, or one process
-        model = dp.wrap(graph, ctx, dtype=torch.float64)   # DDP around sc.to_torch(graph)
+    def train(ctx: dp.DistributedInfo) -> sc.Graph:
+        model = dp.wrap(graph, ctx, dtype=torch.float64)  # DDP around sc.to_torch(graph)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        for x, y in global_batches:                    # same batches, same order, every rank
+        for x, y in global_batches:                   # same batches, same order, every rank
             shard = dp.shard(len(y), ctx)
             xs, ys = shard.take(x, y)
             out, _ = model(xs)
@@ -20,7 +20,10 @@ so every rank takes the same optimiser step. A few lines::
             opt.zero_grad()
             loss.backward()
             opt.step()
-        trained = sc.from_torch(model.module)
+        return sc.from_torch(model.module)
+
+    with dp.distributed() as ctx:                     # torchrun's variables, or one process
+        trained = train(ctx)                          # the DDP model is freed on return
 
 Launch with ``torchrun --standalone --nproc_per_node=2 script.py`` (one machine) or as a
 plain ``python script.py`` (one process, a group of size 1, the same code path).
@@ -38,7 +41,8 @@ What holds, and why (checked by ``tests/test_data_parallel.py`` on 2 Gloo ranks,
 * **Buffers** (frozen NIR parameters and the coefficients derived from them) are never
   written by the module's forward, so :func:`wrap` broadcasts them from rank 0 once, when
   DDP is built, and not before every forward (``forward_sync_buffers=False``): one
-  collective less per step, and a forward on one rank alone (evaluation) needs no other.
+  collective less per step, and a forward on one rank alone (evaluation under
+  ``torch.no_grad()``) needs no other.
 * **State passing** works through the wrapper: ``out, state = model(x, state)``, with
   several calls feeding one ``backward`` (full BPTT over chunks) or one ``backward`` per
   chunk and :func:`detach_state` in between (truncated BPTT).
@@ -80,7 +84,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .errors import InputError, SpikecoreError
 from .graph import Graph
 
-__all__ = ["DistributedInfo", "Shard", "detach_state", "distributed", "init_from_env",
+__all__ = ["DistributedInfo", "Shard", "current", "detach_state", "distributed", "init_from_env",
            "shard", "spawn", "unused_parameters", "unwrap", "wrap"]
 
 #: What torchrun sets for each worker; a launch sets all of them or none.
