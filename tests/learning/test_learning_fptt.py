@@ -165,3 +165,35 @@ def test_fptt_trains_ltc_snn_on_300_steps():
     print(f"accuracy {before:.3f} -> {after:.3f}")
     assert before <= 0.6, before
     assert after >= 0.77, (before, after)
+
+
+class _GRUModule(torch.nn.Module):
+    """A plain torch module with the same ``out, state = module(x, state)`` contract."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(2, 8, batch_first=True)
+        self.out = torch.nn.Linear(8, 2)
+
+    def forward(self, x, state=None):
+        h, state = self.gru(x, state)
+        return self.out(h), state
+
+
+def test_any_stateful_module_and_the_regulariser():
+    """FPTT needs only ``out, state = module(x, state)``: a torch GRU learns a constant
+    target online (K = 5), and ``regularizer()`` is the documented ``R(W)``."""
+    torch.manual_seed(0)
+    module = _GRUModule()
+    rule = FPTT(module, torch.optim.Adam(module.parameters(), lr=0.05), alpha=0.5, K=5)
+    assert rule.regularizer() == 0.0  # W_bar = W, g_prev = 0
+    y = torch.ones(4, dtype=torch.long)
+    first = None
+    for _ in range(10):
+        losses, state = rule.sequence(torch.rand(4, 20, 2), _last_step_loss(y))
+        first = losses[0] if first is None else first
+        assert not state.requires_grad  # handed back detached
+    assert losses[-1] < 0.5 * first
+    want = sum(float(0.25 * ((p.detach() - wb - gp).pow(2)).sum())
+               for p, wb, gp in zip(rule.params, rule.w_bar, rule.g_prev, strict=True))
+    assert rule.regularizer() == pytest.approx(want, rel=1e-6)
