@@ -19,10 +19,12 @@ scheduler address): Dask schedules, spikecore only maps. Every candidate is a
 deterministic simulation, so both give the same fitness values, and a seed gives the same
 candidates on every call.
 
->>> space = ParameterSpace(graph, {"rec": "weight", "inp": "weight"})
->>> out = evolve(graph, {"rec": "weight"}, fitness, inputs, backend="brian2",
-...              strategy="openai", generations=20, population=16, sigma=0.5, seed=0)
->>> out.graph          # the best candidate written into a copy of the graph
+Example::
+
+    space = ParameterSpace(graph, {"rec": "weight", "inp": "weight"})
+    out = evolve(graph, space, fitness, inputs, backend="brian2", strategy="cma",
+                 generations=20, population=16, sigma=0.5, seed=0)
+    out.graph      # the best candidate, written into a copy of the graph
 """
 
 from __future__ import annotations
@@ -463,21 +465,27 @@ def evolve(graph: Graph, params: Mapping[str, str | Sequence[str]] | ParameterSp
         params: what is evolved (:class:`ParameterSpace` or its ``params`` mapping).
         fitness: ``fitness(result) -> float`` of a :class:`~spikecore.Result`, higher is
             better; must pickle for Dask process workers.
-        inputs, steps, record, simulate_options: passed to :func:`spikecore.simulate` for
-            every candidate (``record=()`` records the Output nodes only).
+        inputs: the inputs of every candidate's run (as for :func:`spikecore.simulate`).
         strategy: ``"openai"`` (:class:`OpenAIES`, Adam, ``lr``), ``"cma"``
             (:class:`CMAES`), or an object with ``ask()``, ``tell(fitness)`` and ``mean``.
-        generations, population, sigma, seed: the search budget, the initial step size
-            and the seed of the strategy's random numbers.
+        generations: the number of generations (the search budget).
+        population: candidates per generation (even for OpenAI-ES).
+        sigma: the initial step size (OpenAI-ES: fixed; CMA-ES: adapted).
+        lr: OpenAI-ES's Adam learning rate (CMA-ES has none).
+        seed: the seed of the strategy's random numbers.
         x0: the starting vector (default: the graph's current values).
         backend: any spikecore backend; the same seed gives the same search everywhere
             the backends agree (they do under the contract).
+        steps: steps per run (default: the inputs' length).
+        record: what each run records (default ``()``: the Output nodes only).
         executor: ``None`` (in-process), a ``distributed.Client``, ``"local"`` or a
             scheduler address (:func:`evaluate_population`). A ``"local"`` cluster or an
             address is opened once for the whole search.
         evaluate_center: also run the centre each generation (one more simulation, in
             the same map): the learning curve of the solution itself.
         callback: called with each :class:`Generation` as it finishes.
+        **simulate_options: further keywords of :func:`spikecore.simulate` (e.g.
+            ``dtype=torch.float64`` on torch).
     """
     space = params if isinstance(params, ParameterSpace) else ParameterSpace(graph, params)
     start = space.vector(graph) if x0 is None else space.check(x0, "x0")
