@@ -248,6 +248,8 @@ UNSUPPORTED_REASONS: dict[type, str] = {
     X.STDPLinear: "Lava 0.10's learning engine (LearningDense with a Loihi learning rule) "
                   "applies weight changes once per learning epoch with its own trace "
                   "arithmetic, not the contract's per-step pair/triplet STDP update",
+    X.HebbianLinear: "Lava's LIF sends spikes, not graded rates, and its learning engine "
+                     "updates once per learning epoch, not the contract's per-step rate rule",
     X.VogelsLinear: "Lava 0.10's learning engine applies weight changes once per learning "
                     "epoch with its own trace arithmetic, not the contract's per-step "
                     "inhibitory STDP update",

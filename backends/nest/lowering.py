@@ -74,6 +74,8 @@ UNSUPPORTED_REASONS: dict[type, str] = {
     X.STDPLinear: "NEST's stdp_synapse/stdp_triplet_synapse update a weight when a spike "
                   "arrives, with NEST's dendritic-delay timing and its own traces; not "
                   "checked against the contract's per-step update",
+    X.HebbianLinear: "NEST's rate-model connections (rate_connection_instantaneous/delayed) "
+                     "have fixed weights: NEST has no plastic rate synapse",
     X.VogelsLinear: "NEST's vogels_sprekeler_synapse updates a weight when a spike arrives, "
                     "with NEST's dendritic-delay timing; not checked against the contract's "
                     "per-step update",

@@ -35,6 +35,7 @@ STDPLinear          ``y = W x`` whose ``W`` learns by all-to-all pair or triplet
                     input ``[pre, post of the last step]`` (:mod:`.plasticity`)
 VogelsLinear        the same wiring, ``W`` learning by Vogels et al. (2011) inhibitory STDP
                     toward a target post rate ``rho0``
+HebbianLinear       the same wiring on rates, ``dW/dt = eta (r_post - theta) r_pre`` clipped
 ==================  =====================================================================
 
 **Files.** In a spikecore NIR file an extension node is not a NIR node (``nir.read``
@@ -107,6 +108,7 @@ from .morris_lecar import (
     upward_crossing,
 )
 from .plasticity import (
+    HebbianLinear,
     STDPCoefficients,
     STDPLinear,
     STDPState,
@@ -149,7 +151,7 @@ SOURCE_EXTENSIONS = SOURCE_TYPES
 
 __all__ = [
     "ALIF", "ALIFCoefficients", "ALIFState", "CondLIF", "CondLIFCoefficients", "CondLIFState",
-    "EXTENSIONS_KEY", "EXTENSION_TYPES", "Extension", "IZHIKEVICH_TIME_UNIT", "Izhikevich",
+    "EXTENSIONS_KEY", "EXTENSION_TYPES", "Extension", "HebbianLinear", "IZHIKEVICH_TIME_UNIT", "Izhikevich",
     "IzhikevichCoefficients", "IzhikevichState", "LTCCoefficients", "LTCLIF", "LTCState",
     "ML_CONDUCTANCE", "ML_CURRENT", "ML_FIELDS", "ML_INPUT_KINDS", "MORRIS_LECAR_TIME_UNIT",
     "MORRIS_LECAR_TYPE_I", "MORRIS_LECAR_TYPE_II", "MorrisLecar", "MorrisLecarCoefficients",

@@ -151,6 +151,38 @@ class VogelsLinear(PlasticLinear):
     array_fields = ("weight", "eta", "tau_stdp", "rho0", "w_min", "w_max")
 
 
+@dataclass(eq=False)
+class HebbianLinear(PlasticLinear):
+    """Rate-based Hebbian plasticity with a post threshold: ``y = W p`` on rates, ``W``
+    following ``dW_ij/dt = eta (r_post_i - theta) r_pre_j`` within ``[w_min, w_max]``.
+
+    Same stacked input as STDPLinear: ``[p (n_in) = r_pre[t], q (n_out) = r_post[t-1]]``
+    (wire it with :func:`stdp_connection`; for a recurrent connection pass
+    ``out_delay=1``). The exact step is :func:`stdp_step` with all trace decays 0 (so
+    ``r1 = p[t-1]``), ``a2_plus = eta dt``, ``a2_minus = 0`` and the constant depression
+    ``a_pre = eta dt theta`` (:func:`hebbian_coefficients`), i.e.::
+
+        W = clip(W + eta dt outer(q[t], p[t-1]), w_min, w_max)   # = r_post[t-1] r_pre[t-1]
+        y = W p[t]
+        W = clip(W - eta dt theta p[t], w_min, w_max)             # (broadcast over rows)
+
+    The Hebbian product pairs the rates of one step (``t - 1``); the threshold term uses
+    this step's ``p`` (one step later: the difference is ``O(dt)`` for smooth rates), and
+    after the clip, so a weight held at ``w_max`` ends each step ``eta dt theta p_j``
+    below it.
+    Dale's law and bounds are the clip: excitatory ``w_min = 0``; an inhibitory
+    connection keeps strengths ``W >= 0`` sent through a negative map (``Scale(-1)``),
+    for which the same rule is homeostatic (the rate form of Vogels et al. 2011).
+    """
+
+    weight: np.ndarray
+    eta: np.ndarray
+    theta: np.ndarray = 0.0
+    w_min: np.ndarray = 0.0
+    w_max: np.ndarray = np.inf
+    array_fields = ("weight", "eta", "theta", "w_min", "w_max")
+
+
 # ---------------------------------------------------------------------- validation
 def _check(name: str, node: Any, dt: float | None) -> list[str]:
     head = f"node {name!r} (STDPLinear):"
@@ -183,18 +215,26 @@ def _check(name: str, node: Any, dt: float | None) -> list[str]:
     return out
 
 
+#: per rate-style rule: its nonnegative fields, each with what it is.
+_NONNEGATIVE = {"VogelsLinear": (("eta", "a learning rate"), ("rho0", "a target rate in Hz")),
+                "HebbianLinear": (("eta", "a learning rate"),
+                                  ("theta", "a post-rate threshold"))}
+
+
 def _vogels_check(name: str, node: Any, dt: float | None) -> list[str]:
-    head = f"node {name!r} (VogelsLinear):"
+    """Checks of VogelsLinear and HebbianLinear (one-value rule fields, signs, bounds)."""
+    kind = type(node).__name__
+    head = f"node {name!r} ({kind}):"
     out = []
     if np.ndim(node.weight) != 2:
         out.append(f"{head} 'weight' has shape {np.shape(node.weight)}; expected (n_out, n_in)")
-    for f in ("eta", "tau_stdp", "rho0", "w_min", "w_max"):
+    for f in node.array_fields[1:]:
         if np.size(getattr(node, f)) != 1:
             out.append(f"{head} {f!r} has shape {np.shape(getattr(node, f))}; expected one "
                        "value (shared by all synapses)")
     if out:
         return out
-    for f, what in (("eta", "a learning rate"), ("rho0", "a target rate in Hz")):
+    for f, what in _NONNEGATIVE[kind]:
         v = float(getattr(node, f))
         if np.isfinite(v) and v < 0:
             out.append(f"{head} {f}={v:g}; expected >= 0 ({what})")
@@ -238,6 +278,11 @@ register_extension(VogelsLinear, P.PrimitiveSpec(
     "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"), time_constants=("tau_stdp",),
     array_params=("weight", "eta", "tau_stdp", "rho0"),
     notes="y = W p; W learns by Vogels et al. (2011) inhibitory STDP toward rate rho0",
+    extra={"check": _vogels_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
+register_extension(HebbianLinear, P.PrimitiveSpec(
+    "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"),
+    array_params=("weight", "eta", "theta"),
+    notes="y = W p on rates; dW/dt = eta (r_post - theta) r_pre, clipped to [w_min, w_max]",
     extra={"check": _vogels_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
 
 
@@ -286,9 +331,18 @@ def vogels_coefficients(node: VogelsLinear, semantics: Semantics) -> STDPCoeffic
                             float(node.w_max), False, a_pre=eta * 2.0 * float(node.rho0) * tau)
 
 
+def hebbian_coefficients(node: HebbianLinear, semantics: Semantics) -> STDPCoefficients:
+    """The Hebbian rate rule as :func:`stdp_step`'s coefficients (see
+    :class:`HebbianLinear`): decays 0, ``a2_plus = eta dt``, ``a_pre = eta dt theta``."""
+    rate = float(node.eta) * float(semantics.dt)
+    return STDPCoefficients(0.0, 0.0, 0.0, 0.0, rate, 0.0, 0.0, 0.0, float(node.w_min),
+                            float(node.w_max), False, a_pre=rate * float(node.theta))
+
+
 #: plastic node type -> its coefficients (the one step function runs them all).
 COEFFICIENT_RULES: dict[type, Callable[[Any, Semantics], STDPCoefficients]] = {
-    STDPLinear: stdp_coefficients, VogelsLinear: vogels_coefficients}
+    STDPLinear: stdp_coefficients, VogelsLinear: vogels_coefficients,
+    HebbianLinear: hebbian_coefficients}
 
 
 def plastic_coefficients(node: PlasticLinear, semantics: Semantics) -> STDPCoefficients:
@@ -367,24 +421,28 @@ def stdp_weight_change(node: STDPLinear, pre: Any, post: Any) -> float:
 
 
 # ---------------------------------------------------------------------- wiring
-def stdp_connection(name: str, node: STDPLinear, pre: str, post: str
+def stdp_connection(name: str, node: PlasticLinear, pre: str, post: str, out_delay: int = 0
                     ) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
     """Nodes and edges that connect ``pre`` (``n_in`` spikes) to ``post`` (``n_out``
     neurons) through the plastic ``node``: two port maps (``nir.Linear`` embeddings into
     the stacked input: ``<name>_pre_port`` and ``<name>_post_port``), the edges ``pre ->
     pre_port -> name -> post`` (delay 0) and ``post -> post_port -> name`` with delay 1 on
-    the last edge. Add them to your graph's nodes and edges."""
+    the last edge. Add them to your graph's nodes and edges. ``out_delay`` is the delay
+    of ``name -> post``: 1 for a recurrent connection (``pre`` is ``post``), which would
+    otherwise close a zero-delay cycle."""
     n_out, n_in = node.dims()
     eye = np.eye(n_in + n_out)
     pre_port, post_port = f"{name}_pre_port", f"{name}_post_port"
     nodes = {name: node, pre_port: nir.Linear(weight=eye[:, :n_in].copy()),
              post_port: nir.Linear(weight=eye[:, n_in:].copy())}
-    edges = [(pre, pre_port, 0), (pre_port, name, 0), (name, post, 0), (post, post_port, 0),
+    edges = [(pre, pre_port, 0), (pre_port, name, 0), (name, post, out_delay),
+             (post, post_port, 0),
              (post_port, name, 1)]
     return nodes, edges
 
 
-__all__ = ["BOUNDS", "COEFFICIENT_RULES", "PFISTER_GERSTNER_VISUAL_CORTEX", "PlasticLinear",
+__all__ = ["BOUNDS", "COEFFICIENT_RULES", "HebbianLinear", "PFISTER_GERSTNER_VISUAL_CORTEX",
+           "PlasticLinear", "hebbian_coefficients",
            "STDPCoefficients", "STDPLinear", "STDPState", "VogelsLinear", "plastic_coefficients",
            "split_stdp_input", "vogels_coefficients",
            "stdp_coefficients", "stdp_connection", "stdp_initial_state", "stdp_step",
