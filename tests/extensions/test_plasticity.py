@@ -1,6 +1,7 @@
-"""STDPLinear: weight trajectories equal on Brian2 and torch (pair and triplet, hard and
-soft bounds, batches), the discrete rule equal to the pair sums over spike times,
-lossless files, refusals (plain NIR, Lava, NEST, continuous mode) and input checks."""
+"""STDPLinear (and VogelsLinear, HebbianLinear): weight trajectories equal on Brian2 and
+torch (pair and triplet, hard and soft bounds, batches), the discrete rule equal to the pair
+sums over spike times (HebbianLinear: to its stated update), lossless files, refusals
+(plain NIR, Lava, NEST, continuous mode) and input checks."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from spikecore.backends import get_backend
 import spikecore as sc
 from spikecore import primitives as P
 from spikecore.errors import GraphError, UnsupportedError
-from spikecore.extensions import PoissonSource
+from spikecore.extensions import PoissonSource, RateUnit
 from spikecore.extensions.plasticity import (
+    HebbianLinear,
     STDPLinear,
     VogelsLinear,
     stdp_connection,
@@ -190,3 +192,81 @@ def test_the_memory_estimate_counts_the_weight_matrix() -> None:
     base = estimate_bytes(g, 2, 100, record_plan(g, ("spikes",)))
     with_w = estimate_bytes(g, 2, 100, record_plan(g, ("spikes", "w")))
     assert with_w - base == 8 * 2 * 100 * N_OUT * N_IN   # [batch, steps, n_out, n_in]
+
+
+def _hebbian_graph(node: HebbianLinear) -> sc.Graph:
+    """Given pre rates (an Input) -> HebbianLinear -> a ReLU rate unit (the post rates)."""
+    nodes, edges = stdp_connection("syn", node, "src", "post")
+    nodes["src"] = P.Input(np.array([N_IN]))
+    nodes["post"] = RateUnit(tau=np.full(N_OUT, 0.01), x0=np.zeros(N_OUT), phi="relu")
+    nodes["out"] = P.Output(np.array([N_OUT]))
+    edges.append(("post", "out", 0))
+    return sc.Graph(nodes, edges, sc.Semantics(dt=DT, integrator="exact"), name="hebb")
+
+
+def _hebbian_node(**kw) -> HebbianLinear:
+    args = dict(weight=np.random.default_rng(0).uniform(0.2, 0.6, (N_OUT, N_IN)), eta=0.05,
+                theta=4.0, w_min=0.0, w_max=1.0)
+    args.update(kw)
+    return HebbianLinear(**args)
+
+
+def test_hebbian_follows_its_stated_update_on_both_backends() -> None:
+    """The docstring's update written out with numpy (post rates from the run), and the
+    weights equal on Brian2 and torch; both bounds act in this run."""
+    w0 = _hebbian_node().weight
+    w0[2] = 0.02                      # post 2 stays below theta: its weights fall to 0
+    node = _hebbian_node(weight=w0)
+    g = _hebbian_graph(node)
+    steps = 200
+    pre = np.random.default_rng(1).uniform(0.0, 20.0, (steps, N_IN))
+    rt = sc.simulate(g, pre, backend="torch", record=("w", "post:x"), dtype=torch.float64)
+    rb = sc.simulate(g, pre, backend="brian2", record=("w", "post:x"))
+    w_t = rt.traces["syn"]["w"][0]
+    assert_close_arrays(rt.traces["syn"]["w"], rb.traces["syn"]["w"], W_ATOL,
+                        "syn:w (torch vs brian2)")
+    post = np.maximum(rt.traces["post"]["x"][0], 0.0)
+    w, c = node.weight.copy(), 0.05 * DT
+    for t in range(steps):
+        if t >= 1:   # q[t] = post[t-1] paired with p[t-1]
+            w = np.clip(w + c * np.outer(post[t - 1], pre[t - 1]), 0.0, 1.0)
+        w = np.clip(w - c * 4.0 * pre[t][None, :], 0.0, 1.0)
+        np.testing.assert_allclose(w_t[t], w, rtol=0, atol=1e-12, err_msg=f"step {t}")
+    assert (w_t[-1] == 0.0).any() and (w_t[-1] > 0.99).any()    # both bounds reached
+
+
+def test_hebbian_files_refusals_and_checks(tmp_path) -> None:
+    node = _hebbian_node()
+    g = _hebbian_graph(node)
+    back = sc.read(sc.write(g, tmp_path / "hebb.nir"))
+    assert isinstance(back.nodes["syn"], HebbianLinear) and back.edges == g.edges
+    for f, v in node.fields().items():
+        np.testing.assert_array_equal(getattr(back.nodes["syn"], f), v, err_msg=f)
+        assert np.shape(getattr(back.nodes["syn"], f)) == np.shape(v), f
+    pre = np.ones((20, N_IN))
+    a, b = (sc.simulate(x, pre, backend="torch", record=("w",), dtype=torch.float64)
+            for x in (g, back))
+    np.testing.assert_array_equal(a.traces["syn"]["w"], b.traces["syn"]["w"])
+    with pytest.raises(UnsupportedError, match="HebbianLinear"):
+        sc.to_nir(g, plain=True)
+    flat = g.flatten()
+    assert any("'syn' (HebbianLinear): no lowering (Lava's LIF sends spikes" in p
+               for p in get_backend("lava").check(flat))
+    assert "'syn' (HebbianLinear): no lowering (NEST's rate-model connections" in \
+        "\n".join(get_backend("nest").check(flat))
+    assert any("'syn' (HebbianLinear): runs in mode='discrete' only" in p
+               for p in get_backend("brian2").check(flat, mode="continuous"))
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"eta": -1.0}, "eta=-1; expected >= 0 (a learning rate)"),
+    ({"theta": -2.0}, "theta=-2; expected >= 0 (a post-rate threshold)"),
+    ({"w_min": 1.0, "w_max": 0.5}, "w_min=1 > w_max=0.5"),
+    ({"w_max": 0.3}, "'weight' lies outside [w_min, w_max]"),
+    ({"eta": np.array([0.1, 0.2])}, "'eta' has shape (2,); expected one value"),
+], ids=["negative-eta", "negative-theta", "bounds-order", "outside", "per-synapse-eta"])
+def test_hebbian_bad_parameters_are_named(kw, message) -> None:
+    with pytest.raises(GraphError) as err:
+        _hebbian_graph(_hebbian_node(**kw)).validate()
+    assert "'syn' (HebbianLinear)" in str(err.value) and message in str(err.value), \
+        str(err.value)
