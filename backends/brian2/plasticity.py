@@ -1,5 +1,5 @@
 """Brian2 lowering of the plastic connections of :mod:`spikecore.extensions.plasticity`
-(STDPLinear, VogelsLinear; discrete mode).
+(STDPLinear, VogelsLinear, HebbianLinear; discrete mode).
 
 Three objects per node: the node's group (``batch * n_out``: ``y``, the post traces
 ``o1``, ``o2``), a presynaptic group ``<node>__pre`` (``batch * n_in``: the pre traces
@@ -109,7 +109,7 @@ for _t in COEFFICIENT_RULES:
                            "plasticity (weights on all-to-all Synapses, LTP, transmission "
                            "and LTD in separate slots)", discrete_only)
     CONTINUOUS_REFUSALS[_t.__name__] = (
-        "its post spikes arrive over a delay-1 edge and each is paired at its own step: a "
-        "per-step rule, not yet written as event-driven continuous-time synapses")
+        "its post spikes (rates) arrive over a delay-1 edge and each is paired at its own "
+        "step: a per-step rule, not yet written as event-driven continuous-time synapses")
 
 __all__: list[str] = []

@@ -1,5 +1,5 @@
 """Torch lowering of the plastic connections of :mod:`spikecore.extensions.plasticity`
-(STDPLinear, VogelsLinear).
+(STDPLinear, VogelsLinear, HebbianLinear).
 
 Registered into :data:`.registry.BUILDERS` (the package imports this module).
 :class:`STDPOp` runs :func:`spikecore.extensions.plasticity.stdp_step` with ``xp=torch``,
@@ -26,7 +26,8 @@ from .registry import Builder, register_builder
 
 
 class STDPOp(NodeOp):
-    """STDPLinear, VogelsLinear; state ``(w, r1, r2, o1, o2)``; sends ``y = W p``."""
+    """STDPLinear, VogelsLinear, HebbianLinear; state ``(w, r1, r2, o1, o2)``; sends
+    ``y = W p``."""
 
     kind = "stateful"
     state_names = ("w", "r1", "r2", "o1", "o2")
