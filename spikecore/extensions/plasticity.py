@@ -1,6 +1,8 @@
 """Synaptic plasticity as a graph primitive: ``STDPLinear``, ``y = W x`` whose ``W`` learns
 by spike-timing-dependent plasticity (pair STDP, and the triplet rule of Pfister &
-Gerstner 2006 when its triplet amplitudes are nonzero).
+Gerstner 2006 when its triplet amplitudes are nonzero); :class:`VogelsLinear` (inhibitory
+STDP) and :class:`HebbianLinear` (a Hebbian rule on rates) run the same step with their own
+coefficients.
 
 **How the rule sees the post spikes.** spikecore edges carry no port names, so the node
 takes one stacked input (as :class:`~spikecore.extensions.cond_lif.CondLIF` does): of its
@@ -166,10 +168,9 @@ class HebbianLinear(PlasticLinear):
         y = W p[t]
         W = clip(W - eta dt theta p[t], w_min, w_max)             # (broadcast over rows)
 
-    The Hebbian product pairs the rates of one step (``t - 1``); the threshold term uses
-    this step's ``p`` (one step later: the difference is ``O(dt)`` for smooth rates), and
-    after the clip, so a weight held at ``w_max`` ends each step ``eta dt theta p_j``
-    below it.
+    The Hebbian product pairs the rates of one step (``t - 1``). The threshold term uses
+    this step's ``p`` (one step later: ``O(dt)`` for smooth rates) and comes after the
+    first clip, so a weight held at ``w_max`` ends each step ``eta dt theta p_j`` below it.
     Dale's law and bounds are the clip: excitatory ``w_min = 0``; an inhibitory
     connection keeps strengths ``W >= 0`` sent through a negative map (``Scale(-1)``),
     for which the same rule is homeostatic (the rate form of Vogels et al. 2011).
@@ -221,7 +222,7 @@ _NONNEGATIVE = {"VogelsLinear": (("eta", "a learning rate"), ("rho0", "a target 
                                   ("theta", "a post-rate threshold"))}
 
 
-def _vogels_check(name: str, node: Any, dt: float | None) -> list[str]:
+def _rule_check(name: str, node: Any, dt: float | None) -> list[str]:
     """Checks of VogelsLinear and HebbianLinear (one-value rule fields, signs, bounds)."""
     kind = type(node).__name__
     head = f"node {name!r} ({kind}):"
@@ -278,12 +279,12 @@ register_extension(VogelsLinear, P.PrimitiveSpec(
     "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"), time_constants=("tau_stdp",),
     array_params=("weight", "eta", "tau_stdp", "rho0"),
     notes="y = W p; W learns by Vogels et al. (2011) inhibitory STDP toward rate rho0",
-    extra={"check": _vogels_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
+    extra={"check": _rule_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
 register_extension(HebbianLinear, P.PrimitiveSpec(
     "stateful", _shape, states=("w", "r1", "r2", "o1", "o2"),
     array_params=("weight", "eta", "theta"),
     notes="y = W p on rates; dW/dt = eta (r_post - theta) r_pre, clipped to [w_min, w_max]",
-    extra={"check": _vogels_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
+    extra={"check": _rule_check, "matrices": ("weight",), "state_shapes": _state_shapes}))
 
 
 # ---------------------------------------------------------------------- the update
