@@ -92,14 +92,14 @@ def run_by_hand(graph: sc.Graph, steps: int, threads: int, counts: np.ndarray | 
         ids = np.asarray(pop.tolist(), np.int64)
         indptr, indices = np.asarray(rec.indptr), np.asarray(rec.indices)
         weights = np.asarray(rec.weights) * 1e3
-        # in row blocks of ~2**23 synapses, each block's synapses in their own copy of
-        # static_synapse once 2**26 are used (NEST's limit is 2**27 - 2 per thread and model)
+        # in row blocks of ~2**23 synapses, in a new copy of static_synapse when the last
+        # would pass 2**27 - 2**23 (NEST's limit is 2**27 - 2 per thread and model)
         per_row = max(1, 2**23 // max(1, int(np.diff(indptr).max())))
         model, used = "static_synapse", 0
         for r0 in range(0, n, per_row):
             r1 = min(n, r0 + per_row)
             a, b = int(indptr[r0]), int(indptr[r1])
-            if used + (b - a) > 2**26:
+            if used + (b - a) > 2**27 - 2**23:
                 model, used = f"hand_static_{r0}", 0
                 nest.CopyModel("static_synapse", model)
             used += b - a
@@ -169,13 +169,17 @@ def main() -> None:
           f"steps of {DT * 1e3:g} ms; graph built in {time.perf_counter() - t0:.1f} s")
     counts, draw_s = external_counts(graph, args.steps)
     rows, spikes = [], {}
+    def row(*values) -> None:
+        rows.append(values)
+        print("  done:", values[0], ", ".join(f"{v:.2f}" for v in values[1:]), flush=True)
+
     for threads in (1, 2):
         r, total = isolated(run_spikecore, graph, args.steps, "nest", threads)
-        rows.append((f"spikecore nest {threads}t", r.build_time, r.wall_time, total,
-                     float(r.spikes["neurons"].mean() / DT)))
+        row(f"spikecore nest {threads}t", r.build_time, r.wall_time, total,
+            float(r.spikes["neurons"].mean() / DT))
         spikes[f"spikecore nest {threads}t"] = r
         z, b, run, rate = isolated(run_by_hand, graph, args.steps, threads, counts)
-        rows.append((f"hand-written nest {threads}t", b, run, b + run, rate))
+        row(f"hand-written nest {threads}t", b, run, b + run, rate)
         spikes[f"hand-written nest {threads}t"] = as_result(z, f"hand-written nest {threads}t")
     _, b, run, rate = isolated(run_by_hand, graph, args.steps, 1, None)
     rows.append(("hand nest poisson_gen 1t", b, run, b + run, rate))

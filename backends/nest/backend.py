@@ -46,9 +46,11 @@ BLOCK_VALUES = 2**24
 #: Connections handed to ``nest.Connect`` per call (bounds the index arrays' memory).
 CONNECT_CHUNK = 2**23
 #: Connections per copy of static_synapse: NEST 3.10 holds at most 2**27 - 2 connections
-#: per virtual process and synapse model ("Too many connections" at Brunel x 10 on one
+#: per virtual process and synapse model ("Too many connections" at 156 M synapses on one
 #: thread), so larger networks spread theirs over copies of the model (same synapse).
-CONNECTIONS_PER_MODEL = 2**26
+#: As few copies as possible: each gives every source neuron a connector of its own
+#: (NEST allocates 1024 connections' worth, ~32 kB, per neuron and model).
+CONNECTIONS_PER_MODEL = 2**27 - 2**23
 #: NEST's time grid: tics per ms tried in turn until dt is a whole number of tics.
 TICS_PER_MS = (1000, 1000000)
 
@@ -277,8 +279,11 @@ class _NestRun:
     # ------------------------------------------------------------------ running
     def simulate(self, bar: Any) -> None:
         nest, plan = self.nest, self.plan
-        driven = sum(d.size for _, d in self.gens.values())
-        block = max(1, min(self.steps, BLOCK_VALUES // max(1, self.batch * driven)))
+        # a block holds every source's values and every driven element's drive
+        shapes = plan.graph.shapes()
+        per_step = sum(d.size for _, d in self.gens.values()) + sum(
+            math.prod(shapes[s]) for s in plan.sources)
+        block = max(1, min(self.steps, BLOCK_VALUES // max(1, self.batch * per_step)))
         history = max([d for nn in plan.nodes.values() for (_s, d) in nn.drive] + [0])
         past = {s: None for s in plan.sources}
         states: dict[str, Any] = {}
