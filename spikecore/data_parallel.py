@@ -214,10 +214,11 @@ def distributed(backend: str | None = None,
     the end.
 
     Build the DDP model inside a function called in the block (or ``del`` it before the
-    block ends): a DDP module still alive when the group is destroyed keeps the Gloo
-    group's threads until interpreter exit, where tearing them down occasionally aborts
-    the process (``terminate called without an active exception``, SIGABRT) after
-    training has finished. Garbage is collected before the group is destroyed.
+    block ends), so that it is freed (garbage is collected here) before the group is
+    destroyed. A DDP module that outlives the group holds it until interpreter exit, and
+    there, on this machine (torch 2.13, Gloo, 2 ranks), 3 runs in 90 aborted after training
+    had finished (``terminate called without an active exception``, SIGABRT, no Python
+    frame); with the module freed first, none in 85.
     """
     info = init_from_env(backend, timeout)
     try:
