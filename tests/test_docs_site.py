@@ -17,7 +17,9 @@ API_MODULES = ("spikecore", "spikecore.nir_io", "spikecore.simulate", "spikecore
                "spikecore.result", "spikecore.graph", "spikecore.semantics",
                "spikecore.dialects", "spikecore.extensions", "spikecore.errors",
                "spikecore.testing", "spikecore.encoders", "spikecore.events",
-               "spikecore.backends.torch", "spikecore.hardware.loihi2")
+               "spikecore.backends.torch", "spikecore.hardware.loihi2",
+               "spikecore.backends.nest", "spikecore.learning", "spikecore.sweep",
+               "spikecore.data_parallel")
 
 
 def _build(config: Path, site: Path) -> subprocess.CompletedProcess:
