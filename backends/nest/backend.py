@@ -34,8 +34,8 @@ from ...progress import problem as progress_problem
 from ...progress import progress_for
 from ...result import Result
 from ..base import Availability, RecordPlan
-from ..terms import output_values
-from .lowering import NestNode, Plan, build_plan, check_graph, csr_blocks, drive_block
+from ..terms import ONE, output_values
+from .lowering import NestNode, Plan, add_drive, build_plan, check_graph, csr_blocks
 from .models import MS_PER_S
 from .registry import RULES
 
@@ -159,7 +159,9 @@ class NestBackend:
             wants = _wanted(plan, record)
             run.build(wants)
             t1 = time.perf_counter()
-            run.simulate(progress_for(options.get("progress", False), steps, "nest"))
+            keep = {s for s in plan.sources if s in record} | {
+                s for terms in plan.output_terms.values() for s, _d in terms}
+            run.simulate(progress_for(options.get("progress", False), steps, "nest"), keep)
             t2 = time.perf_counter()
             data = run.collect(wants)
             info = {"threads": run.threads, "nest_version": str(nest.__version__),
@@ -277,23 +279,32 @@ class _NestRun:
         self.generator_count += int(driven.size * self.batch)
 
     # ------------------------------------------------------------------ running
-    def simulate(self, bar: Any) -> None:
+    def simulate(self, bar: Any, keep: set[str]) -> None:
+        """Runs in blocks: each block's drive is computed source by source, loaded into
+        the generators, then simulated. ``keep``: sources whose whole stream the Result
+        needs (recorded, or read by an Output); the others are dropped block by block."""
         nest, plan = self.nest, self.plan
-        # a block holds every source's values and every driven element's drive
         shapes = plan.graph.shapes()
-        per_step = sum(d.size for _, d in self.gens.values()) + sum(
-            math.prod(shapes[s]) for s in plan.sources)
+        # a block holds the drive of every driven element and one source's values
+        per_step = sum(d.size for _, d in self.gens.values()) + max(
+            [math.prod(shapes[s]) for s in plan.sources] + [0])
         block = max(1, min(self.steps, BLOCK_VALUES // max(1, self.batch * per_step)))
         history = max([d for nn in plan.nodes.values() for (_s, d) in nn.drive] + [0])
-        past = {s: None for s in plan.sources}
+        past: dict[str, np.ndarray] = {}
         states: dict[str, Any] = {}
         nest.Prepare()
         try:
             done_nest = 0
             for t0 in range(0, max(self.steps, 1), block):
                 t1 = min(self.steps, t0 + block)
-                values = self._source_values(t0, t1, history, past, states)
-                self._load(values, t0, t1, history)
+                drives = {name: np.zeros((self.batch, t1 - t0, self.plan.nodes[name].size))
+                          for name in self.gens}
+                for s in (*plan.sources, ONE):
+                    window = (None if s == ONE else
+                              self._source_window(s, t0, t1, history, past, states, keep))
+                    for name, out in drives.items():
+                        add_drive(out, plan.nodes[name], s, window, t0, history)
+                self._load(drives, t0, t1)
                 # The spike replaying contract step t is emitted in NEST step t + lag (and
                 # arrives one step later), so the next block's first spike leaves in NEST
                 # step t1 at the earliest: run up to there (all of it in the last block).
@@ -307,33 +318,32 @@ class _NestRun:
             if bar is not None:
                 bar.close()
 
-    def _source_values(self, t0: int, t1: int, history: int, past: dict, states: dict
-                       ) -> dict[str, np.ndarray]:
-        """Every source's outputs for steps ``t0 - history .. t1 - 1`` (flat elements)."""
-        sem = self.plan.graph.semantics
-        shapes = self.plan.graph.shapes()
-        out = {}
-        for s in self.plan.sources:
-            node = self.plan.graph.nodes[s]
-            if isinstance(node, P.Input):
-                now = self.inputs[s][:, t0:t1].reshape(self.batch, t1 - t0, -1)
-            else:
-                now, states[s] = source_stream(node, s, sem, self.batch, t0, t1, shapes[s],
-                                               states.get(s))
-                now = now.reshape(self.batch, t1 - t0, -1)
+    def _source_window(self, s: str, t0: int, t1: int, history: int,
+                       past: dict[str, np.ndarray], states: dict[str, Any], keep: set[str]
+                       ) -> np.ndarray:
+        """Source ``s``'s outputs for steps ``t0 - history .. t1 - 1`` (flat elements)."""
+        node = self.plan.graph.nodes[s]
+        if isinstance(node, P.Input):
+            now = self.inputs[s][:, t0:t1].reshape(self.batch, t1 - t0, -1)
+        else:
+            shape = self.plan.graph.shapes()[s]
+            now, states[s] = source_stream(node, s, self.plan.graph.semantics, self.batch,
+                                           t0, t1, shape, states.get(s))
+            now = now.reshape(self.batch, t1 - t0, -1)
+            if s in keep:
                 self.streams.setdefault(s, []).append(now)
-            before = past[s] if past[s] is not None else np.zeros((self.batch, history,
-                                                                  now.shape[2]))
-            window = np.concatenate([before, now], axis=1)
-            past[s] = window[:, window.shape[1] - history:] if history else window[:, :0]
-            out[s] = window
-        return out
+        before = past.get(s)
+        if before is None:
+            before = np.zeros((self.batch, history, now.shape[2]))
+        window = np.concatenate([before, now], axis=1)
+        past[s] = window[:, window.shape[1] - history:]
+        return window
 
-    def _load(self, values: dict[str, np.ndarray], t0: int, t1: int, history: int) -> None:
+    def _load(self, drives: dict[str, np.ndarray], t0: int, t1: int) -> None:
         """Sets every generator's spikes for contract steps ``t0 .. t1-1``."""
         for name, (gens, driven) in self.gens.items():
             nn = self.plan.nodes[name]
-            drive = drive_block(nn, values, t0, t1, history, self.batch)[:, :, driven]
+            drive = drives[name][:, :, driven]
             drive *= np.asarray(nn.neuron.in_factor, np.float64).ravel()[driven]
             # generator g = b * len(driven) + j; its spikes are where drive[b, :, j] != 0
             per_gen = drive.transpose(0, 2, 1).reshape(-1, t1 - t0)

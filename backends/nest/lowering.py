@@ -198,29 +198,31 @@ def _plan(graph: Graph) -> tuple[Plan | None, list[str]]:
     return Plan(graph, nodes, sources, output_terms), []
 
 
-def drive_block(node: NestNode, values: dict[str, np.ndarray], t0: int, t1: int,
-                history: int, batch: int) -> np.ndarray:
-    """The node's drive in contract steps ``t0 .. t1-1``, ``[batch, t1 - t0, size]``.
+def add_drive(out: np.ndarray, node: NestNode, source: str, window: np.ndarray | None,
+              t0: int, history: int) -> None:
+    """Adds to ``out`` (``[batch, t1 - t0, size]``, contract steps ``t0 .. t1-1``) the
+    node's drive from ``source``: ``sum_d M[source, d] @ x[t - d]``.
 
-    ``values[s]`` holds source ``s``'s outputs for steps ``t0 - history .. t1 - 1``
-    (``[batch, history + t1 - t0, n_s]``, zeros before step 0).
+    ``window`` holds the source's outputs for steps ``t0 - history .. t1 - 1``
+    (``[batch, history + t1 - t0, n_s]``, zeros before step 0); ``None`` for :data:`ONE`.
+    One source at a time, so a block never holds every source's values at once.
     """
-    n_t = t1 - t0
-    out = np.zeros((batch, n_t, node.size))
+    batch, n_t = out.shape[0], out.shape[1]
     for (s, d), m in node.drive.items():
+        if s != source:
+            continue
         if s == ONE:
             first = max(t0, d)
-            if first < t1:
+            if first < t0 + n_t:
                 out[:, first - t0:] += m.toarray()[:, 0]
             continue
-        x = values[s][:, history - d: history - d + n_t]          # steps t0-d .. t1-1-d
+        x = window[:, history - d: history - d + n_t]          # steps t0-d .. t1-1-d
         diag = diagonal_of(m)
         if diag is not None:  # a Scale (or identity): elementwise, no sparse product
             out += x * diag
             continue
         flat = x.reshape(-1, m.shape[1])
         out += np.asarray((m @ flat.T).T).reshape(batch, n_t, node.size)
-    return out
 
 
 def diagonal_of(m: sp.csr_array) -> np.ndarray | None:
