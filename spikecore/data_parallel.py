@@ -81,6 +81,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .backends.torch.module import detach_state
 from .errors import InputError, SpikecoreError
 from .graph import Graph
 
@@ -367,20 +368,6 @@ def unused_parameters(model: nn.Module) -> list[str]:
     """Names of trainable parameters without a gradient, after one ``backward`` (the ones
     that make DDP fail unless frozen or ``find_unused_parameters=True``)."""
     return [n for n, p in unwrap(model).named_parameters() if p.requires_grad and p.grad is None]
-
-
-def detach_state(state: Any) -> Any:
-    """``state`` (as returned by ``model(x)``) with every tensor detached: carry it into the
-    next chunk without back-propagating into the previous one (truncated BPTT)."""
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, Mapping):
-        return {k: detach_state(v) for k, v in state.items()}
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # named tuple states
-        return type(state)(*(detach_state(v) for v in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(v) for v in state)
-    return state
 
 
 # ============================================================================ the data

@@ -271,6 +271,13 @@ def test_one_process_without_torchrun_is_a_group_of_one(monkeypatch) -> None:
         with pytest.raises(sc.InputError, match="already wrapped"):
             dp.wrap(model)
         got = train(model, dp.shard(spec["batch"], ctx), spec)
+        # sc.from_torch looks through the DDP wrapper: the trained graph, not a refusal
+        through, inner = sc.from_torch(model), sc.from_torch(model.module)
+        for n in inner.nodes:
+            for field in ("weight", "bias"):
+                if hasattr(inner.nodes[n], field):
+                    assert np.array_equal(getattr(through.nodes[n], field),
+                                          getattr(inner.nodes[n], field)), (n, field)
         del model
     assert not torch.distributed.is_initialized()
     ref = single_process(spec)

@@ -609,7 +609,10 @@ def lower(flat: Graph, dtype: torch.dtype, device: str | torch.device | None,
 def from_torch(module: nn.Module, name: str | None = None) -> Graph:
     """The graph of a module made by :func:`to_torch`, with its current (trained)
     parameter values written back as float64 arrays. Structure (nesting included), edge
-    delays, semantics and metadata are those of the graph given to :func:`to_torch`."""
+    delays, semantics and metadata are those of the graph given to :func:`to_torch`.
+    A ``DistributedDataParallel`` (or ``DataParallel``) wrapper is looked through."""
+    if isinstance(module, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        module = module.module  # data-parallel training wraps the spikecore module
     if not isinstance(module, SpikecoreModule):
         raise SpikecoreError(
             f"from_torch expects a module made by spikecore.to_torch, got "
@@ -631,3 +634,18 @@ def _rebuild(graph: Graph, exported: Mapping[str, P.NIRNode], prefix: str,
             nodes[n] = exported.get(prefix + n, copy.deepcopy(node))
     return Graph(nodes, list(graph.edges), graph.semantics, name or graph.name,
                  dict(graph.metadata))
+
+
+def detach_state(state: Any) -> Any:
+    """``state`` (as returned by ``module(x)``) with every tensor detached: carry it into
+    the next chunk without back-propagating into the previous one (truncated BPTT, FPTT,
+    data-parallel chunks). Tensors, mappings, named tuples, tuples and lists are walked."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, Mapping):
+        return {k: detach_state(v) for k, v in state.items()}
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # named tuple states
+        return type(state)(*(detach_state(v) for v in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(v) for v in state)
+    return state

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..backends.torch.module import detach_state
 from ..errors import InputError
 
 #: ``loss_fn(out, start, stop) -> scalar``: the loss of the chunk of steps
@@ -68,20 +69,6 @@ def _call(module: torch.nn.Module, x: Any, state: Any) -> tuple[Any, Any]:
     if isinstance(module, SpikecoreModule):
         return module(x, state, layout="btn")
     return module(x, state)
-
-
-def detach_state(state: Any) -> Any:
-    """``state`` with every tensor detached (nested dicts, tuples, lists): the next chunk
-    starts from these values without a path back into the previous chunk."""
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, dict):
-        return {k: detach_state(v) for k, v in state.items()}
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # named tuples
-        return type(state)(*(detach_state(v) for v in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(v) for v in state)
-    return state
 
 
 class FPTT:
