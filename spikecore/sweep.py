@@ -18,9 +18,7 @@ import itertools
 import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 import traceback
 import warnings
@@ -281,8 +279,6 @@ def _run_one(build_fn: Callable[..., Any], point: dict[str, Any], backend: str,
     """One run, on a Dask worker or in-process; every exception becomes the outcome's
     status/error fields (only what the caller needs travels back, not the Result)."""
     t0 = time.perf_counter()
-    if backend == "brian2":
-        _import_brian2()
     out: dict[str, Any] = {"status": "ok", "error_type": None, "error": None, "traceback": None,
                            "semantics": {}, "measures": {}, "steps": None}
     try:
@@ -299,36 +295,6 @@ def _run_one(build_fn: Callable[..., Any], point: dict[str, Any], backend: str,
         out.update(_failure(exc))
     out["wall_time"] = time.perf_counter() - t0
     return out
-
-
-_IMPORT_LOCK = threading.Lock()
-
-
-def _import_brian2() -> None:
-    """Import Brian2 safely from a Dask worker thread. On import it installs a SIGINT
-    handler, which Python allows only on the main thread, so a first import in a worker
-    thread fails (and the backend would stay unavailable in that process). That handler
-    only turns Ctrl+C into a clean stop of a running network, which a worker never sees:
-    skip it off the main thread."""
-    if "brian2" in sys.modules or threading.current_thread() is threading.main_thread():
-        return
-    with _IMPORT_LOCK:
-        if "brian2" in sys.modules:
-            return
-        original = signal.signal
-
-        def main_thread_only(signum: int, handler: Any) -> Any:
-            if threading.current_thread() is threading.main_thread():
-                return original(signum, handler)
-            return signal.getsignal(signum)
-
-        signal.signal = main_thread_only
-        try:
-            import brian2  # noqa: F401
-        except Exception:  # noqa: BLE001, S110 - the backend's availability check reports it
-            pass
-        finally:
-            signal.signal = original
 
 
 def _built(built: Any, inputs: Any) -> tuple[Graph, Any]:

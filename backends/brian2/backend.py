@@ -11,6 +11,8 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -46,6 +48,35 @@ OPTION_HELP = {
     "substeps": "continuous mode only: internal Brian2 steps per graph step (int >= 1, "
                 "default 1); spike times are resolved to dt/substeps",
 }
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_brian2() -> Any:
+    """``brian2``, imported safely from any thread. On import Brian2 installs a SIGINT
+    handler, which Python allows only on the main thread, so a first import in a worker
+    thread (a Dask worker, a thread pool) would fail and leave the backend unavailable
+    for the whole process. That handler only turns Ctrl+C into a clean stop of a running
+    network, which a worker thread never receives: off the main thread it is skipped."""
+    if "brian2" in sys.modules or threading.current_thread() is threading.main_thread():
+        import brian2
+
+        return brian2
+    with _IMPORT_LOCK:
+        original = signal.signal
+
+        def main_thread_only(signum: int, handler: Any) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                return original(signum, handler)
+            return signal.getsignal(signum)
+
+        signal.signal = main_thread_only
+        try:
+            import brian2
+        finally:
+            signal.signal = original
+    return brian2
 
 
 def default_cache_dir() -> Path:
@@ -155,8 +186,7 @@ class Brian2Backend:
 
     def _probe(self) -> Availability:
         try:
-            import brian2 as b2
-
+            b2 = import_brian2()
             with brian_context("numpy", default_cache_dir()):
                 clock = b2.Clock(1e-3 * b2.second)
                 g = b2.NeuronGroup(2, "dv/dt = (1.5 - v) / (10*ms) : 1", threshold="v > 1",
@@ -209,8 +239,7 @@ class Brian2Backend:
         internal steps (runtime targets; cpp_standalone: once, after the run); returns
         the result and the first non-finite value seen (its step is where it was seen,
         exact only with ``check=1``). ``stop_at_first`` stops the run there."""
-        import brian2 as b2
-
+        b2 = import_brian2()
         mode = options.get("mode", "discrete")
         target = options.get("codegen_target", "numpy")
         substeps = int(options.get("substeps", 1))

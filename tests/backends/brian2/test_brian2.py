@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 import warnings
 
 import nir
@@ -785,3 +787,27 @@ def test_threads_with_different_targets_do_not_collide() -> None:
     for r in results.values():
         assert_same_spikes(ref, r)
     assert ref.spikes["a"].sum() > 0
+
+
+def test_first_use_from_a_worker_thread() -> None:
+    """Brian2's import installs a SIGINT handler, which Python allows only on the main
+    thread: a process whose first Brian2 run happens in a worker thread (a Dask worker, a
+    thread pool) must still get a run, not an 'unavailable' backend for good."""
+    code = (
+        "import threading, spikecore as sc\n"
+        "from spikecore.models import feedforward_lif, poisson_input\n"
+        "g = feedforward_lif(sizes=(3, 4, 2), seed=2)\n"
+        "x = poisson_input(3, 40, 300.0, g.semantics.dt, seed=2)\n"
+        "out = {}\n"
+        "def run():\n"
+        "    try:\n"
+        "        out['r'] = sc.simulate(g, x, backend='brian2')\n"
+        "    except Exception as exc:\n"
+        "        out['e'] = repr(exc)\n"
+        "t = threading.Thread(target=run); t.start(); t.join()\n"
+        "assert 'brian2' not in out.get('e', ''), out\n"
+        "print('ok', out['r'].steps, sc.available_backends()['brian2'].available)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.split()[-3:] == ["ok", "40", "True"], proc.stdout
