@@ -187,7 +187,7 @@ def test_record_plan_lists_every_problem(two_inputs):
     with pytest.raises(sc.InputError) as info:
         record_plan(two_inputs, ("voltage", "ghost:v", "o:v", "syn:spikes", 7))
     msg = str(info.value)
-    assert "'voltage': expected one of ('spikes', 'v', 'i')" in msg
+    assert "'voltage': expected one of ('spikes', 'v', 'i', 'w')" in msg
     assert "'ghost:v': no node 'ghost'" in msg
     assert "'o:v': node 'o' (Output) has no 'v'; it has nothing to record" in msg
     assert "'syn:spikes': node 'syn' (CubaLI) has no 'spikes'; it has ['i', 'v']" in msg
@@ -254,12 +254,12 @@ def test_prepare_refuses_non_graphs():
 
 
 def test_unknown_backend_named(one_input):
-    with pytest.raises(sc.SpikecoreError, match="unknown backend 'nest'.*brian2"):
-        sc.simulate(one_input, np.ones((3, 2, 3)), backend="nest")
+    with pytest.raises(sc.SpikecoreError, match="unknown backend 'neuron'.*brian2"):
+        sc.simulate(one_input, np.ones((3, 2, 3)), backend="neuron")
 
 
 def test_invalid_graph_refused_before_backend(one_input):
     g = one_input.copy()
     g.edges.append(sc.Edge("cell", "cell"))
     with pytest.raises(sc.GraphError, match="zero-delay cycle 'cell' -> 'cell'"):
-        sc.simulate(g, np.ones((3, 2, 3)), backend="nest")
+        sc.simulate(g, np.ones((3, 2, 3)), backend="neuron")

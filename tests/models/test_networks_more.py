@@ -59,8 +59,10 @@ def test_izhikevich_network_brian2_equals_torch(izhikevich_runs):
     # The neuron update order is fixed by the contract, but the synaptic sum over up to
     # 1000 presynaptic spikes is accumulated in a different order (Brian2's synapse loop
     # vs BLAS), an ulp-level difference that the upstroke amplifies (~20 x per step near
-    # v_peak): measured max |dv| 1.3e-4 mV at seed 1, hence 1e-3 mV; spikes are identical.
-    assert_close_arrays(rb.traces["neurons"]["v"], rt.traces["neurons"]["v"], atol=1e-3,
+    # v_peak). How far it grows depends on the CPU's summation order: max |dv| 1.3e-4 mV
+    # at seed 1 on one machine, 0.021 mV (50 of 10^6 entries above 1e-3 mV) on another;
+    # hence 0.1 mV, far below a spike's ~100 mV excursion. Spikes are identical.
+    assert_close_arrays(rb.traces["neurons"]["v"], rt.traces["neurons"]["v"], atol=0.1,
                         what="v (mV)")
 
 
