@@ -53,17 +53,22 @@ class OnlineRule:
     Args:
         net: the network trained (its parameters receive ``.grad``).
         seed: seeds the rule's random numbers (UORO, KF-RTRL signs; RFLO feedback).
+        detach_reset: spiking networks: stop the reset's dependence on the spike in the
+            local derivatives ``L, D``; ``None``: the rule's default (:attr:`detach_reset`).
     """
 
-    #: Stop the reset's dependence on the spike in the local derivatives (e-prop).
+    #: Default of ``detach_reset``: e-prop and ModProp stop the reset's path, as Bellec
+    #: et al. do; the others keep it (RTRL is then exact).
     detach_reset: bool = False
 
-    def __init__(self, net: OnlineRNN, seed: int = 0):
+    def __init__(self, net: OnlineRNN, seed: int = 0, detach_reset: bool | None = None):
         if not isinstance(net, OnlineRNN):
             raise SpikecoreError(f"{type(self).__name__} trains a spikecore.learning network "
                                  f"(RateRNN, LIFRNN); got {type(net).__name__}")
         self.net = net
         self.seed = int(seed)
+        if detach_reset is not None:
+            self.detach_reset = bool(detach_reset)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.reset()
 

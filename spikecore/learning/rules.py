@@ -175,8 +175,8 @@ class RFLO(_LocalTrace):
     truncation keeps the neuron's own leak, threshold and reset (``L``).
     """
 
-    def __init__(self, net: OnlineRNN, seed: int = 0):
-        super().__init__(net, seed)
+    def __init__(self, net: OnlineRNN, seed: int = 0, detach_reset: bool | None = None):
+        super().__init__(net, seed, detach_reset)
         gen = torch.Generator().manual_seed(self.seed)
         self.B = torch.randn(net.n, net.n_out, generator=gen,
                              dtype=net.w_rec.dtype) / net.n ** 0.5
@@ -210,41 +210,53 @@ RULES: dict[str, type[OnlineRule]] = {
 class ModProp(_LocalTrace):
     """ModProp (Liu, Smith, Mihalas, Shea-Brown & Sümbül 2022, NeurIPS): e-prop's local
     term plus the credit carried through the recurrent weights, approximated with
-    cell-type-averaged weights and activation derivatives so that it reaches each
-    synapse as type-specific modulatory signals filtered over time. Rate RNN only
-    (``C = 1``); derivation here, in this module's symbols (our reading of the paper's
-    approximation, not its code).
+    cell-type-averaged weights and local derivatives so that it reaches each synapse as
+    type-specific modulatory signals filtered over time. Derivation here, in this
+    module's symbols (our reading of the paper's approximation, not its code); the paper
+    derives it for rate networks, the same steps carry over to the ``C`` components of a
+    LIF/ALIF neuron with a surrogate derivative (our extension).
 
-    Exactly, ``M = E + N`` with ``E`` the local trace (:class:`_LocalTrace`) and the
-    non-local part ``N[t] = J[t] N[t-1] + diag(D[t]) W_rec E[t-1]``. ModProp replaces,
-    in ``N`` only, ``D[t]_j W_rec[j, p]`` by ``d_a(j) w[a(j), b(p)]`` (``a``: a neuron's
-    type, ``w[a, b]`` the mean of ``W_rec`` over the block of types ``(a, b)``, ``d_a``
-    the derivative: the constant ``mu`` times ``alpha``, or if ``mu`` is None the mean
-    of ``D[t]`` over type ``a``). Then ``N[t]`` is the same for all neurons of a type
-    and ``K`` rows suffice::
+    Exactly, ``M = E + N`` with ``E`` the local trace (:class:`_LocalTrace`) on the diagonal
+    ``i == k`` and the non-local part ``N [C, n, n, m]``::
 
-        N^[t][a, p, q] = l_a N^[t-1][a, p, q] + d_a sum_b w[a, b] n_b N^[t-1][b, p, q]
-                         + d_a w[a, b(p)] E[t-1][p, q]
-        dL_t/dW_pq = c_p E[t][p, q] + sum_a (sum_{j in a} c_j) N^[t][a, p, q]
+        N[t][c', i] = sum_c L[c', c, i] N[t-1][c, i] + D[c', i] sum_p W_rec[i, p] M[t-1][R, p]
 
-    (``l_a``: mean leak ``L`` of type ``a``; ``n_b``: neurons of type ``b``;
-    ``c = W_out^T e``). Unrolled, ``N^`` is the eligibility trace convolved with the
-    taps ``(J^^(s-1) d w)[a, b(p)]``, ``J^ = diag(l) + diag(d) w diag(n)``: one filter
-    per (modulator type, synapse type). With one type per neuron and ``mu=None`` the
-    approximation is exact (``N^ = N``: RTRL, tested). Floats: ``(K + 1) n m``.
+    with ``M[t-1][R, p, k, j] = N[t-1][R, p, k, j] + delta_pk E[t-1][R, k, j]``. ModProp
+    replaces, in ``N`` only, ``L[c', c, i]``, ``D[c', i]`` and ``W_rec[i, p]`` by their
+    type means ``l_a[c', c]``, ``d_a[c']`` (``a``: neuron ``i``'s type) and ``w[a, b(p)]``
+    (the mean of ``W_rec`` over the block of types ``(a, b)``). Then ``N`` is the same for
+    all neurons of a type and ``K`` rows suffice::
+
+        N^[t][c', a, k, j] = sum_c l_a[c', c] N^[t-1][c, a, k, j]
+                             + d_a[c'] sum_b w[a, b] n_b N^[t-1][R, b, k, j]
+                             + d_a[c'] w[a, b(k)] E[t-1][R, k, j]
+        dL_t/dW_kj = c_k E[t][R, k, j] + sum_a (sum_{i in a} c_i) N^[t][R, a, k, j]
+
+    (``n_b``: neurons of type ``b``; ``c = W_out^T e``). Unrolled, ``N^`` is the
+    eligibility trace convolved with the taps ``(J^^(s-1) d w)[a, b(k)]``, ``J^ = l +
+    d w diag(n)`` into ``R``: one filter per (modulator type, synapse type). With one type
+    per neuron and the derivatives' type means taken at each step (``mu=None``) nothing is
+    averaged and ModProp is RTRL (with ``detach_reset=False``; tested). Floats:
+    ``C (K + 1) n m``.
 
     Args:
         types: the type of each neuron (``n`` integers ``0..K-1``); default one type.
-        mu: the activation derivative's constant (``tanh'``); ``None``: its type mean
-            at each step.
+        mu: rate RNN only: the activation derivative as the constant ``mu`` (``d_a =
+            mu alpha``, Liu et al.'s fixed ``tanh'``); ``None``: ``D``'s type mean at each
+            step (the only choice for a spiking network, whose surrogate derivative
+            follows the membrane).
+        detach_reset: as e-prop, the reset's path is stopped by default (ModProp's local
+            term is e-prop's); ``False`` keeps it (then one type per neuron is exact RTRL).
     """
 
+    detach_reset = True
+
     def __init__(self, net: OnlineRNN, seed: int = 0, types: torch.Tensor | None = None,
-                 mu: float | None = None):
-        if net.components != 1:
-            raise SpikecoreError("ModProp here is derived for one state component per "
-                                 f"neuron (RateRNN); {type(net).__name__} has "
-                                 f"{net.components}")
+                 mu: float | None = None, detach_reset: bool | None = None):
+        if mu is not None and not hasattr(net, "alpha"):
+            raise SpikecoreError(f"ModProp: mu={mu!r} fixes a rate neuron's tanh' (RateRNN); "
+                                 f"{type(net).__name__}'s derivative is a surrogate that "
+                                 "follows the membrane: leave mu=None (type means per step)")
         t = torch.zeros(net.n, dtype=torch.long) if types is None else \
             torch.as_tensor(types, dtype=torch.long)
         if t.shape != (net.n,) or int(t.min()) < 0:
@@ -255,12 +267,13 @@ class ModProp(_LocalTrace):
         if bool((self.onehot.sum(1) == 0).any()):
             raise SpikecoreError("types: every type 0..K-1 needs at least one neuron")
         self.types, self.mu = t, mu
-        super().__init__(net, seed)
+        super().__init__(net, seed, detach_reset)
 
     def _reset_traces(self) -> None:
         super()._reset_traces()
         net = self.net
-        self.N = torch.zeros(self.onehot.shape[0], net.n, net.m, dtype=net.w_rec.dtype)
+        self.N = torch.zeros(net.components, self.onehot.shape[0], net.n, net.m,
+                             dtype=net.w_rec.dtype)
 
     def memory_floats(self) -> int:
         return self.E.numel() + self.N.numel()
@@ -269,19 +282,21 @@ class ModProp(_LocalTrace):
         return self.net.w_out.t()
 
     def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
-        P = self.onehot
+        P, R = self.onehot, self.net.output_component
         size = P.sum(1)
         w = (P @ self.net.w_rec @ P.t()) / (size[:, None] * size[None, :])  # block means
-        leak = (P @ L[0, 0]) / size
+        leak = torch.einsum("dci,ai->dca", L, P) / size  # l_a[c', c]
         if self.mu is None:
-            d = (P @ D[0]) / size
+            d = (D @ P.t()) / size  # [C, K]
         else:
-            d = torch.full_like(size, float(self.mu) * self.net.alpha)
-        J_hat = torch.diag(leak) + d[:, None] * w * size[None, :]
-        src = (d[:, None] * w)[:, self.types]  # [K, n]: d_a w[a, b(p)]
-        self.N = torch.einsum("ab,bpq->apq", J_hat, self.N) + src[:, :, None] * self.E[0]
+            d = torch.full((1, P.shape[0]), float(self.mu) * self.net.alpha, dtype=D.dtype)
+        rec = torch.einsum("ab,bkj->akj", w * size, self.N[R])  # sum_b w[a,b] n_b N^[R, b]
+        src = w[:, self.types, None] * self.E[R]  # [K, n, m]: w[a, b(k)] E[R, k, j]
+        self.N = (torch.einsum("dca,cakj->dakj", leak, self.N)
+                  + d[:, :, None, None] * (rec + src)[None])
         super()._propagate(L, D, a)
 
     def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
         c = self._feedback() @ err
-        return c[:, None] * self.E[0] + torch.einsum("a,apq->pq", self.onehot @ c, self.N)
+        R = self.net.output_component
+        return c[:, None] * self.E[R] + torch.einsum("a,akj->kj", self.onehot @ c, self.N[R])
