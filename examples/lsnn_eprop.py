@@ -1,7 +1,7 @@
 """LSNN trained with e-prop on a delayed-recall task, then run on Brian2 and torch.
 
 Builds spikecore.models.lsnn (LIF and adaptive ALIF neurons in one recurrent population,
-Bellec et al. 2020), trains it online with e-prop (spikecore.backends.torch.eprop.EProp;
+Bellec et al. 2020), trains it online with e-prop (spikecore.learning.EProp of the lowered module;
 no backpropagation through time) to report after a 200 ms delay which of two input
 channels was active during a 50 ms cue, exports the trained network back to a spikecore
 graph, runs the test trials on Brian2 and torch (the same spikes, asserted) and plots the
@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from _common import parse_out, pyplot
-from spikecore.backends.torch.eprop import EProp
 from spikecore.models import lsnn
 
 import spikecore as sc
+from spikecore.learning import EProp
 from spikecore.testing import assert_same_spikes
 
 CUE, DELAY, RECALL = 50, 200, 50  # steps of 1 ms

@@ -234,6 +234,13 @@ def _threshold_lowering(node: P.Threshold, size: int) -> NeuronLowering:
 
 
 # ================================================================ checks
+#: Measured against LearningDense (docs/learning.md, "Plasticity on Lava").
+_LEARNING_LAG = (
+    "Lava 0.10's LearningDense computes a step's output W s_in before that step's learning "
+    "phase and receives a post spike of step t-1 only with the pre spikes of step t, so a "
+    "post spike's potentiation reaches transmission one step later than the contract's "
+    "(its weights alone can be matched, its output cannot; it has no w_max or soft bound)")
+
 #: Why a primitive has no Lava lowering (added to check()'s message).
 UNSUPPORTED_REASONS: dict[type, str] = {
     X.ALIF: "Lava 0.10 has no adaptive-threshold LIF process",
@@ -245,14 +252,10 @@ UNSUPPORTED_REASONS: dict[type, str] = {
                          "not a graded s_inf(V)",
     X.LTCLIF: "Lava 0.10's LIF has fixed decays; LTC gates recompute them every step from "
               "sigmoids of the input and the state",
-    X.STDPLinear: "Lava 0.10's learning engine (LearningDense with a Loihi learning rule) "
-                  "applies weight changes once per learning epoch with its own trace "
-                  "arithmetic, not the contract's per-step pair/triplet STDP update",
+    X.STDPLinear: _LEARNING_LAG,
     X.HebbianLinear: "Lava's LIF sends spikes, not graded rates, and its learning engine "
                      "updates once per learning epoch, not the contract's per-step rate rule",
-    X.VogelsLinear: "Lava 0.10's learning engine applies weight changes once per learning "
-                    "epoch with its own trace arithmetic, not the contract's per-step "
-                    "inhibitory STDP update",
+    X.VogelsLinear: _LEARNING_LAG,
 }
 
 

@@ -45,7 +45,42 @@ def apply_jacobian(net: OnlineRNN, L: torch.Tensor, D: torch.Tensor, X: torch.Te
     return local + D.reshape(*D.shape, *([1] * len(tail))) * rec[None]
 
 
-class OnlineRule:
+def local_trace_step(L: torch.Tensor, D: torch.Tensor, E: torch.Tensor, a: torch.Tensor
+                     ) -> torch.Tensor:
+    """One step of the local eligibility trace of RFLO, e-prop and ModProp: the
+    influence of ``W_ij`` on neuron ``i``'s own state through that neuron only::
+
+        E[t][c', ..., i, j] = sum_c L[c', c, ..., i] E[t-1][c, ..., i, j] + D[c', ..., i] a[..., j]
+
+    ``L [C, C, ..., n]``, ``D [C, ..., n]``, ``E [C, ..., n, m]``, presynaptic ``a [..., m]``;
+    ``...`` is empty (one sequence) or a batch axis."""
+    return torch.einsum("dc...i,c...ij->d...ij", L, E) + D[..., None] * a[..., None, :]
+
+
+class Rule:
+    """What every learning rule of :mod:`spikecore.learning` offers, whatever it trains
+    (a :class:`~spikecore.learning.networks.OnlineRNN`, or a module made by
+    :func:`spikecore.to_torch` for the graph e-prop): :meth:`step` advances the network
+    by one step and *adds* the rule's estimate of that step's ``dL_t/dtheta`` to
+    ``.grad`` (as ``L_t.backward()`` would), :meth:`run` does a whole sequence from a
+    fresh state, :meth:`reset` starts one, :meth:`memory_floats` counts what the rule
+    carries from step to step for learning."""
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def step(self, x: torch.Tensor, target: torch.Tensor | None = None) -> float:
+        raise NotImplementedError
+
+    def run(self, xs: torch.Tensor, targets: torch.Tensor,
+            mask: torch.Tensor | None = None) -> float:
+        raise NotImplementedError
+
+    def memory_floats(self) -> int:
+        raise NotImplementedError
+
+
+class OnlineRule(Rule):
     """Base of the online rules: the network's forward step, the exact readout gradient
     and the bookkeeping; a subclass carries its influence estimate (:meth:`_propagate`)
     and turns it into ``dL_t/dW`` (:meth:`_hidden_gradient`).
@@ -63,8 +98,11 @@ class OnlineRule:
 
     def __init__(self, net: OnlineRNN, seed: int = 0, detach_reset: bool | None = None):
         if not isinstance(net, OnlineRNN):
-            raise SpikecoreError(f"{type(self).__name__} trains a spikecore.learning network "
-                                 f"(RateRNN, LIFRNN); got {type(net).__name__}")
+            raise SpikecoreError(
+                f"{type(self).__name__} trains a spikecore.learning network (RateRNN, "
+                f"LIFRNN); got {type(net).__name__}. A spikecore Graph of that form: "
+                "LIFRNN.from_graph(graph); any to_torch module with one LIF/ALIF layer: "
+                "EProp(module)")
         self.net = net
         self.seed = int(seed)
         if detach_reset is not None:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import nir
@@ -49,12 +50,12 @@ import torch
 
 from .. import primitives as P
 from ..backends.torch.surrogate import spike_function
-from ..discrete import coefficients, neuron_coefficients, neuron_step
+from ..discrete import NeuronCoefficients, coefficients, neuron_coefficients, neuron_step
 from ..errors import SpikecoreError
 from ..extensions.alif import ALIF, ALIFCoefficients, alif_step
 from ..graph import Edge, Graph, GraphWarning
 from ..semantics import Semantics
-from ..xp import decay
+from ..xp import SpikeFn, decay
 
 #: Parameter names of every :class:`OnlineRNN`, in the order of ``W = [w_rec|w_in|b]``.
 HIDDEN_PARAMS = ("w_rec", "w_in", "b")
@@ -127,27 +128,67 @@ class OnlineRNN(torch.nn.Module):
     def local_derivatives(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(s[t], L, D)``: the new state and the derivatives of the module docstring
-        (``L [C, C, n]``, ``D [C, n]``), detached.
-
-        ``g`` is elementwise, so ``d sum_i s_c'i[t] / d s[t-1]`` is row ``c'`` of ``L``
-        and of ``D`` at once: ``C`` backward passes give the exact diagonal Jacobians.
-        """
-        s0 = s.detach().requires_grad_(True)
-        u0 = u.detach().requires_grad_(True)
-        with torch.enable_grad():
-            s1 = self.cell(s0, u0, detach_reset)
-            Ls, Ds = [], []
-            for c in range(self.components):
-                gs, gu = torch.autograd.grad(s1[c].sum(), (s0, u0), retain_graph=True,
-                                             allow_unused=True)
-                Ls.append(torch.zeros_like(s0) if gs is None else gs)
-                Ds.append(torch.zeros_like(u0) if gu is None else gu)
-        return s1.detach(), torch.stack(Ls), torch.stack(Ds)
+        (``L [C, C, n]``, ``D [C, n]``), detached (:func:`elementwise_jacobians` of
+        :meth:`cell`)."""
+        return elementwise_jacobians(lambda s0, u0: self.cell(s0, u0, detach_reset), s, u)
 
     def split(self, grad_w: torch.Tensor) -> dict[str, torch.Tensor]:
         """A gradient of ``W`` ``[n, m]`` as the named parameters' gradients."""
         n, n_in = self.n, self.n_in
         return {"w_rec": grad_w[:, :n], "w_in": grad_w[:, n:n + n_in], "b": grad_w[:, -1]}
+
+
+def elementwise_jacobians(cell: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                          s: torch.Tensor, u: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(s1, L, D)`` of an elementwise cell ``s1 = cell(s, u)`` (``s, s1 [C, ...]``,
+    ``u [...]``; ``...`` any neuron axes, e.g. ``[batch, n]``), detached::
+
+        L[c', c, ...] = d s1[c', ...] / d s[c, ...],    D[c', ...] = d s1[c', ...] / d u[...]
+
+    The cell acts on each neuron alone, so ``d sum s1[c'] / d (s, u)`` is row ``c'`` of
+    both at once: ``C`` backward passes give the exact diagonal Jacobians, through the
+    same step function the forward pass runs (the equation is not written again).
+    """
+    s0 = s.detach().requires_grad_(True)
+    u0 = u.detach().requires_grad_(True)
+    with torch.enable_grad():
+        s1 = cell(s0, u0)
+        Ls, Ds = [], []
+        for c in range(s1.shape[0]):
+            gs, gu = torch.autograd.grad(s1[c].sum(), (s0, u0), retain_graph=True,
+                                         allow_unused=True)
+            Ls.append(torch.zeros_like(s0) if gs is None else gs)
+            Ds.append(torch.zeros_like(u0) if gu is None else gu)
+    return s1.detach(), torch.stack(Ls), torch.stack(Ds)
+
+
+def _lif_cell(co: NeuronCoefficients, s: torch.Tensor, u: torch.Tensor, spike: SpikeFn,
+              detach_reset: bool) -> torch.Tensor:
+    z, (v,) = neuron_step(torch, co, (s[0],), u, spike, detach_reset)
+    return torch.stack([v, z])
+
+
+def _alif_cell(co: ALIFCoefficients, s: torch.Tensor, u: torch.Tensor, spike: SpikeFn,
+               detach_reset: bool) -> torch.Tensor:
+    z, (v, a) = alif_step(torch, co, (s[0], s[2]), u, spike, detach_reset)
+    return torch.stack([v, z, a])
+
+
+#: Coefficient record -> ``(components C, cell)`` of a spiking layer (state stacked as
+#: ``[v, z]``, or ``[v, z, A]`` with adaptation; the spike ``z`` is component 1).
+SPIKING_CELLS: dict[type, tuple[int, Callable[..., torch.Tensor]]] = {
+    NeuronCoefficients: (2, _lif_cell),
+    ALIFCoefficients: (3, _alif_cell),
+}
+
+
+def spiking_cell(co: NeuronCoefficients | ALIFCoefficients, s: torch.Tensor, u: torch.Tensor,
+                 spike: SpikeFn | None, detach_reset: bool = False) -> torch.Tensor:
+    """One step of a LIF or ALIF layer under the contract (:func:`spikecore.discrete.
+    neuron_step`, :func:`spikecore.extensions.alif_step`) on the stacked state ``s``
+    (:data:`SPIKING_CELLS`): ``s[t] = cell(s[t-1], u[t])``, any neuron axes."""
+    return SPIKING_CELLS[type(co)][1](co, s, u, spike, detach_reset)
 
 
 class RateRNN(OnlineRNN):
@@ -243,11 +284,7 @@ class LIFRNN(OnlineRNN):
 
     def cell(self, s: torch.Tensor, u: torch.Tensor, detach_reset: bool = False
              ) -> torch.Tensor:
-        if self.adaptive:
-            z, (v, a) = alif_step(torch, self.co, (s[0], s[2]), u, self.spike, detach_reset)
-            return torch.stack([v, z, a])
-        z, (v,) = neuron_step(torch, self.co, (s[0],), u, self.spike, detach_reset)
-        return torch.stack([v, z])
+        return spiking_cell(self.co, s, u, self.spike, detach_reset)
 
     @classmethod
     def from_graph(cls, graph: Graph, surrogate: str = "superspike",

@@ -24,10 +24,14 @@ For ``C = 1`` (rate RNN) and ``m ~ n`` these are Marschall et al.'s Table 1 orde
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
+from ..backends.torch.module import SpikecoreModule
 from ..errors import SpikecoreError
-from .base import OnlineRule, apply_jacobian
+from .base import OnlineRule, apply_jacobian, local_trace_step
+from .graph_eprop import GraphEProp
 from .networks import OnlineRNN
 
 #: Keeps the rank-one scalings finite when a factor is zero (the first step).
@@ -160,7 +164,7 @@ class _LocalTrace(OnlineRule):
         return self.E.numel()
 
     def _propagate(self, L: torch.Tensor, D: torch.Tensor, a: torch.Tensor) -> None:
-        self.E = torch.einsum("dci,cij->dij", L, self.E) + D[:, :, None] * a
+        self.E = local_trace_step(L, D, self.E, a)
 
     def _hidden_gradient(self, err: torch.Tensor) -> torch.Tensor:
         return (self._feedback() @ err)[:, None] * self.E[self.net.output_component]
@@ -186,16 +190,27 @@ class RFLO(_LocalTrace):
 
 
 class EProp(_LocalTrace):
-    """e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, Methods) with symmetric feedback ``B = W_out^T``.
+    """e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, Methods) with symmetric feedback
+    ``B = W_out^T``.
 
     The trace is the local one above; for the LIF network the reset's dependence on
     the spike is stopped (``detach_reset``), as in the paper, so ``E[z]`` is its
     ``psi_j e^v_ji``. For the rate RNN this equals RFLO with ``B = W_out^T`` (Marschall
-    et al. note the two coincide there). :class:`spikecore.backends.torch.eprop.EProp`
-    is the same rule on a graph lowered by ``to_torch`` (LI readout, batches, ALIF).
+    et al. note the two coincide there).
+
+    Given a module made by :func:`spikecore.to_torch` instead of a network of this
+    package, ``EProp(module, feedback=..., seed=..., adaptation_trace=..., loss=...)``
+    returns the same rule on that graph (:class:`~spikecore.learning.graph_eprop.
+    GraphEProp`: any LIF/ALIF layer with an LI readout, batches, random feedback), with
+    the same interface; the two give equal gradients (tested).
     """
 
     detach_reset = True
+
+    def __new__(cls, net: OnlineRNN | SpikecoreModule, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(net, SpikecoreModule):
+            return GraphEProp(net, *args, **kwargs)
+        return super().__new__(cls)
 
     def _feedback(self) -> torch.Tensor:
         return self.net.w_out.t()

@@ -134,7 +134,7 @@ def test_files_round_trip_exactly_and_plain_nir_refuses(tmp_path) -> None:
 def test_lava_nest_and_continuous_mode_refuse_it_by_name() -> None:
     flat = _graph(_node()).flatten()
     lava = get_backend("lava").check(flat)
-    assert any("'syn' (STDPLinear): no lowering (Lava 0.10's learning engine" in p
+    assert any("'syn' (STDPLinear): no lowering (Lava 0.10's LearningDense computes a step's output" in p
                for p in lava), lava
     nest = "\n".join(get_backend("nest").check(flat))
     assert "'syn' (STDPLinear): no lowering (NEST's stdp_synapse" in nest, nest
@@ -175,7 +175,7 @@ def test_vogels_files_refusals_and_checks(tmp_path) -> None:
     with pytest.raises(UnsupportedError, match="VogelsLinear"):
         sc.to_nir(g, plain=True)
     flat = g.flatten()
-    assert any("'syn' (VogelsLinear): no lowering (Lava 0.10's learning engine" in p
+    assert any("'syn' (VogelsLinear): no lowering (Lava 0.10's LearningDense computes a step's output" in p
                for p in get_backend("lava").check(flat))
     assert "'syn' (VogelsLinear): no lowering (NEST's vogels_sprekeler_synapse" in \
         "\n".join(get_backend("nest").check(flat))

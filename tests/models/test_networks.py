@@ -133,7 +133,7 @@ def test_lsnn_readout_is_the_papers_leaky_sum():
 def test_lsnn_is_an_eprop_network():
     # e-prop finds the input projection, the delay-1 recurrence on the ALIF population and
     # the LI readout, and produces gradients for all three weight matrices.
-    from spikecore.backends.torch.eprop import EProp
+    from spikecore.learning import EProp
 
     m = sc.to_torch(lsnn(n_in=10, n_lif=15, n_alif=10, n_out=2, seed=2), dtype=torch.float64)
     x = (torch.rand(4, 100, 10, generator=torch.Generator().manual_seed(0),

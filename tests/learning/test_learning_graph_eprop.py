@@ -1,15 +1,17 @@
-"""e-prop: equal to BPTT where it is exact (no recurrence), and it learns."""
+"""e-prop on a to_torch module (spikecore.learning.graph_eprop): equal to BPTT where it is
+exact (no recurrence), it learns; the shared interface (online steps, accumulation into
+.grad, errors) and the old import path."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from spikecore.backends.torch.eprop import EProp
 
 import spikecore as sc
 from spikecore import primitives as P
 from spikecore.extensions import ALIF
+from spikecore.learning import EProp
 from spikecore.testing import assert_close_arrays
 
 
@@ -307,3 +309,63 @@ def test_eprop_trains_the_lsnn_model(w_rec_scale):
         ge = m_e.op[n].weight.grad.flatten()
         cos = float(gb @ ge / (gb.norm() * ge.norm()))
         assert 0.95 < cos < 1 - 1e-6, (n, cos)  # measured 0.994
+
+
+# ------------------------------------------------------------------ the shared interface
+def test_eprop_of_a_module_is_the_graph_rule_with_the_shared_interface():
+    """``spikecore.learning.EProp(module)`` is the graph rule; stepping it online over a
+    sequence adds what ``run`` adds; ``.grad`` accumulates (as ``loss.backward()``);
+    the carried memory does not grow with the steps."""
+    from spikecore.learning import GraphEProp, Rule
+
+    m = sc.to_torch(alif_graph(), dtype=torch.float64, surrogate="superspike",
+                    surrogate_scale=3.0)
+    rule = EProp(m, loss="ce")
+    assert isinstance(rule, GraphEProp) and isinstance(rule, Rule)
+    x, labels, _ = _data(batch=4, steps=20)
+    total = rule.run(x, labels)
+    whole = {k: p.grad.clone() for k, p in m.named_parameters()}
+    assert total > 0 and all(float(g.abs().sum()) > 0 for g in whole.values())
+    m.zero_grad(set_to_none=True)
+    rule.reset()
+    memory = []
+    online = 0.0
+    for t in range(20):
+        online += rule.step(x[:, t], labels)
+        memory.append(rule.memory_floats())
+    assert abs(online - total) <= 1e-12 * total
+    assert len(set(memory)) == 1 and memory[0] > 0
+    for k, p in m.named_parameters():
+        scale = 1e-12 * float(whole[k].abs().max())
+        assert_close_arrays(p.grad.numpy(), whole[k].numpy(), scale, what=k)
+    rule.run(x, labels)  # no zero_grad: the second estimate is added
+    for k, p in m.named_parameters():
+        assert_close_arrays(p.grad.numpy(), 2 * whole[k].numpy(),
+                            1e-12 * float(whole[k].abs().max()), what=k)
+
+
+def test_eprop_step_errors_name_what_was_expected():
+    m = sc.to_torch(rlif_graph(), dtype=torch.float64)
+    rule = EProp(m)
+    with pytest.raises(sc.SpikecoreError, match=r"expected \[batch, 5\]"):
+        rule.step(torch.zeros(2, 3))
+    rule.step(torch.zeros(2, 5))
+    with pytest.raises(sc.SpikecoreError, match="call reset"):
+        rule.step(torch.zeros(3, 5))
+    with pytest.raises(sc.SpikecoreError, match=r"mse target of a step.*\[2, 2\]"):
+        rule.step(torch.zeros(2, 5), torch.zeros(2, 3))
+    with pytest.raises(sc.SpikecoreError, match="loss='hinge'"):
+        rule.step(torch.zeros(2, 5), torch.zeros(2, 2), loss="hinge")
+    with pytest.raises(sc.SpikecoreError, match="LIFRNN.from_graph"):
+        EProp(rlif_graph())  # a Graph, not a module or a network
+
+
+def test_old_import_path_warns_and_gives_the_same_rule():
+    import importlib
+
+    old = importlib.import_module("spikecore.backends.torch.eprop")
+    with pytest.warns(DeprecationWarning, match="moved to spikecore.learning"):
+        cls = old.EProp
+    from spikecore.learning import GraphEProp
+
+    assert cls is GraphEProp
