@@ -1,10 +1,12 @@
 """Online learning rules: memory and time per step vs network size, side by side.
 
-For each rule of spikecore.learning (RTRL, KF-RTRL, UORO, RFLO, e-prop) and each
+For each rule of spikecore.learning (RTRL, KF-RTRL, UORO, RFLO, e-prop, and ModProp with
+two cell types, the first 3/4 of the neurons one type) and each
 network size n, on the rate RNN of Marschall et al. (2020) (one input, one output,
 ``m = n + 2`` presynaptic entries) and optionally the LIF RNN: the floats the rule
 carries for learning (``rule.memory_floats()``; the orders are RTRL ``n^2 m``, KF-RTRL
-``n^2 + m``, UORO ``n + n m``, RFLO and e-prop ``n m``), and the wall time of one
+``n^2 + m``, UORO ``n + n m``, RFLO and e-prop ``n m``, ModProp ``(K + 1) n m``; times
+``C`` for the LIF), and the wall time of one
 ``rule.step`` (median over repeats of a run of steps, after a warm-up), with BPTT's
 time per step (forward and backward through the unrolled sequence, divided by its
 length) and BPTT's memory (the stored states, ``T n C`` floats, growing with ``T``).
@@ -27,7 +29,16 @@ import time
 
 import torch
 
-from spikecore.learning import LIFRNN, RULES, OnlineRNN, RateRNN, add_task
+from spikecore.learning import LIFRNN, RULES, ModProp, OnlineRNN, OnlineRule, RateRNN, add_task
+
+
+def modprop_two_types(net: OnlineRNN, seed: int = 0) -> OnlineRule:
+    """ModProp with two cell types (E: the first 3/4 of the neurons, I: the rest)."""
+    return ModProp(net, seed, types=(torch.arange(net.n) >= 3 * net.n // 4).long())
+
+
+#: The rules timed: Marschall et al.'s five and ModProp.
+TIMED = {**RULES, "ModProp/2": modprop_two_types}
 
 
 def make(network: str, n: int) -> OnlineRNN:
@@ -77,21 +88,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     xs, ys = add_task(args.steps, t1=3, t2=6, seed=0)
     scale = 2.0 if args.network == "lif" else 1.0
-    names = list(RULES)
+    names = list(TIMED)
     print(f"{args.network} RNN, {args.steps} steps, {args.repeats} repeat(s), "
           f"{args.threads} thread(s), float64")
     print("\nmemory carried for learning (floats)")
     print(f"{'n':>5s} " + " ".join(f"{k:>10s}" for k in names) + f" {'BPTT(T)':>10s}")
     for n in args.sizes:
         net = make(args.network, n)
-        mem = [RULES[k](net).memory_floats() for k in names]
+        mem = [TIMED[k](net).memory_floats() for k in names]
         bptt = args.steps * n * net.components
         print(f"{n:5d} " + " ".join(f"{v:10d}" for v in mem) + f" {bptt:10d}")
     print("\ntime per step (ms)")
     print(f"{'n':>5s} " + " ".join(f"{k:>10s}" for k in names) + f" {'BPTT':>10s}")
     for n in args.sizes:
         net = make(args.network, n)
-        row = [time_rule(net, RULES[k], xs * scale, ys, args.repeats) for k in names]
+        row = [time_rule(net, TIMED[k], xs * scale, ys, args.repeats) for k in names]
         row.append(time_bptt(net, xs * scale, ys, args.repeats))
         print(f"{n:5d} " + " ".join(f"{1e3 * v:10.3f}" for v in row), flush=True)
 
