@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import SpikecoreError
-from .networks import HIDDEN_PARAMS, OnlineRNN
+from ..graph import Graph
+from .networks import HIDDEN_PARAMS, LIFRNN, OnlineRNN
 
 
 def apply_jacobian(net: OnlineRNN, L: torch.Tensor, D: torch.Tensor, X: torch.Tensor
@@ -95,7 +96,10 @@ class OnlineRule(Rule):
     and turns it into ``dL_t/dW`` (:meth:`_hidden_gradient`).
 
     Args:
-        net: the network trained (its parameters receive ``.grad``).
+        net: the network trained (its parameters receive ``.grad``), or a spikecore
+            :class:`~spikecore.graph.Graph` of :meth:`LIFRNN.from_graph`'s form, which is
+            read into a :class:`LIFRNN` (``rule.net``; ``rule.net.to_graph()`` gives the
+            trained graph back).
         seed: seeds the rule's random numbers (UORO, KF-RTRL signs; RFLO feedback).
         detach_reset: spiking networks: stop the reset's dependence on the spike in the
             local derivatives ``L, D``; ``None``: the rule's default (:attr:`detach_reset`).
@@ -106,13 +110,7 @@ class OnlineRule(Rule):
     detach_reset: bool = False
 
     def __init__(self, net: OnlineRNN, seed: int = 0, detach_reset: bool | None = None):
-        if not isinstance(net, OnlineRNN):
-            raise SpikecoreError(
-                f"{type(self).__name__} trains a spikecore.learning network (RateRNN, "
-                f"LIFRNN); got {type(net).__name__}. A spikecore Graph of that form: "
-                "LIFRNN.from_graph(graph); any to_torch module with one LIF/ALIF layer: "
-                "EProp(module)")
-        self.net = net
+        self.net = as_network(net, type(self).__name__)
         self.seed = int(seed)
         if detach_reset is not None:
             self.detach_reset = bool(detach_reset)
@@ -177,6 +175,24 @@ class OnlineRule(Rule):
             keep = mask is None or bool(mask[t])
             total += self.step(xs[t], targets[t] if keep else None)
         return total
+
+
+def as_network(net: OnlineRNN | Graph, rule: str) -> OnlineRNN:
+    """What a rule trains: an :class:`OnlineRNN` as is, a graph read by
+    :meth:`LIFRNN.from_graph`; anything else raises, saying what can train it."""
+    if isinstance(net, Graph):
+        try:
+            return LIFRNN.from_graph(net)
+        except SpikecoreError as exc:
+            raise SpikecoreError(f"{rule}: {exc}\n(e-prop also trains a recurrent LIF/ALIF "
+                                 "layer with a leaky LI readout, batched: "
+                                 "EProp(sc.to_torch(graph)))") from None
+    if not isinstance(net, OnlineRNN):
+        raise SpikecoreError(
+            f"{rule} trains a spikecore.learning network (RateRNN, LIFRNN) or a spikecore "
+            f"Graph of LIFRNN's form; got {type(net).__name__}. Any to_torch module with one "
+            "LIF/ALIF layer and an LI readout: EProp(module)")
+    return net
 
 
 def bptt_gradients(net: OnlineRNN, xs: torch.Tensor, targets: torch.Tensor,

@@ -30,7 +30,7 @@ import torch
 
 from ..backends.torch.module import SpikecoreModule
 from ..errors import SpikecoreError
-from .base import OnlineRule, apply_jacobian, local_trace_step
+from .base import OnlineRule, apply_jacobian, as_network, local_trace_step
 from .graph_eprop import GraphEProp
 from .networks import OnlineRNN
 
@@ -181,7 +181,7 @@ class RFLO(_LocalTrace):
 
     def __init__(self, net: OnlineRNN, seed: int = 0, detach_reset: bool | None = None):
         super().__init__(net, seed, detach_reset)
-        gen = torch.Generator().manual_seed(self.seed)
+        net, gen = self.net, torch.Generator().manual_seed(self.seed)
         self.B = torch.randn(net.n, net.n_out, generator=gen,
                              dtype=net.w_rec.dtype) / net.n ** 0.5
 
@@ -268,6 +268,7 @@ class ModProp(_LocalTrace):
 
     def __init__(self, net: OnlineRNN, seed: int = 0, types: torch.Tensor | None = None,
                  mu: float | None = None, detach_reset: bool | None = None):
+        net = as_network(net, "ModProp")
         if mu is not None and not hasattr(net, "alpha"):
             raise SpikecoreError(f"ModProp: mu={mu!r} fixes a rate neuron's tanh' (RateRNN); "
                                  f"{type(net).__name__}'s derivative is a surrogate that "

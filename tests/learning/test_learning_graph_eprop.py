@@ -356,8 +356,8 @@ def test_eprop_step_errors_name_what_was_expected():
         rule.step(torch.zeros(2, 5), torch.zeros(2, 3))
     with pytest.raises(sc.SpikecoreError, match="loss='hinge'"):
         rule.step(torch.zeros(2, 5), torch.zeros(2, 2), loss="hinge")
-    with pytest.raises(sc.SpikecoreError, match="LIFRNN.from_graph"):
-        EProp(rlif_graph())  # a Graph, not a module or a network
+    with pytest.raises(sc.SpikecoreError, match=r"is not static(.|\n)*EProp\(sc.to_torch"):
+        EProp(rlif_graph())  # a Graph whose LI readout leaks: the graph rule's form
 
 
 def test_old_import_path_warns_and_gives_the_same_rule():

@@ -5,6 +5,7 @@ graph e-prop of spikecore.learning.graph_eprop, memory as documented."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,6 +19,7 @@ from spikecore.learning import (
     UORO,
     EProp,
     GraphEProp,
+    ModProp,
     RateRNN,
     add_task,
     assert_gradients_close,
@@ -166,6 +168,23 @@ def test_eprop_equals_graph_eprop(reset):
     theirs = {k: params[v].grad for k, v in names.items()}
     assert float(theirs["w_rec"].abs().max()) > 1e-3
     assert_gradients_close(mine, theirs, EXACT_RTOL)
+
+
+@pytest.mark.parametrize("name", [*RULES, "ModProp"])
+def test_a_rule_takes_a_graph(name):
+    """Every rule takes a spikecore graph of LIFRNN's form directly (read by
+    ``LIFRNN.from_graph``): the same gradients as on the network it was written from,
+    and ``rule.net.to_graph()`` gives the graph back."""
+    net = LIFRNN(3, 8, 2, seed=1, tau_adapt=50e-3)
+    xs, ys = spike_data(3, 20, 2, seed=0)
+    make = {**RULES, "ModProp": ModProp}[name]
+    ref = rule_gradients(make(net, seed=3), xs, ys)
+    rule = make(net.to_graph(), seed=3)
+    assert isinstance(rule.net, LIFRNN) and rule.net is not net
+    assert_gradients_close(rule_gradients(rule, xs, ys), ref, 1e-12)
+    back = rule.net.to_graph()
+    assert type(back.nodes["hidden"]) is type(net.to_graph().nodes["hidden"])
+    np.testing.assert_array_equal(back.nodes["w_rec"].weight, net.w_rec.detach().numpy())
 
 
 def test_memory_floats():
