@@ -9,7 +9,8 @@ it with spikecore.learning for exact RTRL, KF-RTRL, UORO, RFLO and e-prop on the
   (surrogate gradient, n = 16), at initialisation, over seeds;
 * rate RNN after online training with each rule itself (SGD after every step), where
   random-feedback RFLO aligns (feedback alignment);
-* ModProp (Liu et al. 2022) vs e-prop on a rate RNN with E/I cell-type structure;
+* ModProp (Liu et al. 2022) vs e-prop on a rate RNN and a LIF network with E/I cell-type
+  structure;
 
 prints the tables (mean, min, max cosine; the rule's memory in floats) and plots the
 cosines per seed and the learning curves.
@@ -60,24 +61,48 @@ def ei_network(seed: int, types: torch.Tensor) -> RateRNN:
     return net
 
 
-def modprop_table() -> None:
-    types = (torch.arange(N) >= 12).long()
-    rules = {"e-prop": lambda net: EProp(net),
-             "ModProp, 1 type": lambda net: ModProp(net),
-             "ModProp, E/I": lambda net: ModProp(net, types=types),
-             "ModProp, E/I, mu=0.5": lambda net: ModProp(net, types=types, mu=0.5)}
+def ei_lif_network(seed: int, types: torch.Tensor) -> LIFRNN:
+    """30 E, 10 I LIF neurons (tau 20 ms), weak random weights plus strong type means,
+    bias 0.9 (threshold 1): 2 % of the neurons spike per step."""
+    net = LIFRNN(1, 40, 1, seed=seed, g_rec=0.2, g_in=3.0, tau=20e-3)
+    with torch.no_grad():
+        col = torch.where(types == 0, 1.0 / 30, -3.0 / 10)
+        row = torch.where(types == 0, 1.0, 1.5)
+        net.w_rec += 10.0 * row[:, None] * col[None, :]
+        net.b += 0.9
+    return net
+
+
+def modprop_table(title: str, network, types: torch.Tensor, rules: dict) -> None:
+    """Mean, min, max cosine with BPTT of each rule over the seeds (add task T=50)."""
     cos: dict[str, list[float]] = {k: [] for k in rules}
     for seed in SEEDS:
-        net = ei_network(seed, types)
+        net = network(seed, types)
         xs, ys = add_task(50, seed=seed, **TASK)
         ref = bptt_gradients(net, xs, ys)
         for k, make in rules.items():
             cos[k].append(cosine(rule_gradients(make(net), xs, ys), ref))
-    print(f"\nE/I rate RNN (12 E, 4 I, alpha=0.3), at initialisation, {len(SEEDS)} seeds")
-    print(f"  {'rule':22s} {'mean cos':>9s} {'min':>7s} {'max':>7s} {'memory floats':>14s}")
+    print(f"\n{title}, at initialisation, {len(SEEDS)} seeds")
+    print(f"  {'rule':26s} {'mean cos':>9s} {'min':>7s} {'max':>7s} {'memory floats':>14s}")
     for k, v in cos.items():
-        mem = rules[k](ei_network(0, types)).memory_floats()
-        print(f"  {k:22s} {np.mean(v):9.3f} {np.min(v):7.3f} {np.max(v):7.3f} {mem:14d}")
+        mem = rules[k](network(0, types)).memory_floats()
+        print(f"  {k:26s} {np.mean(v):9.3f} {np.min(v):7.3f} {np.max(v):7.3f} {mem:14d}")
+
+
+def modprop_tables() -> None:
+    types = (torch.arange(N) >= 12).long()
+    modprop_table("E/I rate RNN (12 E, 4 I, alpha=0.3)", ei_network, types, {
+        "e-prop": lambda net: EProp(net),
+        "ModProp, 1 type": lambda net: ModProp(net),
+        "ModProp, E/I": lambda net: ModProp(net, types=types),
+        "ModProp, E/I, mu=0.5": lambda net: ModProp(net, types=types, mu=0.5)})
+    types = (torch.arange(40) >= 30).long()
+    modprop_table("E/I LIF RNN (30 E, 10 I, surrogate)", ei_lif_network, types, {
+        "e-prop": lambda net: EProp(net),
+        "ModProp, 1 type": lambda net: ModProp(net),
+        "ModProp, E/I": lambda net: ModProp(net, types=types),
+        "e-prop, reset kept": lambda net: EProp(net, detach_reset=False),
+        "ModProp, E/I, reset kept": lambda net: ModProp(net, types=types, detach_reset=False)})
 
 
 def table(title: str, cosines: dict[str, list[float]], make) -> None:
@@ -104,7 +129,7 @@ def main() -> None:
     print("  final loss per step (last 100):  " + "  ".join(
         f"{k} {np.mean(v[1]):.4f}" for k, v in trained.items())
         + "   (predicting the mean: 0.039)")
-    modprop_table()
+    modprop_tables()
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
