@@ -40,3 +40,16 @@ def lava() -> str:
                     f"{rt.reason} (fix: {rt.fix})")
     assert rt.available, f"Python 3.10 exists but Lava does not run: {rt.reason}; fix: {rt.fix}"
     return rt.python or sys.executable
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors, many small ops: one intra-op torch thread is several times faster on
+    a shared 2-core machine (threads only wait for each other), and the order of float
+    sums does not depend on the thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

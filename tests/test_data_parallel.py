@@ -148,12 +148,9 @@ def assert_same_tensors(got: Mapping[str, Any], want: Mapping[str, Any], rtol: f
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def _one_thread(one_torch_thread):
     """Small tensors: intra-op threads only wait for each other on busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

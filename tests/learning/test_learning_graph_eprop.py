@@ -15,16 +15,6 @@ from spikecore.learning import EProp
 from spikecore.testing import assert_close_arrays
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny tensors, many steps: one intra-op thread is several times faster on a
-    shared machine (delayed-recall test: 62 s with 2 threads, 14 s with 1, under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def rlif_graph(seed: int = 0, n_in: int = 5, n: int = 12, n_out: int = 2,
                recurrent: str = "random", reset: str = "to_value") -> sc.Graph:
     rng = np.random.default_rng(seed)
@@ -121,7 +111,7 @@ def test_eprop_differs_from_bptt_with_recurrence_but_points_the_same_way():
 
 
 @pytest.mark.parametrize("feedback", ["symmetric", "random"])
-def test_eprop_learns_a_two_class_task(feedback, one_thread):
+def test_eprop_learns_a_two_class_task(feedback):
     torch.manual_seed(0)
     g = rlif_graph(seed=3, n=24)
     m = sc.to_torch(g, dtype=torch.float64, surrogate="triangle", surrogate_scale=1.0)
@@ -279,7 +269,7 @@ def _train_recall(hidden, iters=80):
     return float((out[:, _CUE + _DELAY:].mean(1).argmax(-1) == lt).double().mean())
 
 
-def test_eprop_alif_learns_delayed_recall_where_lif_cannot(one_thread):
+def test_eprop_alif_learns_delayed_recall_where_lif_cannot():
     acc_alif = _train_recall("alif")
     acc_lif = _train_recall("lif")  # control: the same network without adaptation
     assert acc_alif >= 0.8, (acc_alif, acc_lif)  # measured 0.965 (chance 0.5)

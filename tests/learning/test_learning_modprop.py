@@ -22,14 +22,6 @@ from spikecore.learning import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_one_type_per_neuron_is_exact():
     """With singleton types and the per-step derivative (``mu=None``) nothing is
     averaged: the non-local part is RTRL's, so the gradient is BPTT's."""

@@ -33,14 +33,6 @@ from spikecore.learning import (
 EXACT_RTOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors, many small ops: one intra-op thread is faster on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def spike_data(n_in: int, steps: int, n_out: int, seed: int = 0, rate: float = 0.4,
                amplitude: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:

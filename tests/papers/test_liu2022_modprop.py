@@ -10,6 +10,8 @@ import torch
 
 from spikecore.learning import RTRL, EProp, ModProp, OnlineRule, RateRNN
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 N_E, N_I = 12, 4
 TYPES = torch.cat([torch.zeros(N_E), torch.ones(N_I)]).long()  # 0: E, 1: I
 SIGN = torch.where(TYPES == 0, 1.0, -1.0).double()  # Dale: the sign of each column
@@ -19,13 +21,6 @@ RESPONSE = 3  # steps of the go signal, the only steps with a loss
 UPDATES, BATCH, LR = 60, 8, 0.01  # Adam, one update per batch of trials
 SEEDS = range(5)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _dale_network(seed: int) -> RateRNN:

@@ -20,15 +20,10 @@ from spikecore.learning import (
     train_online,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TASK = {"t1": 3, "t2": 6}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _check_ordering(cos: dict[str, list[float]]) -> None:
