@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from .. import primitives as P
 from ..graph import Graph
 from ..result import Result
 
@@ -30,6 +31,13 @@ class Availability:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "available": self.available, "version": self.version,
                 "reason": self.reason, "fix": self.fix}
+
+
+def no_lowering(name: str, node: Any, supported: Iterable[str], why: str | None = None) -> str:
+    """The line every backend's ``check`` gives for a node whose type it cannot lower:
+    the node, its type, why (when the backend knows), and the types it does lower."""
+    return (f"{name!r} ({P.type_name(node)}): no lowering" + (f" ({why})" if why else "")
+            + "; supported: " + ", ".join(sorted(supported)))
 
 
 class Backend(Protocol):

@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 
 from ... import numerics
-from ... import primitives as P
 from ...graph import Graph
 from ...numerics import NonFinite
 from ...progress import BRIAN2_REPORT_PERIOD_S, Progress, progress_for
 from ...progress import problem as progress_problem
 from ...result import Result
-from ..base import Availability, RecordPlan
+from ..base import Availability, RecordPlan, no_lowering
 from .lowering import MAX_HISTORY, Lowering
 from .registry import BUILDERS, STATE_NAMES, lowerer_for, note_of
 
@@ -207,12 +206,11 @@ class Brian2Backend:
 
     def check(self, graph: Graph, **options: Any) -> list[str]:
         problems = _option_problems(options)
-        names = ", ".join(sorted(t.__name__ for t in BUILDERS))
+        names = [t.__name__ for t in BUILDERS]
         for name, node in graph.nodes.items():
             lowerer = lowerer_for(type(node), options.get("mode", "discrete"))
             if lowerer is None:
-                problems.append(f"{name!r} ({P.type_name(node)}): no lowering; supported: "
-                                f"{names}")
+                problems.append(no_lowering(name, node, names))
             elif lowerer.problems is not None:
                 problems += lowerer.problems(graph, name, node, options)
         problems += _edge_problems(graph, options)

@@ -55,6 +55,7 @@ from ...discrete import NeuronCoefficients, neuron_coefficients
 from ...errors import UnsupportedError
 from ...extensions import REFRACTORY_TYPES, SOURCE_TYPES, refractory_steps
 from ...graph import Graph
+from ..base import no_lowering
 from ..terms import ONE, StatelessCycle, Terms, assign_lags, compose
 from .registry import RULES
 
@@ -379,10 +380,8 @@ def _lower_neurons(graph: Graph, arithmetic: str, shapes: dict[str, tuple[int, .
         node = graph.nodes[name]
         rule = RULES.get(type(node))
         if rule is None:
-            why = UNSUPPORTED_REASONS.get(type(node))
-            problems.append(f"{name!r} ({P.type_name(node)}): no lowering"
-                            + (f" ({why})" if why else "") + "; supported: "
-                            + ", ".join(supported_names()))
+            problems.append(no_lowering(name, node, supported_names(),
+                                        UNSUPPORTED_REASONS.get(type(node))))
             continue
         problems += _arithmetic_problems(name, node, arithmetic)
         if rule.role == "neuron":

@@ -37,6 +37,7 @@ from ...errors import UnsupportedError
 from ...extensions import SOURCE_TYPES
 from ...extensions.sparse import SparseLinear
 from ...graph import Graph
+from ..base import no_lowering
 from ..terms import ONE, StatelessCycle, Terms, assign_lags, compose
 from .registry import NEURON_MAPPERS, RULES, NestNeuron, NestRule, register_rule
 
@@ -156,10 +157,8 @@ def _plan(graph: Graph) -> tuple[Plan | None, list[str]]:
         node = graph.nodes[name]
         rule = RULES.get(type(node))
         if rule is None:
-            why = UNSUPPORTED_REASONS.get(type(node))
-            problems.append(f"{name!r} ({P.type_name(node)}): no lowering"
-                            + (f" ({why})" if why else "") + "; supported: "
-                            + ", ".join(supported_names()))
+            problems.append(no_lowering(name, node, supported_names(),
+                                        UNSUPPORTED_REASONS.get(type(node))))
         elif rule.role == "neuron":
             low, probs = NEURON_MAPPERS[type(node)](name, node, graph, shapes[name])
             problems += probs

@@ -73,6 +73,7 @@ from ...graph import Graph, delay_steps_of
 from ...layout import needs_swap
 from ...names import safe_identifiers
 from ...numerics import NonFinite, earliest, first_nonfinite
+from ..base import no_lowering
 from .devices import as_input_tensor, resolve_device
 from .ops import (
     DEFAULT_TRAINABLE,
@@ -93,12 +94,12 @@ def check_graph(graph: Graph) -> list[str]:
     problems: list[str] = []
     shapes = graph.shapes()
     in_shapes = _input_shapes(graph, shapes)
-    supported = ", ".join(sorted(t.__name__ for t in BUILDERS))
+    supported = [t.__name__ for t in BUILDERS]
     for n in sorted(graph.nodes):
         node = graph.nodes[n]
         b = BUILDERS.get(type(node))
         if b is None:
-            problems.append(f"{n!r} ({P.type_name(node)}): no lowering; supported: {supported}")
+            problems.append(no_lowering(n, node, supported))
         elif b.check is not None:
             problems += b.check(n, node, in_shapes[n], graph.semantics)
     dt = float(graph.semantics.dt)
