@@ -32,7 +32,7 @@ from ..backends.torch.module import SpikecoreModule
 from ..errors import SpikecoreError
 from .base import OnlineRule, apply_jacobian, as_network, local_trace_step
 from .graph_eprop import GraphEProp
-from .networks import OnlineRNN
+from .networks import OnlineRNN, RateRNN
 
 #: Keeps the rank-one scalings finite when a factor is zero (the first step).
 EPS = 1e-12
@@ -209,7 +209,10 @@ class EProp(_LocalTrace):
 
     def __new__(cls, net: OnlineRNN | SpikecoreModule, *args: Any, **kwargs: Any) -> Any:
         if isinstance(net, SpikecoreModule):
-            return GraphEProp(net, *args, **kwargs)
+            if args:  # EProp(net, seed) and GraphEProp(module, feedback) differ by position
+                raise SpikecoreError("EProp(module, ...): pass the options by name (feedback=, "
+                                     "seed=, adaptation_trace=, loss=)")
+            return GraphEProp(net, **kwargs)
         return super().__new__(cls)
 
     def _feedback(self) -> torch.Tensor:
@@ -269,7 +272,7 @@ class ModProp(_LocalTrace):
     def __init__(self, net: OnlineRNN, seed: int = 0, types: torch.Tensor | None = None,
                  mu: float | None = None, detach_reset: bool | None = None):
         net = as_network(net, "ModProp")
-        if mu is not None and not hasattr(net, "alpha"):
+        if mu is not None and not isinstance(net, RateRNN):
             raise SpikecoreError(f"ModProp: mu={mu!r} fixes a rate neuron's tanh' (RateRNN); "
                                  f"{type(net).__name__}'s derivative is a surrogate that "
                                  "follows the membrane: leave mu=None (type means per step)")

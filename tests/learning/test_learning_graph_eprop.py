@@ -346,6 +346,8 @@ def test_eprop_step_errors_name_what_was_expected():
         rule.step(torch.zeros(2, 5), torch.zeros(2, 3))
     with pytest.raises(sc.SpikecoreError, match="loss='hinge'"):
         rule.step(torch.zeros(2, 5), torch.zeros(2, 2), loss="hinge")
+    with pytest.raises(sc.SpikecoreError, match="options by name"):
+        EProp(m, 3)
     with pytest.raises(sc.SpikecoreError, match=r"is not static(.|\n)*EProp\(sc.to_torch"):
         EProp(rlif_graph())  # a Graph whose LI readout leaks: the graph rule's form
 
