@@ -143,6 +143,20 @@ def test_local_trace_exact_without_recurrence():
         assert_gradients_close(rule_gradients(EProp(net2), xs, ys), ref2, 1e-3)
 
 
+GRAPH_NAMES = {"w_in": "ops.node_w_in.weight", "b": "ops.node_w_in.bias",
+               "w_rec": "ops.node_w_rec.weight", "w_out": "ops.node_w_out.weight",
+               "b_out": "ops.node_w_out.bias"}
+
+
+def graph_eprop_gradients(net: LIFRNN, xs, ys, **options) -> dict:
+    """:class:`GraphEProp`'s gradients on ``net.to_graph()`` lowered by ``to_torch``,
+    named as the network rule names them."""
+    module = sc.to_torch(net.to_graph(), dtype=torch.float64, surrogate="superspike")
+    GraphEProp(module, **options).backward(xs[None], ys[None], loss="mse")
+    params = dict(module.named_parameters())
+    return {k: params[v].grad for k, v in GRAPH_NAMES.items()}
+
+
 @pytest.mark.parametrize("reset", ["to_value", "subtract"])
 def test_eprop_equals_graph_eprop(reset):
     """The same network as a graph (``LIFRNN.to_graph``), lowered by ``to_torch`` and
@@ -150,16 +164,9 @@ def test_eprop_equals_graph_eprop(reset):
     ``tau = dt`` is the static readout): the same gradients, parameter by parameter."""
     net = LIFRNN(3, 8, 2, seed=1, semantics=sc.Semantics(dt=1e-3, reset=reset))
     xs, ys = spike_data(3, 30, 2, seed=0)
-    mine = rule_gradients(EProp(net), xs, ys)
-    module = sc.to_torch(net.to_graph(), dtype=torch.float64, surrogate="superspike")
-    GraphEProp(module).backward(xs[None], ys[None], loss="mse")
-    names = {"w_in": "ops.node_w_in.weight", "b": "ops.node_w_in.bias",
-             "w_rec": "ops.node_w_rec.weight", "w_out": "ops.node_w_out.weight",
-             "b_out": "ops.node_w_out.bias"}
-    params = dict(module.named_parameters())
-    theirs = {k: params[v].grad for k, v in names.items()}
+    theirs = graph_eprop_gradients(net, xs, ys)
     assert float(theirs["w_rec"].abs().max()) > 1e-3
-    assert_gradients_close(mine, theirs, EXACT_RTOL)
+    assert_gradients_close(rule_gradients(EProp(net), xs, ys), theirs, EXACT_RTOL)
 
 
 @pytest.mark.parametrize("name", [*RULES, "ModProp"])
@@ -217,15 +224,8 @@ def test_eprop_equals_graph_eprop_alif(reset):
                  tau_adapt=50e-3, beta=1.0)
     xs, ys = spike_data(3, 30, 2, seed=0)
     mine = rule_gradients(EProp(net), xs, ys)
-    module = sc.to_torch(net.to_graph(), dtype=torch.float64, surrogate="superspike")
-    GraphEProp(module).backward(xs[None], ys[None], loss="mse")
-    names = {"w_in": "ops.node_w_in.weight", "b": "ops.node_w_in.bias",
-             "w_rec": "ops.node_w_rec.weight", "w_out": "ops.node_w_out.weight",
-             "b_out": "ops.node_w_out.bias"}
-    params = dict(module.named_parameters())
-    assert_gradients_close(mine, {k: params[v].grad for k, v in names.items()}, EXACT_RTOL)
+    assert_gradients_close(mine, graph_eprop_gradients(net, xs, ys), EXACT_RTOL)
     # and it is not the gradient without the adaptation trace
-    module.zero_grad(set_to_none=True)
-    GraphEProp(module, adaptation_trace=False).backward(xs[None], ys[None], loss="mse")
+    without = graph_eprop_gradients(net, xs, ys, adaptation_trace=False)
     with pytest.raises(AssertionError, match="w_in"):
-        assert_gradients_close(mine, {k: params[v].grad for k, v in names.items()}, 1e-6)
+        assert_gradients_close(mine, without, 1e-6)
