@@ -19,8 +19,6 @@ from spikecore.learning import (
 )
 from spikecore.learning.fptt import detach_state
 
-TS = (50, 100, 200, 400)
-
 
 def _graphs():
     return {"ltc_snn": ltc_snn(2, 16, 2, seed=0, w_in_scale=2.0),
